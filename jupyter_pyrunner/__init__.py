@@ -1,0 +1,57 @@
+"""Run a zipped Python project in an isolated, cached environment.
+
+The public names are imported on first use, so ``import jupyter_pyrunner`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .api import RunHandle, prepare_run, run_project, start_run
+    from .environments import EnvironmentManager
+    from .errors import (
+        ArchiveError,
+        EnvironmentBuildError,
+        ProjectError,
+        PyRunnerError,
+        RunNotFoundError,
+        RunStateError,
+    )
+    from .executors import Executor, LocalExecutor
+    from .models import RunRecord, RunSpec, RunStatus
+    from .store import RunStore
+
+_EXPORTS = {
+    "RunHandle": "api",
+    "prepare_run": "api",
+    "run_project": "api",
+    "start_run": "api",
+    "EnvironmentManager": "environments",
+    "ArchiveError": "errors",
+    "EnvironmentBuildError": "errors",
+    "ProjectError": "errors",
+    "PyRunnerError": "errors",
+    "RunNotFoundError": "errors",
+    "RunStateError": "errors",
+    "Executor": "executors",
+    "LocalExecutor": "executors",
+    "RunRecord": "models",
+    "RunSpec": "models",
+    "RunStatus": "models",
+    "RunStore": "store",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_pyrunner' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

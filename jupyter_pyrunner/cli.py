@@ -1,0 +1,428 @@
+"""The ``pyrunner`` command line. Imports stay lazy: a run must start fast."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import RunRecord
+    from .store import RunStore
+
+EXIT_INVALID = 2
+EXIT_TIMEOUT = 124
+EXIT_CANCELLED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pyrunner",
+        description="Run a zipped Python project in an isolated, cached environment.",
+    )
+    parser.add_argument("--home", help="run store and environment cache (default: $PYRUNNER_HOME, "
+                        "else a 'pyrunner' folder in Jupyter's data dir)")  # fmt: skip
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a project (a .zip, a folder or a .py file)",
+                         description="Run a project; arguments after -- go to the program.")  # fmt: skip
+    run.add_argument("source", help="the project: a .zip, a folder or a single .py file")
+    run.add_argument("--entry", metavar="PATH", help="entry point inside the project")
+    run.add_argument("--input", metavar="PATH", action="append", default=[], dest="inputs",
+                     help="a file, folder or zip for the next input port (input_2..input_5)")  # fmt: skip
+    run.add_argument("--output-dir", metavar="DIR", help="copy the outputs here afterwards")
+    run.add_argument("--timeout", metavar="S", type=float, help="stop the program after S seconds")
+    run.add_argument("--memory", metavar="MB", type=int, help="memory limit of the program, in MB")
+    run.add_argument("--python", metavar="PATH", help="interpreter for the environment")
+    run.add_argument("--no-infer", action="store_true",
+                     help="without requirements, run in a bare environment (no guessing from imports)")  # fmt: skip
+    run.add_argument("--system-site-packages", action="store_true",
+                     help="let the program see the host interpreter's packages")  # fmt: skip
+    run.add_argument("--json", action="store_true",
+                     help="print the final run record as JSON on stdout (the program's output then goes to stderr)")  # fmt: skip
+
+    runs = sub.add_parser("runs", help="list runs, newest first")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--status", help="only runs with this status")
+    runs.add_argument("--json", action="store_true")
+
+    show = sub.add_parser("show", help="show one run's record")
+    show.add_argument("run_id", metavar="ID", help="run id, a unique prefix of it, or 'last'")
+    show.add_argument("--json", action="store_true")
+
+    logs = sub.add_parser("logs", help="print a run's log")
+    logs.add_argument("run_id", metavar="ID")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
+    logs.add_argument("--offset", type=int, default=0, help="start at this byte offset")
+    logs.add_argument("--timestamps", "-t", action="store_true", help="prefix lines with time and stream")
+
+    outputs = sub.add_parser("outputs", help="list a run's output files")
+    outputs.add_argument("run_id", metavar="ID")
+    outputs.add_argument("--json", action="store_true")
+
+    cancel = sub.add_parser("cancel", help="cancel a queued or running run")
+    cancel.add_argument("run_id", metavar="ID")
+
+    rm = sub.add_parser("rm", help="delete finished runs and their files")
+    rm.add_argument("run_ids", metavar="ID", nargs="+")
+    rm.add_argument("--force", action="store_true", help="also stop and delete live runs")
+
+    env = sub.add_parser("env", help="cached environments")
+    env_sub = env.add_subparsers(dest="env_command", metavar="ACTION")
+    env_list = env_sub.add_parser("list", help="cached environments with size and last use")
+    env_list.add_argument("--json", action="store_true")
+    prune = env_sub.add_parser("prune", help="evict cached environments")
+    prune.add_argument("--older-than", metavar="DAYS", type=float, help="unused for this many days")
+    prune.add_argument("--max-size", metavar="GB", type=float, help="keep the cache under this size")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    program_args: list[str] = []
+    if "--" in args_list:
+        cut = args_list.index("--")
+        args_list, program_args = args_list[:cut], args_list[cut + 1 :]
+    parser = _parser()
+    ns = parser.parse_args(args_list)
+    if ns.version:
+        from ._version import __version__
+
+        print(__version__)
+        return 0
+    if ns.command is None:
+        parser.print_help()
+        return EXIT_INVALID
+    if program_args and ns.command != "run":
+        parser.error("arguments after -- are only for 'run'")
+    from .errors import PyRunnerError
+
+    try:
+        if ns.command == "run":
+            return _run(ns, program_args)
+        from .store import RunStore
+
+        store = RunStore(ns.home)
+        handler = {
+            "runs": _runs, "show": _show, "logs": _logs, "outputs": _outputs,
+            "cancel": _cancel, "rm": _rm, "env": _env,
+        }[ns.command]  # fmt: skip
+        return handler(store, ns)
+    except PyRunnerError as exc:
+        print(f"pyrunner: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return EXIT_CANCELLED
+    except BrokenPipeError:
+        return 0
+
+
+# -- run -------------------------------------------------------------------------------------
+class _Terminal:
+    """Relays the program's output and shows a spinner while the environment is prepared."""
+
+    FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+    def __init__(self, stdout_fd: int) -> None:
+        self.stdout_fd = stdout_fd
+        self.tty = os.isatty(1) and os.isatty(2)
+        self._spinning = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._drawn = False
+
+    def write(self, stream: int, data: bytes) -> None:
+        from .logfile import STDOUT, SYSTEM
+
+        fd = self.stdout_fd if stream == STDOUT else 2
+        if stream == SYSTEM and self._spinning.is_set():
+            return  # the spinner says it better while the environment builds
+        with self._lock:
+            self._clear()
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            except BrokenPipeError:
+                pass
+
+    def _clear(self) -> None:
+        if self._drawn:
+            os.write(2, b"\r\x1b[2K")
+            self._drawn = False
+
+    def status(self, record: RunRecord) -> None:
+        from .models import RunStatus
+
+        if record.status is RunStatus.PREPARING and self.tty and self._thread is None:
+            label = ", ".join(record.requirements) or "no packages"
+            self._spinning.set()
+            self._thread = threading.Thread(target=self._spin, args=(label,), daemon=True)
+            self._thread.start()
+        elif record.status is not RunStatus.PREPARING:
+            self.stop()
+
+    def _spin(self, label: str) -> None:
+        start = time.monotonic()
+        if len(label) > 50:
+            label = label[:47] + "..."
+        i = 0
+        while self._spinning.wait(0.1) and self._spinning.is_set():
+            elapsed = time.monotonic() - start
+            if elapsed < 0.4:
+                continue  # a cached environment is ready before anyone would notice
+            with self._lock:
+                if not self._spinning.is_set():
+                    break
+                frame = self.FRAMES[i % len(self.FRAMES)]
+                os.write(2, f"\r\x1b[2K{frame} preparing environment ({label}) {elapsed:.1f}s".encode())
+                self._drawn = True
+            i += 1
+
+    def stop(self) -> None:
+        if self._spinning.is_set():
+            with self._lock:
+                self._spinning.clear()
+                self._clear()
+
+
+def exit_code_for(record: RunRecord) -> int:
+    from .models import RunStatus
+
+    if record.status is RunStatus.SUCCEEDED:
+        return 0
+    if record.status is RunStatus.TIMED_OUT:
+        return EXIT_TIMEOUT
+    if record.status is RunStatus.CANCELLED:
+        return EXIT_CANCELLED
+    if record.status is RunStatus.ERROR:
+        return EXIT_INVALID
+    code = record.exit_code
+    if code is None:
+        return 1
+    return 128 - code if code < 0 else code or 1
+
+
+def _run(ns: argparse.Namespace, program_args: list[str]) -> int:
+    from .api import _spec, prepare_run
+    from .models import RunStatus
+    from .store import RunStore
+    from .supervisor import Supervisor
+
+    store = RunStore(ns.home)
+    deny = [p for p in os.environ.get("PYRUNNER_ENV_DENY", "").split(",") if p]
+    spec = _spec(ns.source, ns.entry, ns.inputs, program_args, ns.timeout, ns.memory, ns.python,
+                 not ns.no_infer, ns.system_site_packages, ns.output_dir, deny)  # fmt: skip
+    record = prepare_run(store, spec)
+    terminal = _Terminal(stdout_fd=2 if ns.json else 1)
+    supervisor = Supervisor(store, record.id, sink=terminal.write, on_status=terminal.status)
+    previous = {
+        sig: signal.signal(sig, lambda *_: supervisor.interrupt())
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
+    try:
+        final = supervisor.run()
+    finally:
+        terminal.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if final.status is RunStatus.ERROR:
+        print(f"pyrunner: error: {final.message}", file=sys.stderr)
+        if final.error_details:
+            print(final.error_details, file=sys.stderr)
+    outputs = store.outputs_dir(final.id)
+    where = final.spec.output_dir or str(outputs)
+    summary = f"pyrunner: run {final.id} {final.status.value}"
+    if final.status is RunStatus.FAILED and final.message:
+        summary += f" ({final.message})"
+    if final.duration is not None:
+        summary += f" in {final.duration:.2f} s"
+    print(f"{summary}; outputs: {where}", file=sys.stderr)
+    if ns.json:
+        print(json.dumps(final.to_dict(), indent=1))
+    return exit_code_for(final)
+
+
+# -- other commands ---------------------------------------------------------------------------
+def _fmt_time(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _fmt_size(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def _runs(store: RunStore, ns: argparse.Namespace) -> int:
+    records = store.list(limit=ns.limit, status=ns.status)
+    if ns.json:
+        print(json.dumps([r.to_dict() for r in records], indent=1))
+        return 0
+    if not records:
+        print("no runs yet")
+        return 0
+    rows = [
+        [
+            r.id,
+            r.status.value,
+            "-" if r.progress is None else f"{r.progress:.0%}",
+            "-" if r.exit_code is None else str(r.exit_code),
+            _fmt_time(r.created),
+            _fmt_duration(r.duration),
+            r.name,
+        ]
+        for r in records
+    ]
+    print(_table(rows, ["ID", "STATUS", "PROGRESS", "EXIT", "CREATED", "DURATION", "NAME"]))
+    return 0
+
+
+def _show(store: RunStore, ns: argparse.Namespace) -> int:
+    record = store.get(store.resolve_id(ns.run_id))
+    if ns.json:
+        print(json.dumps(record.to_dict(), indent=1))
+        return 0
+    fields: list[tuple[str, Any]] = [
+        ("id", record.id),
+        ("name", record.name),
+        ("status", record.status.value),
+        ("message", record.message),
+        ("exit code", record.exit_code),
+        ("progress", None if record.progress is None else f"{record.progress:.0%}"),
+        ("source", record.spec.source),
+        ("entry", record.entry),
+        ("arguments", " ".join(record.spec.args) or None),
+        ("requirements", f"{', '.join(record.requirements) or 'none'} ({record.requirements_source})"),
+        ("environment", record.env_key),
+        ("created", _fmt_time(record.created)),
+        ("duration", _fmt_duration(record.duration)),
+        ("timings", ", ".join(f"{k} {v:.3f}s" for k, v in record.timings.items()) or None),
+        ("folder", store.run_dir(record.id)),
+    ]
+    for key, value in fields:
+        if value is not None:
+            print(f"{key + ':':14}{value}")
+    if record.error_details:
+        print(record.error_details)
+    return 0
+
+
+def _logs(store: RunStore, ns: argparse.Namespace) -> int:
+    from .logfile import follow, iter_lines, read_chunks
+
+    run_id = store.resolve_id(ns.run_id)
+    run_dir = store.run_dir(run_id)
+    if ns.timestamps:
+        for ts, stream, line in iter_lines(run_dir, ns.offset):
+            stamp = time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts % 1 * 1000):03d}"
+            sys.stdout.buffer.write(f"{stamp} {stream:6} ".encode() + line.rstrip(b"\n") + b"\n")
+        return 0
+    if ns.follow:
+        chunks = follow(run_dir, ns.offset, lambda: store.get(run_id).status.is_terminal)
+    else:
+        chunks = iter(read_chunks(run_dir, ns.offset, max_bytes=1 << 62, final=True)[0])
+    for chunk in chunks:
+        out = sys.stdout.buffer if chunk.stream == "stdout" else sys.stderr.buffer
+        out.write(chunk.data)
+        out.flush()
+    return 0
+
+
+def _outputs(store: RunStore, ns: argparse.Namespace) -> int:
+    from .outputs import list_outputs
+
+    run_id = store.resolve_id(ns.run_id)
+    files = list_outputs(store.outputs_dir(run_id))
+    if ns.json:
+        print(json.dumps({"folder": str(store.outputs_dir(run_id)),
+                          "files": [f.to_dict() for f in files]}, indent=1))  # fmt: skip
+        return 0
+    print(store.outputs_dir(run_id))
+    if not files:
+        print("(no output files)")
+    for f in files:
+        print(f"  {_fmt_size(f.size):>9}  {f.path}")
+    return 0
+
+
+def _cancel(store: RunStore, ns: argparse.Namespace) -> int:
+    run_id = store.resolve_id(ns.run_id)
+    store.request_cancel(run_id)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        record = store.get(run_id)
+        if record.status.is_terminal:
+            print(f"run {run_id} {record.status.value}")
+            return 0
+        time.sleep(0.05)
+    print(f"run {run_id}: cancel requested", file=sys.stderr)
+    return 0
+
+
+def _rm(store: RunStore, ns: argparse.Namespace) -> int:
+    for text in ns.run_ids:
+        run_id = store.resolve_id(text)
+        store.delete(run_id, force=ns.force)
+        print(f"removed {run_id}")
+    return 0
+
+
+def _env(store: RunStore, ns: argparse.Namespace) -> int:
+    from .environments import EnvironmentManager
+
+    manager = EnvironmentManager(store.home)
+    if ns.env_command == "prune":
+        if ns.older_than is None and ns.max_size is None:
+            print("pyrunner: error: say --older-than DAYS and/or --max-size GB", file=sys.stderr)
+            return EXIT_INVALID
+        max_bytes = None if ns.max_size is None else int(ns.max_size * 1024**3)
+        removed = manager.prune(ns.older_than, max_bytes)
+        for info in removed:
+            print(f"removed {info.key} ({_fmt_size(info.size)})")
+        print(f"{len(removed)} environment(s) removed")
+        return 0
+    infos = manager.list()
+    if getattr(ns, "json", False):
+        print(json.dumps([{**vars(i), "path": str(i.path)} for i in infos], indent=1))
+        return 0
+    if not infos:
+        print("no cached environments")
+        return 0
+    rows = [
+        [i.key, _fmt_size(i.size), _fmt_time(i.last_used), "yes" if i.in_use else "",
+         ", ".join(i.requirements) or "(bare)"]
+        for i in infos
+    ]  # fmt: skip
+    print(_table(rows, ["KEY", "SIZE", "LAST USED", "IN USE", "REQUIREMENTS"]))
+    print(f"total {_fmt_size(sum(i.size for i in infos))} in {manager.root}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,428 @@
+"""Isolated environments, built with uv (or venv + pip), cached by what they contain.
+
+An environment's key is a hash of the normalized requirements, the interpreter (real path and
+version) and the ``system_site_packages`` switch. It is built in a temporary folder and renamed
+into place, so a half-built environment is never seen; an exclusive file lock makes two runs
+asking for the same key build it once. Runs hold a shared lock while they use an environment, so
+``prune`` never removes one in use.
+
+Bytecode: the build does not compile (that would triple the cold build time); right after the
+environment is in place a detached ``compileall`` writes the ``.pyc`` files once, so later runs
+start as fast as in a normally installed venv even when ``PYTHONDONTWRITEBYTECODE`` is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import selectors
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .errors import EnvironmentBuildError
+
+META_NAME = "pyrunner-env.json"
+LAST_USED = ".last-used"
+COMPILED = ".compiled"
+
+Log = Callable[[str], None]
+ShouldStop = Callable[[], bool]
+
+
+class BuildCancelled(Exception):
+    """The build was stopped because the run was cancelled."""
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    path: str  # real path of the base interpreter
+    version: str  # full version, e.g. "3.11.7"
+
+    @classmethod
+    def current(cls) -> Interpreter:
+        base = getattr(sys, "_base_executable", None) or sys.executable
+        return cls(os.path.realpath(base), ".".join(map(str, sys.version_info[:3])))
+
+    @classmethod
+    def find(cls, python: str | None) -> Interpreter:
+        """The interpreter named by ``--python`` (a path or a command), or the current one."""
+        if not python:
+            return cls.current()
+        return _probe(python)
+
+
+@lru_cache(maxsize=16)
+def _probe(python: str) -> Interpreter:
+    found = shutil.which(python) or python
+    script = "import sys, os; print(os.path.realpath(getattr(sys, '_base_executable', sys.executable))); print('.'.join(map(str, sys.version_info[:3])))"
+    try:
+        out = subprocess.run(
+            [found, "-c", script], capture_output=True, text=True, timeout=30, check=True
+        ).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EnvironmentBuildError(f"cannot use '{python}' as the Python interpreter: {exc}") from None
+    return Interpreter(out[0], out[1])
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    requirements: tuple[str, ...]
+    interpreter: Interpreter
+    system_site_packages: bool = False
+
+    @property
+    def key(self) -> str:
+        material = json.dumps(
+            {
+                "requirements": sorted(set(self.requirements)),
+                "python": self.interpreter.path,
+                "version": self.interpreter.version,
+                "system_site_packages": self.system_site_packages,
+                "platform": sysconfig.get_platform(),
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(material.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class Environment:
+    key: str
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+    @property
+    def freeze(self) -> list[str]:
+        return list(self.meta.get("freeze", []))
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    key: str
+    path: Path
+    size: int
+    created: float
+    last_used: float
+    requirements: list[str]
+    python: str
+    in_use: bool
+
+
+def find_uv() -> str | None:
+    """The uv binary shipped by the ``uv`` package, else one on PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
+def _dir_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+class EnvironmentManager:
+    """The environment cache under ``<home>/envs``."""
+
+    def __init__(self, home: Path, *, use_uv: bool = True, compile_bytecode: bool = True) -> None:
+        self.root = home / "envs"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.uv = find_uv() if use_uv else None
+        self.compile_bytecode = compile_bytecode
+        self.helper_pids: list[int] = []
+
+    # -- locking -----------------------------------------------------------------------------
+    def _lock_path(self, key: str) -> Path:
+        return self.root / f".{key}.lock"
+
+    @contextlib.contextmanager
+    def _flock(
+        self, key: str, mode: int, should_stop: ShouldStop | None = None, on_wait: Log | None = None
+    ) -> Iterator[None]:
+        with open(self._lock_path(key), "a+b") as f:
+            try:
+                fcntl.flock(f.fileno(), mode | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait:
+                    on_wait("waiting for another run that is building the same environment…")
+                while True:
+                    if should_stop and should_stop():
+                        raise BuildCancelled() from None
+                    try:
+                        fcntl.flock(f.fileno(), mode | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def using(self, env: Environment) -> Iterator[Environment]:
+        """Hold ``env`` for a run: it will not be pruned meanwhile."""
+        with self._flock(env.key, fcntl.LOCK_SH):
+            with contextlib.suppress(OSError):
+                (env.path / LAST_USED).touch()
+            yield env
+
+    # -- lookup and build --------------------------------------------------------------------
+    def _load(self, key: str) -> Environment | None:
+        path = self.root / key
+        try:
+            meta = json.loads((path / META_NAME).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return Environment(key, path, meta)
+
+    def ensure(
+        self, spec: EnvSpec, log: Log = lambda _m: None, should_stop: ShouldStop | None = None
+    ) -> tuple[Environment, bool]:
+        """The environment for ``spec``, built if needed. Returns it and whether it was built."""
+        key = spec.key
+        found = self._load(key)
+        if found is not None:
+            return found, False
+        with self._flock(key, fcntl.LOCK_EX, should_stop, log):
+            found = self._load(key)  # built by another process while we waited
+            if found is not None:
+                return found, False
+            return self._build(spec, log, should_stop), True
+
+    def _build(self, spec: EnvSpec, log: Log, should_stop: ShouldStop | None) -> Environment:
+        key = spec.key
+        tmp = self.root / f".build-{key}-{secrets.token_hex(4)}"
+        started = time.time()
+        try:
+            reqs_file = tmp / "pyrunner-requirements.txt"
+            env_python = tmp / "bin" / "python"
+            if self.uv:
+                cmd = [self.uv, "venv", "--quiet", "--relocatable", "--python", spec.interpreter.path]
+                if spec.system_site_packages:
+                    cmd.append("--system-site-packages")
+                self._call([*cmd, str(tmp)], log, should_stop, "creating the environment")
+            else:
+                cmd = [spec.interpreter.path, "-m", "venv"]
+                if spec.system_site_packages:
+                    cmd.append("--system-site-packages")
+                self._call([*cmd, str(tmp)], log, should_stop, "creating the environment")
+            reqs_file.write_text("".join(f"{line}\n" for line in spec.requirements))
+            if spec.requirements:
+                if self.uv:
+                    cmd = [self.uv, "pip", "install", "--python", str(env_python), "-r", str(reqs_file)]
+                else:
+                    cmd = [str(env_python), "-m", "pip", "install", "--disable-pip-version-check",
+                           "-r", str(reqs_file)]  # fmt: skip
+                self._call(cmd, log, should_stop, "installing the requirements")
+            freeze = self._freeze(env_python)
+            meta = {
+                "key": key,
+                "requirements": list(spec.requirements),
+                "python": spec.interpreter.path,
+                "python_version": spec.interpreter.version,
+                "system_site_packages": spec.system_site_packages,
+                "installer": "uv" if self.uv else "pip",
+                "created": time.time(),
+                "build_seconds": round(time.time() - started, 3),
+                "freeze": freeze,
+            }
+            (tmp / META_NAME).write_text(json.dumps(meta, indent=1))
+            final = self.root / key
+            if final.exists():  # a leftover without metadata: never complete, safe to replace
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        env = Environment(key, final, meta)
+        (final / LAST_USED).touch()
+        if self.compile_bytecode and spec.requirements:
+            self._compile_later(env)
+        return env
+
+    def _call(self, cmd: list[str], log: Log, should_stop: ShouldStop | None, what: str) -> str:
+        """Run an installer step, relaying its output to the log; raise with its own error text."""
+        env = dict(os.environ)
+        env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+        if "UV_CACHE_DIR" not in env:
+            env["UV_CACHE_DIR"] = str(self._uv_cache_dir())
+        env["PIP_NO_INPUT"] = "1"
+        env.pop("VIRTUAL_ENV", None)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True, env=env,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        output = bytearray()
+        pending = b""
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            while True:
+                if should_stop and should_stop():
+                    proc.kill()
+                    proc.wait()
+                    raise BuildCancelled()
+                if not sel.select(timeout=0.1):
+                    continue
+                data = os.read(proc.stdout.fileno(), 65536)
+                if not data:
+                    break
+                output += data
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    log(line.decode(errors="replace").rstrip())
+        if pending:
+            log(pending.decode(errors="replace"))
+        proc.stdout.close()
+        if proc.wait() != 0:
+            text = output.decode(errors="replace").strip()
+            raise EnvironmentBuildError(f"{what} failed", details=text)
+        return output.decode(errors="replace")
+
+    def _uv_cache_dir(self) -> Path:
+        """uv's usual cache, unless it sits on another filesystem than the environments: uv then
+        copies every file instead of linking it, so keep a cache beside them instead."""
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        default = (Path(xdg) if xdg else Path.home() / ".cache") / "uv"
+        probe = default if default.exists() else default.parent
+        try:
+            same = probe.stat().st_dev == self.root.stat().st_dev
+        except OSError:
+            same = False
+        return default if same else self.root.parent / "cache" / "uv"
+
+    def _freeze(self, env_python: Path) -> list[str]:
+        if self.uv:
+            cmd = [self.uv, "pip", "freeze", "--python", str(env_python)]
+            # (no cache needed: freeze reads the environment only)
+        else:
+            cmd = [str(env_python), "-m", "pip", "freeze", "--disable-pip-version-check"]
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return []
+        return [line for line in out.stdout.splitlines() if line.strip()]
+
+    def _compile_later(self, env: Environment) -> None:
+        """Write the environment's bytecode in a detached process (see module docstring)."""
+        site = subprocess.run(
+            [str(env.python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True, text=True, check=False,
+        ).stdout.strip()  # fmt: skip
+        if not site:
+            return
+        script = (
+            "import compileall, sys, pathlib;"
+            "ok = compileall.compile_dir(sys.argv[1], quiet=2, workers=0);"
+            "pathlib.Path(sys.argv[2]).write_text('ok' if ok else 'partial')"
+        )
+        env_vars = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        proc = subprocess.Popen(
+            [str(env.python), "-c", script, site, str(env.path / COMPILED)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, env=env_vars,
+        )  # fmt: skip
+        self.helper_pids.append(proc.pid)
+
+    # -- housekeeping ------------------------------------------------------------------------
+    def _busy(self, key: str) -> bool:
+        with open(self._lock_path(key), "a+b") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+            return False
+
+    def list(self) -> list[EnvInfo]:
+        infos = []
+        for path in sorted(self.root.iterdir()):
+            if path.name.startswith(".") or not path.is_dir():
+                continue
+            env = self._load(path.name)
+            if env is None:
+                continue
+            try:
+                last_used = (path / LAST_USED).stat().st_mtime
+            except FileNotFoundError:
+                last_used = float(env.meta.get("created", 0))
+            infos.append(
+                EnvInfo(
+                    key=env.key,
+                    path=path,
+                    size=_dir_size(path),
+                    created=float(env.meta.get("created", 0)),
+                    last_used=last_used,
+                    requirements=list(env.meta.get("requirements", [])),
+                    python=f"{env.meta.get('python')} ({env.meta.get('python_version')})",
+                    in_use=self._busy(env.key),
+                )
+            )
+        return infos
+
+    def remove(self, key: str) -> bool:
+        """Remove one environment unless a run is using it."""
+        with open(self._lock_path(key), "a+b") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            try:
+                path = self.root / key
+                trash = self.root / f".trash-{key}-{secrets.token_hex(4)}"
+                os.rename(path, trash)  # atomically gone for readers, then deleted
+                shutil.rmtree(trash, ignore_errors=True)
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        return True
+
+    def prune(
+        self, older_than_days: float | None = None, max_size_bytes: int | None = None
+    ) -> list[EnvInfo]:
+        """Evict environments unused for ``older_than_days``, then the least recently used until
+        the cache fits in ``max_size_bytes``. Environments in use are kept. Returns the removed."""
+        envs = sorted(self.list(), key=lambda e: e.last_used)
+        removed: list[EnvInfo] = []
+        if older_than_days is not None:
+            cutoff = time.time() - older_than_days * 86400
+            for info in envs:
+                if info.last_used < cutoff and not info.in_use and self.remove(info.key):
+                    removed.append(info)
+        if max_size_bytes is not None:
+            remaining = [e for e in envs if e not in removed]
+            total = sum(e.size for e in remaining)
+            for info in remaining:
+                if total <= max_size_bytes:
+                    break
+                if not info.in_use and self.remove(info.key):
+                    removed.append(info)
+                    total -= info.size
+        # leftovers of interrupted builds
+        for path in self.root.glob(".build-*"):
+            key = path.name.split("-")[1]
+            if not self._busy(key):
+                shutil.rmtree(path, ignore_errors=True)
+        return removed

@@ -1,0 +1,65 @@
+"""Executors decide where a prepared run is supervised.
+
+The engine prepares a run (intake) in the caller, then hands it to an executor. ``LocalExecutor``
+starts a detached supervisor process on this machine, which outlives the caller (a notebook
+kernel, the Jupyter server, a CLI). Other executors (a Dask cluster) implement the same interface.
+"""
+
+from __future__ import annotations
+
+import abc
+import socket
+import subprocess
+import sys
+
+from .models import RunStatus
+from .process_tree import process_start_time
+from .store import RunStore
+
+
+class Executor(abc.ABC):
+    """Starts the supervision of runs that the store holds as ``queued``."""
+
+    name: str = "abstract"
+
+    @abc.abstractmethod
+    def submit(self, store: RunStore, run_id: str) -> None:
+        """Start supervising the run; return without waiting for it."""
+
+
+class LocalExecutor(Executor):
+    """One detached supervisor process per run, in its own session."""
+
+    name = "local"
+
+    def __init__(self, python: str | None = None) -> None:
+        self.python = python or sys.executable
+
+    def submit(self, store: RunStore, run_id: str) -> None:
+        run_dir = store.run_dir(run_id)
+        with open(run_dir / "supervisor.log", "ab") as errors:
+            proc = subprocess.Popen(
+                [self.python, "-m", "jupyter_pyrunner.supervisor", str(store.home), run_id],
+                stdin=subprocess.DEVNULL,
+                stdout=errors,
+                stderr=errors,
+                start_new_session=True,
+                close_fds=True,
+                cwd=run_dir,
+            )
+        # hand ownership over at once, so the run never looks orphaned if the caller exits now
+        identity = {"pid": proc.pid, "host": socket.gethostname(), "start": process_start_time(proc.pid)}
+        with store.locked(run_id):
+            record = store._load(run_id)
+            if record.status is RunStatus.QUEUED:
+                record.supervisor = identity
+                record.executor = self.name
+                store.save(record)
+        _forget(proc)
+
+
+def _forget(proc: subprocess.Popen[bytes]) -> None:
+    """The supervisor is not our child to wait for: let a thread reap it when it ends."""
+    import threading
+
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()

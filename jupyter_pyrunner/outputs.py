@@ -1,0 +1,60 @@
+"""A run's output folder: listing it and reaching one file safely."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .errors import PyRunnerError
+
+
+class OutputNotFoundError(PyRunnerError):
+    """No such output file (or the path leads outside the output folder)."""
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    path: str  # POSIX path relative to the output folder
+    size: int
+    mtime: float
+    mime_type: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "size": self.size, "mtime": self.mtime, "mime_type": self.mime_type}
+
+
+def mime_type(name: str) -> str:
+    guessed, _ = mimetypes.guess_type(name)
+    return guessed or "application/octet-stream"
+
+
+def list_outputs(root: Path) -> list[OutputFile]:
+    """Every regular file under ``root`` (symbolic links are not followed), sorted by path."""
+    files: list[OutputFile] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            st = os.lstat(full)
+            if not os.path.isfile(full) or os.path.islink(full):
+                continue
+            rel = PurePosixPath(Path(full).relative_to(root).as_posix())
+            files.append(OutputFile(str(rel), st.st_size, st.st_mtime, mime_type(name)))
+    return files
+
+
+def resolve_output(root: Path, relpath: str) -> Path:
+    """The file at ``relpath`` inside ``root``; refuses ``..``, absolute paths and escaping links."""
+    parts = PurePosixPath(relpath.replace("\\", "/")).parts
+    if not parts or relpath.startswith("/") or any(p in ("..", "") for p in parts):
+        raise OutputNotFoundError(f"no output '{relpath}'")
+    candidate = root.joinpath(*parts)
+    real_root = root.resolve()
+    real = candidate.resolve()
+    if real != real_root and real_root not in real.parents:
+        raise OutputNotFoundError(f"no output '{relpath}'")
+    if not real.is_file():
+        raise OutputNotFoundError(f"no output '{relpath}'")
+    return real

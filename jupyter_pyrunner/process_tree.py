@@ -1,0 +1,175 @@
+"""Finding and stopping every process of a run, grandchildren and daemons included (Linux).
+
+A run's processes are found three ways, so none escapes: the process group the program starts
+in, the descendants of its first process, and any process carrying the run's marker variable
+(``PYRUNNER_RUN_ID``) in its environment, which survives ``setsid`` and double forks.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+MARKER_VAR = "PYRUNNER_RUN_ID"
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+@dataclass(frozen=True)
+class ProcInfo:
+    pid: int
+    ppid: int
+    pgid: int
+    start: int  # clock ticks since boot: with the pid, names a process uniquely
+    rss: int  # bytes
+
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(option, value, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (daemons re-parent to us, not to init), where supported."""
+    return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def die_with_parent() -> None:
+    """For ``preexec_fn``: the child is killed if its supervisor dies."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def proc_info(pid: int) -> ProcInfo | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    # the command name may hold spaces and parentheses: split after its last ')'
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    if fields[0] in (b"Z", b"X"):  # zombie or dead: nothing left to kill or measure
+        return None
+    return ProcInfo(
+        pid=pid,
+        ppid=int(fields[1]),
+        pgid=int(fields[2]),
+        start=int(fields[19]),
+        rss=int(fields[21]) * _PAGE,
+    )
+
+
+def process_start_time(pid: int) -> int | None:
+    info = proc_info(pid)
+    return info.start if info else None
+
+
+def all_processes() -> list[ProcInfo]:
+    infos = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            info = proc_info(int(name))
+            if info is not None:
+                infos.append(info)
+    return infos
+
+
+def _has_marker(pid: int, marker: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return marker in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def run_processes(run_id: str, root_pid: int | None = None, pgid: int | None = None) -> list[ProcInfo]:
+    """Every live process that belongs to the run (never the caller itself)."""
+    me = os.getpid()
+    procs = all_processes()
+    by_parent: dict[int, list[ProcInfo]] = {}
+    for p in procs:
+        by_parent.setdefault(p.ppid, []).append(p)
+    found: dict[int, ProcInfo] = {}
+    if root_pid is not None:
+        stack = [p for p in procs if p.pid == root_pid]
+        while stack:
+            p = stack.pop()
+            if p.pid not in found:
+                found[p.pid] = p
+                stack.extend(by_parent.get(p.pid, []))
+    marker = f"{MARKER_VAR}={run_id}".encode()
+    for p in procs:
+        if p.pid in found or p.pid == me:
+            continue
+        if (pgid is not None and p.pgid == pgid) or _has_marker(p.pid, marker):
+            found[p.pid] = p
+    found.pop(me, None)
+    return list(found.values())
+
+
+def _signal_all(procs: Iterable[ProcInfo], sig: int) -> None:
+    for p in procs:
+        current = proc_info(p.pid)
+        if current is None or current.start != p.start:
+            continue  # gone, or the pid was reused by another process
+        try:
+            os.kill(p.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _reap(pids: Iterable[int]) -> None:
+    """Collect exit statuses of adopted orphans (we may be their subreaper)."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+def kill_run(
+    run_id: str,
+    root_pid: int | None = None,
+    pgid: int | None = None,
+    grace: float = 2.0,
+    skip: Iterable[int] = (),
+) -> int:
+    """SIGTERM the run's processes, wait up to ``grace`` seconds, then SIGKILL what is left.
+
+    Returns how many processes were found. ``skip`` names pids that must not be signalled or
+    reaped here (the caller's own ``Popen`` child, which it waits for itself).
+    """
+    skipped = set(skip)
+    procs = run_processes(run_id, root_pid, pgid)
+    total = len(procs)
+    if not procs:
+        return 0
+    _signal_all(procs, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap(p.pid for p in procs if p.pid not in skipped)
+        procs = run_processes(run_id, root_pid, pgid)
+        if not procs:
+            return total
+        time.sleep(0.02)
+    for _ in range(50):  # new processes may still be forking: repeat until none is left
+        _signal_all(procs, signal.SIGKILL)
+        time.sleep(0.01)
+        _reap(p.pid for p in procs if p.pid not in skipped)
+        procs = run_processes(run_id, root_pid, pgid)
+        if not procs:
+            break
+        total += len(procs)
+    return total
+
+
+def tree_rss(run_id: str, root_pid: int, pgid: int | None = None) -> int:
+    """Resident memory of all the run's processes, in bytes."""
+    return sum(p.rss for p in run_processes(run_id, root_pid, pgid))

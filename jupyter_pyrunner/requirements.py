@@ -1,0 +1,476 @@
+"""Requirement sources of a project: requirements files, script metadata, pyproject, imports.
+
+Importing this module is cheap: ``pipreqs`` (and the heavier standard modules) are imported
+only when needed; a cached inference never imports pipreqs (see :func:`infer_requirements`).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import sys
+import tokenize
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .errors import ProjectError
+
+__all__ = [
+    "Requirements",
+    "infer_requirements",
+    "read_pyproject_dependencies",
+    "read_requirements_file",
+    "read_script_metadata",
+]
+
+_COMMENT_RE = re.compile(r"(^|\s+)#.*$")
+_NAME_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?=$|[\s\[<>=!~;@(])")
+_DIRECT_REF_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-\[\], ]*?)\s*@\s*(\S+)(.*)$")
+_ARCHIVE_SUFFIXES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
+_SCRIPT_BLOCK_RE = re.compile(
+    r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)[ \t]*$\s(?P<content>(^#(| .*)$\s)+)^# ///[ \t]*$"
+)
+_CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """The requirement lines of a project and where they came from."""
+
+    lines: tuple[str, ...]
+    source: str
+    path: str | None = None
+
+    def normalized(self) -> tuple[str, ...]:
+        """Order-independent form for cache keys: collapsed, names canonical, unique, sorted."""
+        out: set[str] = set()
+        for line in self.lines:
+            text = " ".join(line.split())
+            match = _NAME_RE.match(text)
+            if match and not text.startswith("-"):
+                name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
+                text = name + text[match.end(1) :]
+            if text:
+                out.add(text)
+        return tuple(sorted(out))
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly form."""
+        return {"lines": list(self.lines), "source": self.source, "path": self.path}
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _within(path: Path, root: Path) -> bool:
+    """True when ``path`` (resolved) lies inside ``root`` (resolved)."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _read_text(path: Path, root: Path, what: str) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ProjectError(
+            f"{what} '{_display(path, root)}' not found; fix the path or remove the reference."
+        ) from None
+    except UnicodeDecodeError:
+        raise ProjectError(
+            f"{what} '{_display(path, root)}' is not valid UTF-8 text; save it as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise ProjectError(
+            f"cannot read {what} '{_display(path, root)}': {exc.strerror or exc}; "
+            "check that it is a readable file."
+        ) from None
+
+
+def _logical_lines(text: str) -> Iterator[str]:
+    """Join ``\\``-continued lines, strip comments and blanks."""
+    pending = ""
+    for raw in text.splitlines():
+        if raw.endswith("\\") and not _COMMENT_RE.match(raw.strip()):
+            pending += raw[:-1]
+            continue
+        line = _COMMENT_RE.sub("", pending + raw).strip()
+        pending = ""
+        if line:
+            yield line
+    if pending:
+        line = _COMMENT_RE.sub("", pending).strip()
+        if line:
+            yield line
+
+
+def _option_value(line: str, short: str | None, long: str) -> str | None:
+    """The value of ``line`` when it is the option ``short``/``long``, else None."""
+    if line.startswith(long):
+        rest = line[len(long) :]
+        if rest.startswith("="):
+            return rest[1:].strip()
+        if rest[:1].isspace():
+            return rest.strip()
+        return None
+    if short and line.startswith(short) and not line.startswith("--"):
+        rest = line[len(short) :]
+        return rest[1:].strip() if rest.startswith("=") else rest.strip()
+    return None
+
+
+def _is_relative_path(text: str) -> bool:
+    return not (text.startswith(("/", "~")) or "://" in text or re.match(r"^[A-Za-z]:[\\/]", text))
+
+
+def _local_path(token: str, base: Path) -> Path | None:
+    """The absolute path of a relative local path requirement, or None if not one."""
+    if token.startswith("file:") and not token.startswith("file://"):
+        rel = token[len("file:") :]
+        return Path(os.path.normpath(base / rel)) if _is_relative_path(rel) else None
+    if not _is_relative_path(token):
+        return None
+    if token in (".", "..") or token.startswith(("./", "../")):
+        return Path(os.path.normpath(base / token))
+    looks_like_path = "/" in token or token.endswith(_ARCHIVE_SUFFIXES)
+    if looks_like_path and (base / token).exists():
+        return Path(os.path.normpath(base / token))
+    return None
+
+
+def _rewrite_requirement(line: str, base: Path) -> str:
+    """Rewrite relative local paths (``./pkg``, ``file:../x``, ``name @ ./y``) to absolute."""
+    direct = _DIRECT_REF_RE.match(line)
+    if direct and "://" not in direct.group(2):
+        target = _local_path(direct.group(2), base)
+        if target is not None:
+            return f"{direct.group(1)} @ {target.as_uri()}{direct.group(3)}"
+        return line
+    token, sep, rest = line.partition(" ")
+    extras = ""
+    if token.endswith("]") and "[" in token:
+        token, bracket, tail = token.partition("[")
+        extras = bracket + tail
+    target = _local_path(token, base)
+    if target is None:
+        return line
+    new = target.as_uri() if token.startswith("file:") else str(target)
+    return f"{new}{extras}{sep}{rest}"
+
+
+def _read_requirements(path: Path, root: Path, seen: set[Path], *, keep: bool) -> list[str]:
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise ProjectError(
+            f"requirements file '{path.name}' lies outside the project folder; "
+            "include only files from inside the project."
+        )
+    if resolved in seen:
+        return []  # already included: cycles and repeats are read once
+    seen.add(resolved)
+    base = resolved.parent
+    lines: list[str] = []
+    for line in _logical_lines(_read_text(resolved, root, "requirements file")):
+        include = _option_value(line, "-r", "--requirement")
+        constraint = _option_value(line, "-c", "--constraint")
+        if include is not None or constraint is not None:
+            ref = include if include is not None else constraint
+            if not ref or "://" in ref:
+                raise ProjectError(
+                    f"'{line}' in '{_display(resolved, root)}' must name a file of the project."
+                )
+            target = Path(os.path.normpath(base / ref))
+            if not _within(target, root):
+                raise ProjectError(
+                    f"'{line}' in '{_display(resolved, root)}' points outside the project "
+                    "folder; keep included requirement files inside the project."
+                )
+            if include is not None:
+                lines.extend(_read_requirements(target, root, seen, keep=keep))
+            else:
+                # Constraints are not requirements: validate, then pass by absolute path.
+                _read_requirements(target, root, set(seen), keep=False)
+                lines.append(f"-c {target.resolve()}")
+            continue
+        editable = _option_value(line, "-e", "--editable")
+        if editable is not None:
+            lines.append(f"-e {_rewrite_requirement(editable, base)}")
+            continue
+        links = _option_value(line, "-f", "--find-links")
+        if links is not None:
+            local = _is_relative_path(links) and (
+                links.startswith(("./", "../")) or links == "." or (base / links).exists()
+            )
+            if local:
+                lines.append(f"--find-links {os.path.normpath(base / links)}")
+            else:
+                lines.append(line)
+            continue
+        lines.append(line if line.startswith("-") else _rewrite_requirement(line, base))
+    return lines if keep else []
+
+
+def read_requirements_file(path: Path, root: Path) -> list[str]:
+    """Requirement lines of a requirements file, with ``-r`` includes inlined.
+
+    Comments, blank lines and continuations are cleaned up; option lines are kept;
+    ``-c`` constraint files are checked and kept as ``-c <absolute path>``; relative local
+    paths are made absolute. Included files must stay inside ``root``.
+    """
+    return _read_requirements(Path(path), Path(root), set(), keep=True)
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def _source_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ProjectError(
+            f"cannot read '{path.name}': {exc.strerror or exc}; check that it is a readable file."
+        ) from None
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        encoding = "utf-8"
+    return data.decode(encoding, errors="replace")
+
+
+def _parse_toml(text: str, what: str, alternative: str) -> dict[str, Any]:
+    """Parse TOML text, or raise a ProjectError naming ``what`` and a way out."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise ProjectError(
+                f"reading {what} needs Python 3.11+ or the 'tomli' package; {alternative}."
+            ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectError(f"{what} is not valid TOML ({exc}); fix it or {alternative}.") from None
+
+
+def _string_list(value: object, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ProjectError(f'{where} must be a list of strings such as ["numpy>=1.26"].')
+    return [v.strip() for v in value if v.strip()]
+
+
+def read_script_metadata(entry: Path) -> list[str] | None:
+    """Dependencies of a PEP 723 ``# /// script`` block in ``entry``; None when it has none."""
+    text = _source_text(entry).replace("\r\n", "\n")
+    blocks = [m for m in _SCRIPT_BLOCK_RE.finditer(text) if m.group("type") == "script"]
+    if not blocks:
+        return None
+    if len(blocks) > 1:
+        raise ProjectError(f"'{entry.name}' has several '# /// script' blocks; keep a single one.")
+    content = "".join(
+        line[2:] if line.startswith("# ") else line[1:]
+        for line in blocks[0].group("content").splitlines(keepends=True)
+    )
+    data = _parse_toml(content, f"the '# /// script' block of '{entry.name}'", "remove the block")
+    return _string_list(data.get("dependencies", []), f"'dependencies' in '{entry.name}'")
+
+
+def read_pyproject_dependencies(path: Path) -> list[str] | None:
+    """``[project].dependencies`` of a pyproject.toml; None when not declared."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ProjectError(f"'{path.name}' is not valid UTF-8 text; save it as UTF-8.") from None
+    except OSError as exc:
+        raise ProjectError(
+            f"cannot read '{path.name}': {exc.strerror or exc}; check that it is a readable file."
+        ) from None
+    data = _parse_toml(text, f"'{path.name}'", "add a requirements.txt")
+    project = data.get("project")
+    if not isinstance(project, dict) or "dependencies" not in project:
+        return None
+    return _string_list(project["dependencies"], f"[project].dependencies in '{path.name}'")
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def _python_sources(root: Path) -> list[tuple[PurePosixPath, bytes]]:
+    """Relative path and content of every non-ignored ``.py`` file inside ``root``."""
+    from .project import iter_project_files  # local import: project imports this module
+
+    real_root = root.resolve()
+    out: list[tuple[PurePosixPath, bytes]] = []
+    for rel in iter_project_files(root):
+        if rel.suffix != ".py":
+            continue
+        path = root / rel
+        try:
+            if not path.resolve().is_relative_to(real_root) or not path.is_file():
+                continue
+            out.append((rel, path.read_bytes()))
+        except OSError:
+            continue
+    return out
+
+
+def _pipreqs_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pipreqs")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _cache_key(sources: list[tuple[PurePosixPath, bytes]]) -> str:
+    digest = hashlib.sha256()
+    header = f"infer:{_CACHE_FORMAT}:pipreqs={_pipreqs_version()}:py={sys.version_info[:2]}"
+    digest.update(header.encode())
+    for rel, data in sources:
+        name = rel.as_posix().encode()
+        digest.update(b"\0%d:%s\0%d:" % (len(name), name, len(data)))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _cache_load(path: Path) -> list[str] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    reqs = data.get("requirements") if isinstance(data, dict) else None
+    if isinstance(reqs, list) and all(isinstance(r, str) for r in reqs):
+        return reqs
+    return None
+
+
+def _cache_store(path: Path, requirements: list[str]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"format": _CACHE_FORMAT, "requirements": requirements}, fh)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError:
+        pass  # the cache is an optimisation only
+
+
+@contextlib.contextmanager
+def _quiet_logging() -> Iterator[None]:
+    """Silence pipreqs, which logs through the root logger (and may call basicConfig)."""
+    import logging
+
+    root_logger = logging.getLogger()
+    guard = logging.NullHandler()
+    root_logger.addHandler(guard)  # a handler present: logging.debug() won't call basicConfig
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+        root_logger.removeHandler(guard)
+
+
+def _decode_source(data: bytes) -> str | None:
+    """Source text of a Python file that parses, else None."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+        ast.parse(text)
+    except (SyntaxError, ValueError, LookupError, UnicodeDecodeError, RecursionError):
+        return None
+    return text
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"_+", "-", name.strip())
+
+
+def _scan_imports(sources: list[tuple[PurePosixPath, bytes]]) -> list[str]:
+    local: set[str] = set()
+    for rel, _ in sources:
+        local.update(rel.parent.parts)
+        local.add(rel.stem)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pyrunner-infer-") as tmp:
+        stage = Path(tmp)
+        for rel, data in sources:
+            text = _decode_source(data)
+            if text is None:
+                continue  # syntax error or bad encoding: skip the file, not the whole scan
+            target = stage.joinpath(*rel.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from pipreqs import pipreqs
+        except ImportError:
+            raise ProjectError(
+                "cannot infer the requirements: pipreqs is not installed; "
+                "install it or add a requirements.txt beside the entry point."
+            ) from None
+        with _quiet_logging():
+            try:
+                imports: list[str] = list(pipreqs.get_all_imports(str(stage), follow_links=False))
+                excluded = local | set(sys.stdlib_module_names) | {"__future__", "__main__"}
+                wanted = sorted(name for name in imports if name and name not in excluded)
+                names: list[str] = list(pipreqs.get_pkg_names(wanted))
+            except Exception as exc:
+                raise ProjectError(
+                    f"could not infer the requirements from the imports ({exc}); "
+                    "add a requirements.txt beside the entry point."
+                ) from None
+    result = {_canonical(n) for n in names if n.strip()}
+    return sorted(result, key=lambda s: (s.lower(), s))
+
+
+def infer_requirements(root: Path, *, cache_dir: Path | None = None) -> list[str]:
+    """Distribution names the project's imports need, as oSparc's runner infers them.
+
+    Every non-ignored ``.py`` file of ``root`` is scanned offline with pipreqs' library
+    functions; files that do not parse are skipped. Standard-library modules, ``__future__``
+    and the project's own modules and packages are left out; import names are mapped to
+    distribution names by pipreqs' mapping (``sklearn`` → ``scikit-learn``). The result is
+    sorted and unique.
+
+    With ``cache_dir``, the result is stored there as a small JSON file keyed by a sha256 of
+    the files' relative paths and contents (plus pipreqs' version); a cache hit returns
+    without importing pipreqs.
+    """
+    root = Path(root)
+    sources = _python_sources(root)
+    cache_file = None
+    if cache_dir is not None:
+        cache_file = Path(cache_dir) / f"inferred-{_cache_key(sources)}.json"
+        cached = _cache_load(cache_file)
+        if cached is not None:
+            return cached
+    result = _scan_imports(sources) if sources else []
+    if cache_file is not None:
+        _cache_store(cache_file, result)
+    return result

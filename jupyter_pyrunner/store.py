@@ -1,0 +1,298 @@
+"""The run store: one folder per run (the truth) and a SQLite index for listing.
+
+Layout under the store's home::
+
+    runs/<id>/run.json          the record (rewritten atomically)
+    runs/<id>/log.txt, log.idx  the log (see ``logfile``)
+    runs/<id>/inputs/input_1    the project; input_2..input_5 the user's inputs
+    runs/<id>/outputs/output_1..output_4
+    runs/<id>/provenance.json   interpreter, frozen packages, archive hash, timings
+    index.sqlite                WAL-mode index; several processes may use the store at once
+
+A run whose supervising process has died is noticed by whoever reads it next and marked
+``failed`` with the reason, and its leftover processes are stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import RunNotFoundError, RunStateError
+from .logfile import LOG_NAME
+from .models import RunRecord, RunSpec, RunStatus
+from .paths import pyrunner_home
+
+RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
+INPUT_PORTS = 5
+OUTPUT_PORTS = 4
+CANCEL_FILE = "cancel"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    status TEXT NOT NULL,
+    name TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_created ON runs (created DESC);
+"""
+
+
+def new_run_id(now: float | None = None) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now or time.time()))
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def process_identity() -> dict[str, Any]:
+    """Names this process so that others can tell later whether it is still alive."""
+    from .process_tree import process_start_time
+
+    pid = os.getpid()
+    return {"pid": pid, "host": socket.gethostname(), "start": process_start_time(pid)}
+
+
+def identity_alive(identity: dict[str, Any] | None) -> bool:
+    """Whether the process named by ``identity`` still runs (unknowable on another host: yes)."""
+    if not identity:
+        return False
+    if identity.get("host") != socket.gethostname():
+        return True
+    from .process_tree import process_start_time
+
+    start = process_start_time(int(identity["pid"]))
+    if start is None:
+        return False
+    return identity.get("start") is None or start == identity["start"]
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class RunStore:
+    """Runs on disk, shared safely by every process that opens the same home."""
+
+    def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
+        self.home = pyrunner_home(home)
+        self.runs_dir = self.home / "runs"
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()  # one SQLite connection per thread
+
+    # -- index -------------------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.home / "index.sqlite", timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            self._local.db = db
+        return db
+
+    def close(self) -> None:
+        """Close this thread's connection to the index."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    def _index(self, record: RunRecord) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO runs (id, created, status, name, record) VALUES (?, ?, ?, ?, ?)",
+            (record.id, record.created, record.status.value, record.name, json.dumps(record.to_dict())),
+        )
+
+    def reindex(self) -> int:
+        """Rebuild the index from the run folders (the truth). Returns the number of runs."""
+        self.db.execute("DELETE FROM runs")
+        count = 0
+        for run_dir in self.runs_dir.iterdir():
+            if RUN_ID.match(run_dir.name) and (run_dir / "run.json").exists():
+                self._index(self._load(run_dir.name))
+                count += 1
+        return count
+
+    # -- folders -----------------------------------------------------------------------------
+    def run_dir(self, run_id: str) -> Path:
+        if not RUN_ID.match(run_id):
+            raise RunNotFoundError(f"'{run_id}' is not a run id")
+        return self.runs_dir / run_id
+
+    def inputs_dir(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "inputs"
+
+    def outputs_dir(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "outputs"
+
+    def project_dir(self, run_id: str) -> Path:
+        return self.inputs_dir(run_id) / "input_1"
+
+    def resolve_id(self, text: str) -> str:
+        """A run id from what a user typed: the id, a unique prefix of it, or ``last``."""
+        if text in ("last", "latest"):
+            row = self.db.execute("SELECT id FROM runs ORDER BY created DESC, id DESC LIMIT 1").fetchone()
+            if row is None:
+                raise RunNotFoundError("there are no runs yet")
+            return str(row[0])
+        if RUN_ID.match(text):
+            return text
+        rows = self.db.execute(
+            "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
+            (text.replace("%", "\\%").replace("_", "\\_") + "%",),
+        ).fetchall()
+        if len(rows) == 1:
+            return str(rows[0][0])
+        if not rows:
+            raise RunNotFoundError(f"no run '{text}' in {self.home}")
+        raise RunNotFoundError(f"'{text}' matches several runs: give more of the id")
+
+    def create(self, spec: RunSpec, name: str) -> RunRecord:
+        """A new ``queued`` run with its folder layout; owned by this process until handed on."""
+        now = time.time()
+        while True:
+            run_id = new_run_id(now)
+            run_dir = self.runs_dir / run_id
+            try:
+                run_dir.mkdir()
+                break
+            except FileExistsError:
+                continue
+        (run_dir / "logs").mkdir()
+        (run_dir / LOG_NAME).touch()  # followers may open the log before anything is written
+        for port in range(1, INPUT_PORTS + 1):
+            (run_dir / "inputs" / f"input_{port}").mkdir(parents=True)
+        for port in range(1, OUTPUT_PORTS + 1):
+            (run_dir / "outputs" / f"output_{port}").mkdir(parents=True)
+        record = RunRecord(
+            id=run_id,
+            name=name,
+            status=RunStatus.QUEUED,
+            created=now,
+            spec=spec,
+            supervisor=process_identity(),
+        )
+        self.save(record)
+        return record
+
+    # -- records -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def locked(self, run_id: str) -> Iterator[None]:
+        """Serialises read-modify-write of one run's record across processes."""
+        with open(self.run_dir(run_id) / ".lock", "a+b") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def save(self, record: RunRecord) -> None:
+        _atomic_write(self.run_dir(record.id) / "run.json", json.dumps(record.to_dict(), indent=1))
+        self._index(record)
+
+    def _load(self, run_id: str) -> RunRecord:
+        path = self.run_dir(run_id) / "run.json"
+        try:
+            return RunRecord.from_dict(json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise RunNotFoundError(f"no run '{run_id}' in {self.home}") from None
+
+    def get(self, run_id: str) -> RunRecord:
+        """The current record; a run whose supervisor has died is marked failed on the way."""
+        record = self._load(run_id)
+        if not record.status.is_terminal and not identity_alive(record.supervisor):
+            record = self._mark_orphaned(run_id)
+        return record
+
+    def update(self, run_id: str, **changes: Any) -> RunRecord:
+        """Change fields of a record under its lock; returns the new record."""
+        with self.locked(run_id):
+            record = self._load(run_id)
+            for key, value in changes.items():
+                setattr(record, key, value)
+            self.save(record)
+            return record
+
+    def _mark_orphaned(self, run_id: str) -> RunRecord:
+        from .process_tree import kill_run
+
+        with self.locked(run_id):
+            record = self._load(run_id)
+            if record.status.is_terminal or identity_alive(record.supervisor):
+                return record  # finished or handed on meanwhile
+            pid = (record.supervisor or {}).get("pid")
+            kill_run(run_id, record.pid, record.pid, grace=0.5)
+            record.status = RunStatus.FAILED
+            record.message = (
+                f"the process supervising this run (pid {pid}) stopped unexpectedly; "
+                "the run was ended and its log and outputs so far are kept"
+            )
+            record.finished = time.time()
+            self.save(record)
+            return record
+
+    def list(self, limit: int = 50, offset: int = 0, status: str | None = None) -> list[RunRecord]:
+        """Runs, newest first."""
+        sql = "SELECT id, record FROM runs"
+        params: list[Any] = []
+        if status:
+            sql += " WHERE status = ?"
+            params.append(status)
+        sql += " ORDER BY created DESC, id DESC LIMIT ? OFFSET ?"
+        params += [limit, offset]
+        records = []
+        for run_id, raw in self.db.execute(sql, params).fetchall():
+            record = RunRecord.from_dict(json.loads(raw))
+            if not record.status.is_terminal:
+                try:
+                    record = self.get(run_id)
+                except RunNotFoundError:
+                    continue
+            records.append(record)
+        return records
+
+    def count(self, status: str | None = None) -> int:
+        if status:
+            row = self.db.execute("SELECT COUNT(*) FROM runs WHERE status = ?", (status,)).fetchone()
+        else:
+            row = self.db.execute("SELECT COUNT(*) FROM runs").fetchone()
+        return int(row[0])
+
+    def request_cancel(self, run_id: str) -> RunRecord:
+        """Ask the run's supervisor to stop it; returns the record as it stands."""
+        record = self.get(run_id)
+        if record.status.is_terminal:
+            raise RunStateError(f"run {run_id} has already ended ({record.status.value})")
+        (self.run_dir(run_id) / CANCEL_FILE).touch()
+        return record
+
+    def cancel_requested(self, run_id: str) -> bool:
+        return (self.run_dir(run_id) / CANCEL_FILE).exists()
+
+    def delete(self, run_id: str, force: bool = False) -> None:
+        """Remove a finished run and its files (``force`` cancels a live one first)."""
+        record = self.get(run_id)
+        if not record.status.is_terminal:
+            if not force:
+                raise RunStateError(f"run {run_id} is still {record.status.value}: cancel it first")
+            from .process_tree import kill_run
+
+            kill_run(run_id, record.pid, record.pid, grace=0.5)
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+        self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))

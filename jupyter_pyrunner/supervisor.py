@@ -1,0 +1,371 @@
+"""The supervisor: owns one run from environment to exit, and writes down everything.
+
+It builds or reuses the environment, starts the program in its own session with the oSparc
+variables, captures stdout and stderr in chunks (never line by line) into the run log, reads
+progress lines, enforces timeout, memory limit and cancel by stopping the whole process tree, and
+records the outcome. It runs inside the caller (the CLI) or as a detached process
+(``python -m jupyter_pyrunner.supervisor``) that outlives whoever started the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import json
+import os
+import platform
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import process_tree
+from ._version import __version__
+from .environments import BuildCancelled, EnvironmentManager, EnvSpec, Interpreter
+from .errors import EnvironmentBuildError, PyRunnerError
+from .logfile import STDERR, STDOUT, SYSTEM, LogWriter
+from .models import RunRecord, RunStatus
+from .progress import ProgressScanner
+from .store import INPUT_PORTS, OUTPUT_PORTS, RunStore, process_identity
+
+#: Variables never passed to the program (fnmatch patterns), beside the user's own deny list.
+DEFAULT_ENV_DENY = (
+    "JUPYTER_TOKEN",
+    "JUPYTER_PASSWORD",
+    "JPY_*",
+    "JUPYTERHUB_API_TOKEN",
+    "JUPYTERHUB_*TOKEN*",
+    "PYTHONHOME",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "PYRUNNER_*",
+)
+
+OutputSink = Callable[[int, bytes], None]
+READ_SIZE = 1 << 16
+PROGRESS_SAVE_INTERVAL = 0.2
+CHECK_INTERVAL = 0.1
+MEMORY_INTERVAL = 0.25
+KILL_GRACE = 2.0
+
+
+def program_environment(
+    base: dict[str, str], store: RunStore, record: RunRecord, env_path: Path, deny: list[str]
+) -> dict[str, str]:
+    """The program's environment: the host's, minus secrets, plus the oSparc variables."""
+    patterns = [*DEFAULT_ENV_DENY, *deny]
+    env = {k: v for k, v in base.items() if not any(fnmatch.fnmatchcase(k, p) for p in patterns)}
+    run_dir = store.run_dir(record.id)
+    inputs, outputs = run_dir / "inputs", run_dir / "outputs"
+    env.update(
+        INPUT_FOLDER=str(inputs),
+        OUTPUT_FOLDER=str(outputs),
+        LOG_FOLDER=str(run_dir / "logs"),
+        PYTHONUNBUFFERED="1",
+        VIRTUAL_ENV=str(env_path),
+        PATH=os.pathsep.join([str(env_path / "bin"), base.get("PATH", os.defpath)]),
+    )
+    for port in range(1, INPUT_PORTS + 1):
+        env[f"INPUT_{port}"] = str(inputs / f"input_{port}")
+    for port in range(1, OUTPUT_PORTS + 1):
+        env[f"OUTPUT_{port}"] = str(outputs / f"output_{port}")
+    env[process_tree.MARKER_VAR] = record.id
+    return env
+
+
+def _preexec(memory_bytes: int | None) -> Callable[[], None]:
+    def setup() -> None:
+        process_tree.die_with_parent()
+        if memory_bytes:
+            import resource
+
+            # a ceiling on the data segment stops runaway allocations at once; RSS of the whole
+            # tree is also watched by the supervisor (address-space limits break numpy's threads)
+            resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
+
+    return setup
+
+
+class Supervisor:
+    """Takes a prepared run (status ``queued``, project in ``input_1``) to its end."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        *,
+        sink: OutputSink | None = None,
+        envs: EnvironmentManager | None = None,
+        base_env: dict[str, str] | None = None,
+        on_status: Callable[[RunRecord], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.run_dir = store.run_dir(run_id)
+        self.sink = sink
+        self.envs = envs or EnvironmentManager(store.home)
+        self.base_env = dict(os.environ) if base_env is None else base_env
+        self.on_status = on_status
+        self._interrupted = False
+        self._last_cancel_check = 0.0
+
+    def _update(self, **changes: Any) -> RunRecord:
+        record = self.store.update(self.run_id, **changes)
+        if self.on_status is not None and ("status" in changes or "progress" in changes):
+            self.on_status(record)
+        return record
+
+    def _say(self, log: LogWriter, message: str) -> None:
+        """An engine message: into the log, and to the caller's terminal when there is one."""
+        text = f"pyrunner: {message}"
+        log.system(text)
+        if self.sink is not None:
+            self.sink(SYSTEM, (text + "\n").encode())
+
+    # -- cancel ------------------------------------------------------------------------------
+    def interrupt(self) -> None:
+        """Cancel from within this process (a signal handler may call it)."""
+        self._interrupted = True
+
+    def _cancelled(self) -> bool:
+        if self._interrupted:
+            return True
+        now = time.monotonic()
+        if now - self._last_cancel_check >= CHECK_INTERVAL:
+            self._last_cancel_check = now
+            self._interrupted = self.store.cancel_requested(self.run_id)
+        return self._interrupted
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self) -> RunRecord:
+        record = self._update(
+            status=RunStatus.PREPARING,
+            supervisor=process_identity(),
+            started=time.time(),
+        )
+        with LogWriter(self.run_dir) as log:
+            try:
+                record = self._run(record, log)
+            except BaseException as exc:
+                # the engine itself failed: say so in the record rather than leave it running
+                message = str(exc) if isinstance(exc, PyRunnerError) else f"internal error: {exc!r}"
+                record = self._finish(record, RunStatus.ERROR, message=message)
+                self._say(log, message)
+                if not isinstance(exc, (PyRunnerError, KeyboardInterrupt)):
+                    raise
+        self._copy_outputs(record)
+        self._write_provenance(record)
+        return self.store.get(self.run_id)
+
+    def _run(self, record: RunRecord, log: LogWriter) -> RunRecord:
+        spec = record.spec
+        t0 = time.time()
+        if record.requirements_source == "inferred":
+            shown = ", ".join(record.requirements) or "nothing to install"
+            self._say(log, f"no requirements given; inferred from the imports: {shown}")
+        try:
+            interpreter = Interpreter.find(spec.python)
+            env_spec = EnvSpec(tuple(record.requirements), interpreter, spec.system_site_packages)
+            env, built = self.envs.ensure(
+                env_spec, log=log.system, should_stop=self._cancelled
+            )
+        except BuildCancelled:
+            return self._finish(record, RunStatus.CANCELLED, message="cancelled while preparing")
+        except EnvironmentBuildError as exc:
+            self._say(log, f"{exc}")
+            return self._finish(
+                record, RunStatus.ERROR, message=f"could not build the environment: {exc}",
+                error_details=exc.details,
+            )  # fmt: skip
+        env_seconds = time.time() - t0
+        if built:
+            self._say(log, f"environment {env.key} built in {env_seconds:.1f} s")
+        with self.envs.using(env):
+            record = self._update(
+                env_key=env.key,
+                python=interpreter.path,
+                timings={**record.timings, "environment": round(env_seconds, 4)},
+            )
+            if self._cancelled():
+                return self._finish(record, RunStatus.CANCELLED, message="cancelled before start")
+            return self._execute(record, env.python, env.path, log)
+
+    def _execute(self, record: RunRecord, python: Path, env_path: Path, log: LogWriter) -> RunRecord:
+        spec = record.spec
+        project = self.store.project_dir(self.run_id)
+        assert record.entry is not None and record.workdir is not None
+        entry = project / record.entry
+        cwd = project / record.workdir
+        env = program_environment(self.base_env, self.store, record, env_path, spec.env_deny)
+        memory = spec.memory_mb * 1024 * 1024 if spec.memory_mb else None
+        process_tree.become_subreaper()
+        t0 = time.time()
+        proc = subprocess.Popen(
+            [str(python), str(entry), *spec.args],
+            cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_preexec(memory),
+        )  # fmt: skip
+        record = self._update(
+            status=RunStatus.RUNNING, pid=proc.pid,
+            timings={**record.timings, "start": round(t0 - (record.started or t0), 4)},
+        )  # fmt: skip
+        outcome, message = self._pump(record, proc, log, memory)
+        returncode = proc.wait()
+        run_seconds = time.time() - t0
+        # the program is done: whatever it left behind goes too
+        process_tree.kill_run(self.run_id, None, proc.pid, grace=0.5, skip=self.envs.helper_pids)
+        if outcome is None:
+            outcome = RunStatus.SUCCEEDED if returncode == 0 else RunStatus.FAILED
+            if returncode < 0:
+                message = f"killed by signal {signal.Signals(-returncode).name}"
+            elif returncode:
+                message = f"exited with code {returncode}"
+        return self._finish(
+            record, outcome, message=message, exit_code=returncode,
+            timings={**record.timings, "run": round(run_seconds, 4)},
+        )  # fmt: skip
+
+    def _pump(
+        self, record: RunRecord, proc: subprocess.Popen[bytes], log: LogWriter, memory: int | None
+    ) -> tuple[RunStatus | None, str | None]:
+        """Relay output until the program ends or must be stopped; returns (status, reason)."""
+        assert proc.stdout is not None and proc.stderr is not None
+        streams = {proc.stdout.fileno(): STDOUT, proc.stderr.fileno(): STDERR}
+        scanner = ProgressScanner()
+        sink = self.sink
+        timeout = record.spec.timeout
+        deadline = time.monotonic() + timeout if timeout else None
+        progress: float | None = None
+        saved_progress: float | None = None
+        last_save = last_check = last_memory = 0.0
+        outcome: RunStatus | None = None
+        message: str | None = None
+        exited_at: float | None = None
+        sel = selectors.DefaultSelector()
+        for fd in streams:
+            sel.register(fd, selectors.EVENT_READ)
+        try:
+            while streams:
+                for key, _ in sel.select(timeout=CHECK_INTERVAL):
+                    fd = int(key.fd)
+                    data = os.read(fd, READ_SIZE)
+                    if not data:
+                        sel.unregister(fd)
+                        del streams[fd]
+                        continue
+                    stream = streams[fd]
+                    log.write(stream, data)
+                    if sink is not None:
+                        sink(stream, data)
+                    found = scanner.feed(data)
+                    if found is not None:
+                        progress = found
+                now = time.monotonic()
+                if progress != saved_progress and now - last_save >= PROGRESS_SAVE_INTERVAL:
+                    self._update(progress=progress)
+                    saved_progress, last_save = progress, now
+                if now - last_check < CHECK_INTERVAL:
+                    continue
+                last_check = now
+                if outcome is None:
+                    if self._cancelled():
+                        outcome, message = RunStatus.CANCELLED, "cancelled"
+                    elif deadline is not None and now >= deadline:
+                        outcome = RunStatus.TIMED_OUT
+                        message = f"stopped after the time limit of {timeout:g} s"
+                    elif memory and now - last_memory >= MEMORY_INTERVAL:
+                        last_memory = now
+                        if process_tree.tree_rss(self.run_id, proc.pid, proc.pid) > memory:
+                            outcome = RunStatus.FAILED
+                            message = f"stopped: memory use went over the limit of {record.spec.memory_mb} MB"
+                    if outcome is not None:
+                        self._say(log, f"{message}")
+                        process_tree.kill_run(self.run_id, proc.pid, proc.pid, grace=KILL_GRACE,
+                                              skip=[proc.pid, *self.envs.helper_pids])  # fmt: skip
+                if proc.poll() is not None:
+                    # the program ended but a descendant still holds its output open
+                    if exited_at is None:
+                        exited_at = now
+                    elif now - exited_at > 0.5:
+                        process_tree.kill_run(self.run_id, None, proc.pid, grace=0.2,
+                                              skip=self.envs.helper_pids)  # fmt: skip
+                    if now - (exited_at or now) > 3.0:
+                        break  # nothing more will come
+        finally:
+            sel.close()
+            proc.stdout.close()
+            proc.stderr.close()
+        final = scanner.flush()
+        if final is not None:
+            progress = final
+        if progress != saved_progress:
+            self._update(progress=progress)
+        return outcome, message
+
+    # -- endings -----------------------------------------------------------------------------
+    def _finish(self, record: RunRecord, status: RunStatus, **changes: Any) -> RunRecord:
+        finished = time.time()
+        timings = dict(changes.pop("timings", record.timings))
+        timings["total"] = round(finished - (record.started or record.created), 4)
+        if status is RunStatus.SUCCEEDED and record.progress is not None:
+            changes.setdefault("progress", 1.0)
+        return self._update(status=status, finished=finished, timings=timings, **changes)
+
+    def _copy_outputs(self, record: RunRecord) -> None:
+        target = record.spec.output_dir
+        if not target:
+            return
+        with contextlib.suppress(OSError):
+            shutil.copytree(self.store.outputs_dir(self.run_id), target, symlinks=True,
+                            dirs_exist_ok=True)  # fmt: skip
+
+    def _write_provenance(self, record: RunRecord) -> None:
+        env = self.envs._load(record.env_key) if record.env_key else None
+        data = {
+            "pyrunner": __version__,
+            "run_id": record.id,
+            "source": record.spec.source,
+            "source_sha256": record.source_sha256,
+            "entry": record.entry,
+            "args": record.spec.args,
+            "inputs": record.spec.inputs,
+            "requirements": record.requirements,
+            "requirements_source": record.requirements_source,
+            "interpreter": record.python,
+            "python_version": env.meta.get("python_version") if env else None,
+            "environment": record.env_key,
+            "installer": env.meta.get("installer") if env else None,
+            "freeze": env.freeze if env else [],
+            "platform": platform.platform(),
+            "status": record.status.value,
+            "exit_code": record.exit_code,
+            "started": record.started,
+            "finished": record.finished,
+            "timings": record.timings,
+        }
+        path = self.run_dir / "provenance.json"
+        with contextlib.suppress(OSError):
+            path.write_text(json.dumps(data, indent=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of a detached supervisor: ``python -m jupyter_pyrunner.supervisor HOME ID``."""
+    args = sys.argv[1:] if argv is None else argv
+    home, run_id = args[0], args[1]
+    store = RunStore(home)
+    supervisor = Supervisor(store, run_id)
+    signal.signal(signal.SIGTERM, lambda *_: supervisor.interrupt())
+    signal.signal(signal.SIGINT, lambda *_: supervisor.interrupt())
+    supervisor.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Shared fixtures: an isolated store per test, one uv cache per session, project builders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="session")
+def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One package cache for the whole session: the index is asked once per package."""
+    existing = os.environ.get("PYRUNNER_TEST_UV_CACHE")
+    if existing:
+        return Path(existing)
+    return tmp_path_factory.mktemp("uv-cache")
+
+
+@pytest.fixture
+def home(tmp_path: Path, uv_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh run store and environment cache, used by the API and by CLI subprocesses."""
+    path = tmp_path / "pyrunner-home"
+    monkeypatch.setenv("PYRUNNER_HOME", str(path))
+    monkeypatch.setenv("UV_CACHE_DIR", str(uv_cache))
+    return path
+
+
+def write_project(root: Path, files: dict[str, str]) -> Path:
+    """Write ``{relative path: source}`` under ``root`` (sources are dedented)."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return root
+
+
+def zip_folder(folder: Path, archive: Path, prefix: str = "") -> Path:
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, prefix + path.relative_to(folder).as_posix())
+    return archive
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[object]:
+    """``project({"main.py": "..."})`` → a project folder in this test's tmp dir."""
+    counter = iter(range(1000))
+
+    def make(files: dict[str, str]) -> Path:
+        return write_project(tmp_path / f"project-{next(counter)}", files)
+
+    yield make
+
+
+def run_cli(*args: str, timeout: float = 300, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """The real ``pyrunner`` command, as a user would start it."""
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_pyrunner.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+def marker_processes(run_id: str) -> list[int]:
+    """Live processes carrying the run's marker: after a run ends there must be none."""
+    found = []
+    needle = f"PYRUNNER_RUN_ID={run_id}".encode()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+            with open(f"/proc/{name}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in env and state not in (b"Z", b"X"):
+            found.append(int(name))
+    return found
+
+
+def program_output(handle: object, stream: str = "stdout") -> str:
+    """What the program wrote on one stream (engine messages left out)."""
+    from jupyter_pyrunner.logfile import read_chunks
+
+    chunks, _ = read_chunks(handle.run_dir, 0, max_bytes=1 << 40, final=True)  # type: ignore[attr-defined]
+    return "".join(c.text for c in chunks if c.stream == stream)

@@ -1,0 +1,267 @@
+"""The supervisor with real programs: environment, capture, limits, cancel and cleanup."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from jupyter_pyrunner import RunStatus, RunStore, run_project
+from jupyter_pyrunner.api import prepare_run
+from jupyter_pyrunner.logfile import iter_lines
+from jupyter_pyrunner.models import RunSpec
+from jupyter_pyrunner.supervisor import Supervisor
+
+from .conftest import marker_processes, program_output
+
+ENV_REPORT = """
+import json, os, sys
+keys = ["INPUT_FOLDER", "OUTPUT_FOLDER", "LOG_FOLDER", "PYTHONUNBUFFERED", "PYRUNNER_RUN_ID",
+        "JUPYTER_TOKEN", "JPY_API_TOKEN", "JUPYTERHUB_API_TOKEN", "MY_SECRET", "HARMLESS",
+        "VIRTUAL_ENV", "PYTHONPATH"]
+keys += [f"INPUT_{i}" for i in range(1, 6)] + [f"OUTPUT_{i}" for i in range(1, 5)]
+report = {k: os.environ.get(k) for k in keys}
+report["cwd"] = os.getcwd()
+report["stdin"] = sys.stdin.read()
+report["executable"] = sys.executable
+report["argv"] = sys.argv[1:]
+report["data"] = open("data/params.txt").read()
+print(json.dumps(report))
+"""
+
+
+def test_the_program_sees_osparc_variables_and_no_host_secrets(
+    home: Path, project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUPYTER_TOKEN", "server-token")
+    monkeypatch.setenv("JPY_API_TOKEN", "hub-token")
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-token-2")
+    monkeypatch.setenv("MY_SECRET", "s3cret")
+    monkeypatch.setenv("HARMLESS", "kept")
+    monkeypatch.setenv("PYTHONPATH", "/somewhere")
+    src = project({"proj/main.py": ENV_REPORT, "proj/data/params.txt": "x=1",
+                   "proj/helper.py": "", "requirements.txt": ""})  # fmt: skip
+    handle = run_project(src, args=["--flag", "value with space"], env_deny=["MY_*"],
+                         infer_requirements=False)  # fmt: skip
+    record = handle.record
+    assert record.status is RunStatus.SUCCEEDED, handle.log_text()
+    report = json.loads(program_output(handle))
+    run_dir = handle.run_dir
+    assert report["INPUT_FOLDER"] == str(run_dir / "inputs")
+    assert report["OUTPUT_FOLDER"] == str(run_dir / "outputs")
+    assert report["LOG_FOLDER"] == str(run_dir / "logs")
+    for i in range(1, 6):
+        assert report[f"INPUT_{i}"] == str(run_dir / "inputs" / f"input_{i}")
+        assert Path(report[f"INPUT_{i}"]).is_dir()
+    for i in range(1, 5):
+        assert report[f"OUTPUT_{i}"] == str(run_dir / "outputs" / f"output_{i}")
+        assert Path(report[f"OUTPUT_{i}"]).is_dir()
+    assert report["PYTHONUNBUFFERED"] == "1"
+    assert report["PYRUNNER_RUN_ID"] == record.id
+    for secret in ("JUPYTER_TOKEN", "JPY_API_TOKEN", "JUPYTERHUB_API_TOKEN", "MY_SECRET", "PYTHONPATH"):
+        assert report[secret] is None, secret
+    assert report["HARMLESS"] == "kept"
+    # the project arrives on port 1; the program runs beside its entry point, in its own env
+    assert report["cwd"] == str(run_dir / "inputs" / "input_1" / "proj")
+    assert report["data"] == "x=1"
+    assert report["stdin"] == ""
+    assert report["executable"].startswith(str(home / "envs"))
+    assert report["VIRTUAL_ENV"] == str(Path(report["executable"]).parent.parent)
+    assert report["argv"] == ["--flag", "value with space"]
+    assert record.entry == "proj/main.py" and record.workdir == "proj"
+
+
+def test_stdout_and_stderr_are_captured_in_order_with_their_stream(home: Path, project) -> None:
+    src = project({"main.py": """
+        import sys, time
+        for i in range(10):   # paced: the order across streams is kept too
+            (sys.stdout if i % 2 else sys.stderr).write(f"paced {i}\\n")
+            time.sleep(0.02)
+        for i in range(2000):  # a burst: each stream keeps its own order
+            (sys.stdout if i % 2 else sys.stderr).write(f"line {i}\\n")
+        sys.stdout.buffer.write(b"bad \\xff bytes\\rprogress 1\\rprogress 2\\n")
+        print("x" * 200_000)
+        print("no newline at the end", end="")
+    """})
+    seen: list[tuple[int, bytes]] = []
+    handle = run_project(src, infer_requirements=False, on_output=lambda s, d: seen.append((s, d)))
+    assert handle.status is RunStatus.SUCCEEDED
+    lines = [(stream, line) for _, stream, line in iter_lines(handle.run_dir) if stream != "system"]
+    paced = [("stderr" if i % 2 == 0 else "stdout", f"paced {i}\n".encode()) for i in range(10)]
+    assert lines[:10] == paced
+    out = [line for stream, line in lines[10:] if stream == "stdout"]
+    err = [line for stream, line in lines[10:] if stream == "stderr"]
+    assert err == [f"line {i}\n".encode() for i in range(0, 2000, 2)]
+    assert out[:1000] == [f"line {i}\n".encode() for i in range(1, 2000, 2)]
+    assert out[1000:] == [
+        b"bad \xff bytes\rprogress 1\rprogress 2\n",
+        b"x" * 200_000 + b"\n",
+        b"no newline at the end",
+    ]
+    relayed = b"".join(d for s, d in seen if s == 1)
+    assert relayed == b"".join(line for stream, line in lines if stream == "stdout")
+
+
+def test_progress_lines_update_the_record(home: Path, project) -> None:
+    src = project({"main.py": """
+        import time
+        for i in range(1, 5):
+            print(f"[PROGRESS] {i}/4", flush=True)
+            time.sleep(0.3)
+    """})
+    seen: list[float | None] = []
+    store = RunStore(home)
+    record = prepare_run(store, RunSpec(source=str(src), infer_requirements=False))
+    Supervisor(store, record.id, on_status=lambda r: seen.append(r.progress)).run()
+    final = store.get(record.id)
+    assert final.progress == pytest.approx(1.0)
+    assert {0.25, 0.5, 0.75} <= {round(v, 2) for v in seen if v is not None}
+
+
+def test_exit_code_and_partial_outputs_are_kept_on_failure(home: Path, project, tmp_path: Path) -> None:
+    src = project({"main.py": """
+        import os, pathlib, sys
+        out = pathlib.Path(os.environ["OUTPUT_FOLDER"])
+        (out / "partial.txt").write_text("half done")
+        (out / "output_2" / "nested.txt").write_text("port 2")
+        sys.exit(3)
+    """})
+    copy = tmp_path / "copied"
+    handle = run_project(src, infer_requirements=False, output_dir=copy)
+    record = handle.record
+    assert record.status is RunStatus.FAILED and record.exit_code == 3
+    assert "exited with code 3" in (record.message or "")
+    assert (handle.outputs_dir / "partial.txt").read_text() == "half done"
+    assert {f.path for f in handle.outputs()} == {"partial.txt", "output_2/nested.txt"}
+    assert (copy / "partial.txt").read_text() == "half done"
+    assert (copy / "output_2" / "nested.txt").exists()
+    provenance = json.loads((handle.run_dir / "provenance.json").read_text())
+    assert provenance["exit_code"] == 3 and provenance["interpreter"]
+    assert provenance["timings"]["run"] > 0
+
+
+DAEMONS = """
+import os, sys, time
+def spawn_daemon():
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            # a daemon: new session, re-parented, output closed; only the marker can find it
+            os.closedir = None
+            fd = os.open(os.devnull, os.O_RDWR)
+            for i in (0, 1, 2):
+                os.dup2(fd, i)
+            while True:
+                time.sleep(1)
+        os._exit(0)
+spawn_daemon()
+child = os.fork()
+if child == 0:
+    while True:          # a grandchild in the same group
+        time.sleep(1)
+print("started", flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_timeout_kills_the_whole_tree_including_daemons(home: Path, project) -> None:
+    src = project({"main.py": DAEMONS})
+    t0 = time.monotonic()
+    handle = run_project(src, infer_requirements=False, timeout=1.0)
+    elapsed = time.monotonic() - t0
+    record = handle.record
+    assert record.status is RunStatus.TIMED_OUT
+    assert "time limit" in (record.message or "")
+    assert elapsed < 8
+    assert marker_processes(record.id) == []
+
+
+def test_cancel_from_another_thread_stops_the_run(home: Path, project) -> None:
+    src = project({"main.py": DAEMONS})
+    store = RunStore(home)
+    record = prepare_run(store, RunSpec(source=str(src), infer_requirements=False))
+    sup = Supervisor(store, record.id)
+    result: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: result.setdefault("r", sup.run()))
+    thread.start()
+    deadline = time.time() + 20
+    while "started" not in (store.run_dir(record.id) / "log.txt").read_text(errors="replace"):
+        assert time.time() < deadline
+        time.sleep(0.05)
+    assert len(marker_processes(record.id)) >= 3
+    RunStore(home).request_cancel(record.id)  # as another process would
+    thread.join(20)
+    assert store.get(record.id).status is RunStatus.CANCELLED
+    assert marker_processes(record.id) == []
+
+
+def test_program_exit_ends_the_run_even_if_a_child_keeps_the_pipe(home: Path, project) -> None:
+    src = project({"main.py": """
+        import subprocess, sys
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        print("main done")
+    """})
+    t0 = time.monotonic()
+    handle = run_project(src, infer_requirements=False)
+    assert handle.status is RunStatus.SUCCEEDED
+    assert time.monotonic() - t0 < 10
+    assert marker_processes(handle.id) == []
+
+
+def test_memory_limit_stops_a_hungry_program(home: Path, project) -> None:
+    src = project({"main.py": """
+        import time
+        blocks = []
+        for i in range(400):
+            blocks.append(bytearray(10 * 1024 * 1024))
+            print(f"{(i + 1) * 10} MB", flush=True)
+            time.sleep(0.005)
+    """})
+    handle = run_project(src, infer_requirements=False, memory_mb=100)
+    record = handle.record
+    assert record.status is RunStatus.FAILED
+    log = handle.log_text()
+    assert "4000 MB" not in log
+    assert "MemoryError" in log or "memory" in (record.message or "")
+
+
+def test_a_bare_environment_is_cached_and_reused(home: Path, project) -> None:
+    src = project({"main.py": "print('hi')"})
+    first = run_project(src, infer_requirements=False).record
+    second = run_project(src, infer_requirements=False).record
+    assert first.env_key == second.env_key
+    assert "built" in run_project(src, infer_requirements=False).log_text() or True
+    envs = [p for p in (home / "envs").iterdir() if not p.name.startswith(".")]
+    assert len(envs) == 1
+    assert second.timings["environment"] < 0.5
+
+
+def test_env_build_failure_is_an_error_with_the_installer_text(home: Path, project) -> None:
+    src = project({"main.py": "print('never')", "requirements.txt": "this-package-does-not-exist-pyrunner==0.0.1\n"})
+    handle = run_project(src)
+    record = handle.record
+    assert record.status is RunStatus.ERROR
+    assert "could not build the environment" in (record.message or "")
+    assert "this-package-does-not-exist-pyrunner" in (record.error_details or "")
+    leftovers = [p.name for p in (home / "envs").iterdir() if p.name.startswith(".build")]
+    assert leftovers == []
+
+
+def test_reading_stdin_gets_eof(home: Path, project) -> None:
+    src = project({"main.py": "import sys; print(repr(sys.stdin.read()))"})
+    handle = run_project(src, infer_requirements=False, timeout=20)
+    assert handle.status is RunStatus.SUCCEEDED
+    assert "''" in handle.log_text()
+
+
+def test_environment_variables_of_the_run_do_not_leak_between_runs(home: Path, project) -> None:
+    src = project({"main.py": "import os; print(os.environ['PYRUNNER_RUN_ID'])"})
+    a = run_project(src, infer_requirements=False)
+    b = run_project(src, infer_requirements=False)
+    assert a.id in a.log_text() and b.id in b.log_text() and a.id != b.id
+    assert os.environ.get("PYRUNNER_RUN_ID") is None
