@@ -6,11 +6,13 @@ The public names are imported on first use, so ``import jupyter_pyrunner`` stays
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
+    from typing import Any
+
     from .api import RunHandle, prepare_run, run_project, start_run
     from .environments import EnvironmentManager
     from .errors import (
@@ -45,7 +47,26 @@ _EXPORTS = {
     "RunStore": "store",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "ArchiveError",
+    "EnvironmentBuildError",
+    "EnvironmentManager",
+    "Executor",
+    "LocalExecutor",
+    "ProjectError",
+    "PyRunnerError",
+    "RunHandle",
+    "RunNotFoundError",
+    "RunRecord",
+    "RunSpec",
+    "RunStateError",
+    "RunStatus",
+    "RunStore",
+    "__version__",
+    "prepare_run",
+    "run_project",
+    "start_run",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -10,12 +10,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from .errors import ProjectError, PyRunnerError
-from .executors import Executor, LocalExecutor
 from .logfile import LogChunk, follow, read_chunks
 from .models import RunRecord, RunSpec, RunStatus
-from .outputs import OutputFile, list_outputs
 from .store import INPUT_PORTS, RunStore
-from .supervisor import OutputSink, Supervisor
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
+if TYPE_CHECKING:
+    from .executors import Executor
+    from .outputs import OutputFile
+    from .supervisor import OutputSink
 
 MAX_USER_INPUTS = INPUT_PORTS - 1  # port 1 carries the project, as on oSparc
 
@@ -55,11 +58,13 @@ class RunHandle:
         return self.record.status.is_terminal
 
     def outputs(self) -> list[OutputFile]:
+        from .outputs import list_outputs
+
         return list_outputs(self.outputs_dir)
 
     def log_text(self) -> str:
         """The whole log as text (undecodable bytes replaced)."""
-        parts = []
+        parts: list[str] = []
         offset = 0
         while True:
             chunks, offset = read_chunks(self.run_dir, offset, final=True)
@@ -104,13 +109,13 @@ def _copy_folder(src: Path, dest: Path) -> None:
 
 def _place(source: Path, dest: Path, what: str) -> str | None:
     """Put a zip (extracted), folder or file into ``dest``; returns the archive's sha256."""
-    from .archive import extract_zip, is_zip
-
     if source.is_dir():
         _copy_folder(source, dest)
         return None
     if not source.is_file():
         raise ProjectError(f"{what} '{source}' does not exist")
+    from .archive import extract_zip, is_zip
+
     if source.suffix.lower() == ".zip" or is_zip(source):
         extract_zip(source, dest)
         return _sha256(source)
@@ -166,8 +171,14 @@ def prepare_run(store: RunStore, spec: RunSpec, *, keep_failed: bool = True) -> 
             _clear(store.inputs_dir(record.id) / f"input_{port}")
         if keep_failed:
             now = time.time()
-            store.update(record.id, status=RunStatus.ERROR, message=message, started=t0,
-                         finished=now, timings={"intake": round(now - t0, 4), "total": round(now - t0, 4)})  # fmt: skip
+            store.update(
+                record.id,
+                status=RunStatus.ERROR,
+                message=message,
+                started=t0,
+                finished=now,
+                timings={"intake": round(now - t0, 4), "total": round(now - t0, 4)},
+            )
         else:
             store.delete(record.id, force=True)
         if isinstance(exc, PyRunnerError):
@@ -231,9 +242,22 @@ def run_project(
     """Run a project here and wait for it. Project errors raise ``ProjectError``; the program's
     own failure does not raise: look at ``handle.status`` and ``handle.exit_code``."""
     store = RunStore(home)
-    spec = _spec(source, entry, inputs, args, timeout, memory_mb, python, infer_requirements,
-                 system_site_packages, output_dir, env_deny)  # fmt: skip
+    spec = _spec(
+        source,
+        entry,
+        inputs,
+        args,
+        timeout,
+        memory_mb,
+        python,
+        infer_requirements,
+        system_site_packages,
+        output_dir,
+        env_deny,
+    )
     record = prepare_run(store, spec)
+    from .supervisor import Supervisor
+
     Supervisor(store, record.id, sink=on_output).run()
     return RunHandle(store, record.id)
 
@@ -257,8 +281,23 @@ def start_run(
     """Prepare a run and hand it to an executor (a detached local supervisor by default);
     returns at once. Follow it with ``handle.follow()``, wait with ``handle.wait()``."""
     store = RunStore(home)
-    spec = _spec(source, entry, inputs, args, timeout, memory_mb, python, infer_requirements,
-                 system_site_packages, output_dir, env_deny)  # fmt: skip
+    spec = _spec(
+        source,
+        entry,
+        inputs,
+        args,
+        timeout,
+        memory_mb,
+        python,
+        infer_requirements,
+        system_site_packages,
+        output_dir,
+        env_deny,
+    )
     record = prepare_run(store, spec)
-    (executor or LocalExecutor()).submit(store, record.id)
+    if executor is None:
+        from .executors import LocalExecutor
+
+        executor = LocalExecutor()
+    executor.submit(store, record.id)
     return RunHandle(store, record.id)

@@ -19,9 +19,13 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from .errors import ArchiveError
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
 
 __all__ = ["ExtractLimits", "ExtractReport", "extract_zip", "is_zip"]
 

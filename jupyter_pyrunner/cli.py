@@ -7,11 +7,12 @@ import json
 import os
 import signal
 import sys
-import threading
 import time
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
+    from typing import Any
+
     from .models import RunRecord
     from .store import RunStore
 
@@ -25,27 +26,48 @@ def _parser() -> argparse.ArgumentParser:
         prog="pyrunner",
         description="Run a zipped Python project in an isolated, cached environment.",
     )
-    parser.add_argument("--home", help="run store and environment cache (default: $PYRUNNER_HOME, "
-                        "else a 'pyrunner' folder in Jupyter's data dir)")  # fmt: skip
+    parser.add_argument(
+        "--home",
+        help="run store and environment cache (default: $PYRUNNER_HOME, "
+        "else a 'pyrunner' folder in Jupyter's data dir)",
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run a project (a .zip, a folder or a .py file)",
-                         description="Run a project; arguments after -- go to the program.")  # fmt: skip
+    run = sub.add_parser(
+        "run",
+        help="run a project (a .zip, a folder or a .py file)",
+        description="Run a project; arguments after -- go to the program.",
+    )
     run.add_argument("source", help="the project: a .zip, a folder or a single .py file")
     run.add_argument("--entry", metavar="PATH", help="entry point inside the project")
-    run.add_argument("--input", metavar="PATH", action="append", default=[], dest="inputs",
-                     help="a file, folder or zip for the next input port (input_2..input_5)")  # fmt: skip
+    run.add_argument(
+        "--input",
+        metavar="PATH",
+        action="append",
+        default=[],
+        dest="inputs",
+        help="a file, folder or zip for the next input port (input_2..input_5)",
+    )
     run.add_argument("--output-dir", metavar="DIR", help="copy the outputs here afterwards")
     run.add_argument("--timeout", metavar="S", type=float, help="stop the program after S seconds")
     run.add_argument("--memory", metavar="MB", type=int, help="memory limit of the program, in MB")
     run.add_argument("--python", metavar="PATH", help="interpreter for the environment")
-    run.add_argument("--no-infer", action="store_true",
-                     help="without requirements, run in a bare environment (no guessing from imports)")  # fmt: skip
-    run.add_argument("--system-site-packages", action="store_true",
-                     help="let the program see the host interpreter's packages")  # fmt: skip
-    run.add_argument("--json", action="store_true",
-                     help="print the final run record as JSON on stdout (the program's output then goes to stderr)")  # fmt: skip
+    run.add_argument(
+        "--no-infer",
+        action="store_true",
+        help="without requirements, run in a bare environment (no guessing from imports)",
+    )
+    run.add_argument(
+        "--system-site-packages",
+        action="store_true",
+        help="let the program see the host interpreter's packages",
+    )
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="print the final run record as JSON on stdout (the program's output then goes to stderr)",
+    )
 
     runs = sub.add_parser("runs", help="list runs, newest first")
     runs.add_argument("--limit", type=int, default=20)
@@ -58,9 +80,13 @@ def _parser() -> argparse.ArgumentParser:
 
     logs = sub.add_parser("logs", help="print a run's log")
     logs.add_argument("run_id", metavar="ID")
-    logs.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
+    logs.add_argument(
+        "--follow", "-f", action="store_true", help="keep printing until the run ends"
+    )
     logs.add_argument("--offset", type=int, default=0, help="start at this byte offset")
-    logs.add_argument("--timestamps", "-t", action="store_true", help="prefix lines with time and stream")
+    logs.add_argument(
+        "--timestamps", "-t", action="store_true", help="prefix lines with time and stream"
+    )
 
     outputs = sub.add_parser("outputs", help="list a run's output files")
     outputs.add_argument("run_id", metavar="ID")
@@ -79,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     env_list.add_argument("--json", action="store_true")
     prune = env_sub.add_parser("prune", help="evict cached environments")
     prune.add_argument("--older-than", metavar="DAYS", type=float, help="unused for this many days")
-    prune.add_argument("--max-size", metavar="GB", type=float, help="keep the cache under this size")
+    prune.add_argument(
+        "--max-size", metavar="GB", type=float, help="keep the cache under this size"
+    )
     return parser
 
 
@@ -110,9 +138,14 @@ def main(argv: list[str] | None = None) -> int:
 
         store = RunStore(ns.home)
         handler = {
-            "runs": _runs, "show": _show, "logs": _logs, "outputs": _outputs,
-            "cancel": _cancel, "rm": _rm, "env": _env,
-        }[ns.command]  # fmt: skip
+            "runs": _runs,
+            "show": _show,
+            "logs": _logs,
+            "outputs": _outputs,
+            "cancel": _cancel,
+            "rm": _rm,
+            "env": _env,
+        }[ns.command]
         return handler(store, ns)
     except PyRunnerError as exc:
         print(f"pyrunner: error: {exc}", file=sys.stderr)
@@ -131,6 +164,8 @@ class _Terminal:
 
     def __init__(self, stdout_fd: int) -> None:
         self.stdout_fd = stdout_fd
+        import threading
+
         self.tty = os.isatty(1) and os.isatty(2)
         self._spinning = threading.Event()
         self._thread: threading.Thread | None = None
@@ -162,6 +197,8 @@ class _Terminal:
 
         if record.status is RunStatus.PREPARING and self.tty and self._thread is None:
             label = ", ".join(record.requirements) or "no packages"
+            import threading
+
             self._spinning.set()
             self._thread = threading.Thread(target=self._spin, args=(label,), daemon=True)
             self._thread.start()
@@ -181,7 +218,9 @@ class _Terminal:
                 if not self._spinning.is_set():
                     break
                 frame = self.FRAMES[i % len(self.FRAMES)]
-                os.write(2, f"\r\x1b[2K{frame} preparing environment ({label}) {elapsed:.1f}s".encode())
+                os.write(
+                    2, f"\r\x1b[2K{frame} preparing environment ({label}) {elapsed:.1f}s".encode()
+                )
                 self._drawn = True
             i += 1
 
@@ -217,8 +256,19 @@ def _run(ns: argparse.Namespace, program_args: list[str]) -> int:
 
     store = RunStore(ns.home)
     deny = [p for p in os.environ.get("PYRUNNER_ENV_DENY", "").split(",") if p]
-    spec = _spec(ns.source, ns.entry, ns.inputs, program_args, ns.timeout, ns.memory, ns.python,
-                 not ns.no_infer, ns.system_site_packages, ns.output_dir, deny)  # fmt: skip
+    spec = _spec(
+        ns.source,
+        ns.entry,
+        ns.inputs,
+        program_args,
+        ns.timeout,
+        ns.memory,
+        ns.python,
+        not ns.no_infer,
+        ns.system_site_packages,
+        ns.output_dir,
+        deny,
+    )
     record = prepare_run(store, spec)
     terminal = _Terminal(stdout_fd=2 if ns.json else 1)
     supervisor = Supervisor(store, record.id, sink=terminal.write, on_status=terminal.status)
@@ -275,12 +325,14 @@ def _fmt_size(size: float) -> str:
 def _table(rows: list[list[str]], headers: list[str]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines += [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
     return "\n".join(lines)
 
 
 def _runs(store: RunStore, ns: argparse.Namespace) -> int:
-    records = store.list(limit=ns.limit, status=ns.status)
+    records = store.list_runs(limit=ns.limit, status=ns.status)
     if ns.json:
         print(json.dumps([r.to_dict() for r in records], indent=1))
         return 0
@@ -318,7 +370,10 @@ def _show(store: RunStore, ns: argparse.Namespace) -> int:
         ("source", record.spec.source),
         ("entry", record.entry),
         ("arguments", " ".join(record.spec.args) or None),
-        ("requirements", f"{', '.join(record.requirements) or 'none'} ({record.requirements_source})"),
+        (
+            "requirements",
+            f"{', '.join(record.requirements) or 'none'} ({record.requirements_source})",
+        ),
         ("environment", record.env_key),
         ("created", _fmt_time(record.created)),
         ("duration", _fmt_duration(record.duration)),
@@ -360,8 +415,12 @@ def _outputs(store: RunStore, ns: argparse.Namespace) -> int:
     run_id = store.resolve_id(ns.run_id)
     files = list_outputs(store.outputs_dir(run_id))
     if ns.json:
-        print(json.dumps({"folder": str(store.outputs_dir(run_id)),
-                          "files": [f.to_dict() for f in files]}, indent=1))  # fmt: skip
+        print(
+            json.dumps(
+                {"folder": str(store.outputs_dir(run_id)), "files": [f.to_dict() for f in files]},
+                indent=1,
+            )
+        )
         return 0
     print(store.outputs_dir(run_id))
     if not files:
@@ -407,7 +466,7 @@ def _env(store: RunStore, ns: argparse.Namespace) -> int:
             print(f"removed {info.key} ({_fmt_size(info.size)})")
         print(f"{len(removed)} environment(s) removed")
         return 0
-    infos = manager.list()
+    infos = manager.list_envs()
     if getattr(ns, "json", False):
         print(json.dumps([{**vars(i), "path": str(i.path)} for i in infos], indent=1))
         return 0
@@ -415,10 +474,15 @@ def _env(store: RunStore, ns: argparse.Namespace) -> int:
         print("no cached environments")
         return 0
     rows = [
-        [i.key, _fmt_size(i.size), _fmt_time(i.last_used), "yes" if i.in_use else "",
-         ", ".join(i.requirements) or "(bare)"]
+        [
+            i.key,
+            _fmt_size(i.size),
+            _fmt_time(i.last_used),
+            "yes" if i.in_use else "",
+            ", ".join(i.requirements) or "(bare)",
+        ]
         for i in infos
-    ]  # fmt: skip
+    ]
     print(_table(rows, ["KEY", "SIZE", "LAST USED", "IN USE", "REQUIREMENTS"]))
     print(f"total {_fmt_size(sum(i.size for i in infos))} in {manager.root}")
     return 0

@@ -29,9 +29,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from .errors import EnvironmentBuildError
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
+if TYPE_CHECKING:
+    from typing import Any
+
 
 META_NAME = "pyrunner-env.json"
 LAST_USED = ".last-used"
@@ -72,7 +76,9 @@ def _probe(python: str) -> Interpreter:
             [found, "-c", script], capture_output=True, text=True, timeout=30, check=True
         ).stdout.split("\n")
     except (OSError, subprocess.SubprocessError) as exc:
-        raise EnvironmentBuildError(f"cannot use '{python}' as the Python interpreter: {exc}") from None
+        raise EnvironmentBuildError(
+            f"cannot use '{python}' as the Python interpreter: {exc}"
+        ) from None
     return Interpreter(out[0], out[1])
 
 
@@ -219,7 +225,14 @@ class EnvironmentManager:
             reqs_file = tmp / "pyrunner-requirements.txt"
             env_python = tmp / "bin" / "python"
             if self.uv:
-                cmd = [self.uv, "venv", "--quiet", "--relocatable", "--python", spec.interpreter.path]
+                cmd = [
+                    self.uv,
+                    "venv",
+                    "--quiet",
+                    "--relocatable",
+                    "--python",
+                    spec.interpreter.path,
+                ]
                 if spec.system_site_packages:
                     cmd.append("--system-site-packages")
                 self._call([*cmd, str(tmp)], log, should_stop, "creating the environment")
@@ -231,10 +244,25 @@ class EnvironmentManager:
             reqs_file.write_text("".join(f"{line}\n" for line in spec.requirements))
             if spec.requirements:
                 if self.uv:
-                    cmd = [self.uv, "pip", "install", "--python", str(env_python), "-r", str(reqs_file)]
+                    cmd = [
+                        self.uv,
+                        "pip",
+                        "install",
+                        "--python",
+                        str(env_python),
+                        "-r",
+                        str(reqs_file),
+                    ]
                 else:
-                    cmd = [str(env_python), "-m", "pip", "install", "--disable-pip-version-check",
-                           "-r", str(reqs_file)]  # fmt: skip
+                    cmd = [
+                        str(env_python),
+                        "-m",
+                        "pip",
+                        "install",
+                        "--disable-pip-version-check",
+                        "-r",
+                        str(reqs_file),
+                    ]
                 self._call(cmd, log, should_stop, "installing the requirements")
             freeze = self._freeze(env_python)
             meta = {
@@ -271,9 +299,13 @@ class EnvironmentManager:
         env["PIP_NO_INPUT"] = "1"
         env.pop("VIRTUAL_ENV", None)
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env,
-        )  # fmt: skip
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
         assert proc.stdout is not None
         output = bytearray()
         pending = b""
@@ -330,8 +362,10 @@ class EnvironmentManager:
         """Write the environment's bytecode in a detached process (see module docstring)."""
         site = subprocess.run(
             [str(env.python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-            capture_output=True, text=True, check=False,
-        ).stdout.strip()  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
         if not site:
             return
         script = (
@@ -342,9 +376,12 @@ class EnvironmentManager:
         env_vars = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         proc = subprocess.Popen(
             [str(env.python), "-c", script, site, str(env.path / COMPILED)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, env=env_vars,
-        )  # fmt: skip
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env_vars,
+        )
         self.helper_pids.append(proc.pid)
 
     # -- housekeeping ------------------------------------------------------------------------
@@ -357,7 +394,7 @@ class EnvironmentManager:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
             return False
 
-    def list(self) -> list[EnvInfo]:
+    def list_envs(self) -> list[EnvInfo]:
         infos = []
         for path in sorted(self.root.iterdir()):
             if path.name.startswith(".") or not path.is_dir():
@@ -404,7 +441,7 @@ class EnvironmentManager:
     ) -> list[EnvInfo]:
         """Evict environments unused for ``older_than_days``, then the least recently used until
         the cache fits in ``max_size_bytes``. Environments in use are kept. Returns the removed."""
-        envs = sorted(self.list(), key=lambda e: e.last_used)
+        envs = sorted(self.list_envs(), key=lambda e: e.last_used)
         removed: list[EnvInfo] = []
         if older_than_days is not None:
             cutoff = time.time() - older_than_days * 86400

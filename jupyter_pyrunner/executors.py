@@ -8,7 +8,7 @@ kernel, the Jupyter server, a CLI). Other executors (a Dask cluster) implement t
 from __future__ import annotations
 
 import abc
-import socket
+import os
 import subprocess
 import sys
 
@@ -48,7 +48,11 @@ class LocalExecutor(Executor):
                 cwd=run_dir,
             )
         # hand ownership over at once, so the run never looks orphaned if the caller exits now
-        identity = {"pid": proc.pid, "host": socket.gethostname(), "start": process_start_time(proc.pid)}
+        identity = {
+            "pid": proc.pid,
+            "host": os.uname().nodename,
+            "start": process_start_time(proc.pid),
+        }
         with store.locked(run_id):
             record = store._load(run_id)
             if record.status is RunStatus.QUEUED:

@@ -168,7 +168,9 @@ def read_chunks(
                 i += 1
                 continue
             chunks.append(
-                LogChunk(pos, STREAM_NAMES.get(stream, "stdout"), data[pos - offset : stop - offset], ts)
+                LogChunk(
+                    pos, STREAM_NAMES.get(stream, "stdout"), data[pos - offset : stop - offset], ts
+                )
             )
             pos = stop
             i += 1

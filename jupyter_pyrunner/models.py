@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class RunStatus(str, enum.Enum):
@@ -29,7 +32,13 @@ class RunStatus(str, enum.Enum):
 
 
 TERMINAL_STATUSES = frozenset(
-    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT, RunStatus.ERROR}
+    {
+        RunStatus.SUCCEEDED,
+        RunStatus.FAILED,
+        RunStatus.CANCELLED,
+        RunStatus.TIMED_OUT,
+        RunStatus.ERROR,
+    }
 )
 
 

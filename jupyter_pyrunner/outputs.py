@@ -22,7 +22,12 @@ class OutputFile:
     mime_type: str
 
     def to_dict(self) -> dict[str, object]:
-        return {"path": self.path, "size": self.size, "mtime": self.mtime, "mime_type": self.mime_type}
+        return {
+            "path": self.path,
+            "size": self.size,
+            "mtime": self.mtime,
+            "mime_type": self.mime_type,
+        }
 
 
 def mime_type(name: str) -> str:

@@ -7,7 +7,7 @@ in, the descendants of its first process, and any process carrying the run's mar
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import os
 import signal
 import time
@@ -31,6 +31,8 @@ class ProcInfo:
 
 def _prctl(option: int, value: int) -> bool:
     try:
+        import ctypes
+
         libc = ctypes.CDLL(None, use_errno=True)
         return int(libc.prctl(option, value, 0, 0, 0)) == 0
     except (OSError, AttributeError):
@@ -89,8 +91,15 @@ def _has_marker(pid: int, marker: bytes) -> bool:
         return False
 
 
-def run_processes(run_id: str, root_pid: int | None = None, pgid: int | None = None) -> list[ProcInfo]:
-    """Every live process that belongs to the run (never the caller itself)."""
+def run_processes(
+    run_id: str, root_pid: int | None = None, pgid: int | None = None, everywhere: bool = True
+) -> list[ProcInfo]:
+    """Every live process that belongs to the run (never the caller itself).
+
+    With ``everywhere`` false, only the caller's own children are checked for the marker: enough
+    for a supervisor that is a subreaper, since every orphan of the run is re-parented to it, and
+    much cheaper than reading every process's environment.
+    """
     me = os.getpid()
     procs = all_processes()
     by_parent: dict[int, list[ProcInfo]] = {}
@@ -108,9 +117,16 @@ def run_processes(run_id: str, root_pid: int | None = None, pgid: int | None = N
     for p in procs:
         if p.pid in found or p.pid == me:
             continue
-        if (pgid is not None and p.pgid == pgid) or _has_marker(p.pid, marker):
+        if (pgid is not None and p.pgid == pgid) or (
+            (everywhere or p.ppid == me) and _has_marker(p.pid, marker)
+        ):
             found[p.pid] = p
-    found.pop(me, None)
+            stack = list(by_parent.get(p.pid, []))
+            while stack:  # and everything below it
+                child = stack.pop()
+                if child.pid not in found and child.pid != me:
+                    found[child.pid] = child
+                    stack.extend(by_parent.get(child.pid, []))
     return list(found.values())
 
 
@@ -119,19 +135,15 @@ def _signal_all(procs: Iterable[ProcInfo], sig: int) -> None:
         current = proc_info(p.pid)
         if current is None or current.start != p.start:
             continue  # gone, or the pid was reused by another process
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(p.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def _reap(pids: Iterable[int]) -> None:
     """Collect exit statuses of adopted orphans (we may be their subreaper)."""
     for pid in pids:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
 
 
 def kill_run(
@@ -140,6 +152,7 @@ def kill_run(
     pgid: int | None = None,
     grace: float = 2.0,
     skip: Iterable[int] = (),
+    everywhere: bool = True,
 ) -> int:
     """SIGTERM the run's processes, wait up to ``grace`` seconds, then SIGKILL what is left.
 
@@ -147,7 +160,7 @@ def kill_run(
     reaped here (the caller's own ``Popen`` child, which it waits for itself).
     """
     skipped = set(skip)
-    procs = run_processes(run_id, root_pid, pgid)
+    procs = run_processes(run_id, root_pid, pgid, everywhere)
     total = len(procs)
     if not procs:
         return 0
@@ -155,7 +168,7 @@ def kill_run(
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         _reap(p.pid for p in procs if p.pid not in skipped)
-        procs = run_processes(run_id, root_pid, pgid)
+        procs = run_processes(run_id, root_pid, pgid, everywhere)
         if not procs:
             return total
         time.sleep(0.02)
@@ -163,13 +176,13 @@ def kill_run(
         _signal_all(procs, signal.SIGKILL)
         time.sleep(0.01)
         _reap(p.pid for p in procs if p.pid not in skipped)
-        procs = run_processes(run_id, root_pid, pgid)
+        procs = run_processes(run_id, root_pid, pgid, everywhere)
         if not procs:
             break
         total += len(procs)
     return total
 
 
-def tree_rss(run_id: str, root_pid: int, pgid: int | None = None) -> int:
+def tree_rss(run_id: str, root_pid: int, pgid: int | None = None, everywhere: bool = True) -> int:
     """Resident memory of all the run's processes, in bytes."""
-    return sum(p.rss for p in run_processes(run_id, root_pid, pgid))
+    return sum(p.rss for p in run_processes(run_id, root_pid, pgid, everywhere))

@@ -6,22 +6,22 @@ only when needed; a cached inference never imports pipreqs (see :func:`infer_req
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import hashlib
-import io
 import json
 import os
 import re
 import sys
-import tokenize
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from .errors import ProjectError
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __all__ = [
     "Requirements",
@@ -243,6 +243,9 @@ def _source_text(path: Path) -> str:
         raise ProjectError(
             f"cannot read '{path.name}': {exc.strerror or exc}; check that it is a readable file."
         ) from None
+    import io
+    import tokenize
+
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError:
@@ -329,12 +332,14 @@ def _python_sources(root: Path) -> list[tuple[PurePosixPath, bytes]]:
 
 
 def _pipreqs_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    """Names pipreqs' installed distribution without importing it or importlib.metadata."""
+    import importlib.util
 
-    try:
-        return version("pipreqs")
-    except PackageNotFoundError:
-        return "unknown"
+    spec = importlib.util.find_spec("pipreqs")
+    if spec is None or not spec.submodule_search_locations:
+        return "missing"
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return ",".join(sorted(p.name for p in folder.parent.glob("pipreqs-*.dist-info"))) or "unknown"
 
 
 def _cache_key(sources: list[tuple[PurePosixPath, bytes]]) -> str:
@@ -396,6 +401,10 @@ def _quiet_logging() -> Iterator[None]:
 
 def _decode_source(data: bytes) -> str | None:
     """Source text of a Python file that parses, else None."""
+    import ast
+    import io
+    import tokenize
+
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         text = data.decode(encoding)
@@ -415,6 +424,7 @@ def _scan_imports(sources: list[tuple[PurePosixPath, bytes]]) -> list[str]:
         local.update(rel.parent.parts)
         local.add(rel.stem)
     import tempfile
+    import warnings
 
     with tempfile.TemporaryDirectory(prefix="pyrunner-infer-") as tmp:
         stage = Path(tmp)

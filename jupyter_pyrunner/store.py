@@ -22,18 +22,21 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from .errors import RunNotFoundError, RunStateError
 from .logfile import LOG_NAME
 from .models import RunRecord, RunSpec, RunStatus
 from .paths import pyrunner_home
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
+if TYPE_CHECKING:
+    from typing import Any
+
 
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 INPUT_PORTS = 5
@@ -62,14 +65,14 @@ def process_identity() -> dict[str, Any]:
     from .process_tree import process_start_time
 
     pid = os.getpid()
-    return {"pid": pid, "host": socket.gethostname(), "start": process_start_time(pid)}
+    return {"pid": pid, "host": os.uname().nodename, "start": process_start_time(pid)}
 
 
 def identity_alive(identity: dict[str, Any] | None) -> bool:
     """Whether the process named by ``identity`` still runs (unknowable on another host: yes)."""
     if not identity:
         return False
-    if identity.get("host") != socket.gethostname():
+    if identity.get("host") != os.uname().nodename:
         return True
     from .process_tree import process_start_time
 
@@ -116,7 +119,13 @@ class RunStore:
     def _index(self, record: RunRecord) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO runs (id, created, status, name, record) VALUES (?, ?, ?, ?, ?)",
-            (record.id, record.created, record.status.value, record.name, json.dumps(record.to_dict())),
+            (
+                record.id,
+                record.created,
+                record.status.value,
+                record.name,
+                json.dumps(record.to_dict()),
+            ),
         )
 
     def reindex(self) -> int:
@@ -147,7 +156,9 @@ class RunStore:
     def resolve_id(self, text: str) -> str:
         """A run id from what a user typed: the id, a unique prefix of it, or ``last``."""
         if text in ("last", "latest"):
-            row = self.db.execute("SELECT id FROM runs ORDER BY created DESC, id DESC LIMIT 1").fetchone()
+            row = self.db.execute(
+                "SELECT id FROM runs ORDER BY created DESC, id DESC LIMIT 1"
+            ).fetchone()
             if row is None:
                 raise RunNotFoundError("there are no runs yet")
             return str(row[0])
@@ -247,7 +258,9 @@ class RunStore:
             self.save(record)
             return record
 
-    def list(self, limit: int = 50, offset: int = 0, status: str | None = None) -> list[RunRecord]:
+    def list_runs(
+        self, limit: int = 50, offset: int = 0, status: str | None = None
+    ) -> list[RunRecord]:
         """Runs, newest first."""
         sql = "SELECT id, record FROM runs"
         params: list[Any] = []
@@ -269,7 +282,9 @@ class RunStore:
 
     def count(self, status: str | None = None) -> int:
         if status:
-            row = self.db.execute("SELECT COUNT(*) FROM runs WHERE status = ?", (status,)).fetchone()
+            row = self.db.execute(
+                "SELECT COUNT(*) FROM runs WHERE status = ?", (status,)
+            ).fetchone()
         else:
             row = self.db.execute("SELECT COUNT(*) FROM runs").fetchone()
         return int(row[0])

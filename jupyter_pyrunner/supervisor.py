@@ -13,7 +13,6 @@ import contextlib
 import fnmatch
 import json
 import os
-import platform
 import selectors
 import shutil
 import signal
@@ -22,7 +21,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from . import process_tree
 from ._version import __version__
@@ -32,6 +30,11 @@ from .logfile import STDERR, STDOUT, SYSTEM, LogWriter
 from .models import RunRecord, RunStatus
 from .progress import ProgressScanner
 from .store import INPUT_PORTS, OUTPUT_PORTS, RunStore, process_identity
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
+if TYPE_CHECKING:
+    from typing import Any
+
 
 #: Variables never passed to the program (fnmatch patterns), beside the user's own deny list.
 DEFAULT_ENV_DENY = (
@@ -113,6 +116,7 @@ class Supervisor:
         self.envs = envs or EnvironmentManager(store.home)
         self.base_env = dict(os.environ) if base_env is None else base_env
         self.on_status = on_status
+        self._subreaper = False
         self._interrupted = False
         self._last_cancel_check = 0.0
 
@@ -173,17 +177,17 @@ class Supervisor:
         try:
             interpreter = Interpreter.find(spec.python)
             env_spec = EnvSpec(tuple(record.requirements), interpreter, spec.system_site_packages)
-            env, built = self.envs.ensure(
-                env_spec, log=log.system, should_stop=self._cancelled
-            )
+            env, built = self.envs.ensure(env_spec, log=log.system, should_stop=self._cancelled)
         except BuildCancelled:
             return self._finish(record, RunStatus.CANCELLED, message="cancelled while preparing")
         except EnvironmentBuildError as exc:
             self._say(log, f"{exc}")
             return self._finish(
-                record, RunStatus.ERROR, message=f"could not build the environment: {exc}",
+                record,
+                RunStatus.ERROR,
+                message=f"could not build the environment: {exc}",
                 error_details=exc.details,
-            )  # fmt: skip
+            )
         env_seconds = time.time() - t0
         if built:
             self._say(log, f"environment {env.key} built in {env_seconds:.1f} s")
@@ -197,7 +201,9 @@ class Supervisor:
                 return self._finish(record, RunStatus.CANCELLED, message="cancelled before start")
             return self._execute(record, env.python, env.path, log)
 
-    def _execute(self, record: RunRecord, python: Path, env_path: Path, log: LogWriter) -> RunRecord:
+    def _execute(
+        self, record: RunRecord, python: Path, env_path: Path, log: LogWriter
+    ) -> RunRecord:
         spec = record.spec
         project = self.store.project_dir(self.run_id)
         assert record.entry is not None and record.workdir is not None
@@ -205,22 +211,37 @@ class Supervisor:
         cwd = project / record.workdir
         env = program_environment(self.base_env, self.store, record, env_path, spec.env_deny)
         memory = spec.memory_mb * 1024 * 1024 if spec.memory_mb else None
-        process_tree.become_subreaper()
+        # as a subreaper every orphan of the run is re-parented to us: finding them all later
+        # needs no scan of every process on the machine
+        self._subreaper = process_tree.become_subreaper()
         t0 = time.time()
         proc = subprocess.Popen(
             [str(python), str(entry), *spec.args],
-            cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_preexec(memory),
-        )  # fmt: skip
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_preexec(memory),
+        )
         record = self._update(
-            status=RunStatus.RUNNING, pid=proc.pid,
+            status=RunStatus.RUNNING,
+            pid=proc.pid,
             timings={**record.timings, "start": round(t0 - (record.started or t0), 4)},
-        )  # fmt: skip
+        )
         outcome, message = self._pump(record, proc, log, memory)
         returncode = proc.wait()
         run_seconds = time.time() - t0
         # the program is done: whatever it left behind goes too
-        process_tree.kill_run(self.run_id, None, proc.pid, grace=0.5, skip=self.envs.helper_pids)
+        process_tree.kill_run(
+            self.run_id,
+            None,
+            proc.pid,
+            grace=0.5,
+            skip=self.envs.helper_pids,
+            everywhere=not self._subreaper,
+        )
         if outcome is None:
             outcome = RunStatus.SUCCEEDED if returncode == 0 else RunStatus.FAILED
             if returncode < 0:
@@ -228,9 +249,12 @@ class Supervisor:
             elif returncode:
                 message = f"exited with code {returncode}"
         return self._finish(
-            record, outcome, message=message, exit_code=returncode,
+            record,
+            outcome,
+            message=message,
+            exit_code=returncode,
             timings={**record.timings, "run": round(run_seconds, 4)},
-        )  # fmt: skip
+        )
 
     def _pump(
         self, record: RunRecord, proc: subprocess.Popen[bytes], log: LogWriter, memory: int | None
@@ -282,20 +306,31 @@ class Supervisor:
                         message = f"stopped after the time limit of {timeout:g} s"
                     elif memory and now - last_memory >= MEMORY_INTERVAL:
                         last_memory = now
-                        if process_tree.tree_rss(self.run_id, proc.pid, proc.pid) > memory:
+                        if (
+                            process_tree.tree_rss(
+                                self.run_id, proc.pid, proc.pid, everywhere=not self._subreaper
+                            )
+                            > memory
+                        ):
                             outcome = RunStatus.FAILED
                             message = f"stopped: memory use went over the limit of {record.spec.memory_mb} MB"
                     if outcome is not None:
                         self._say(log, f"{message}")
-                        process_tree.kill_run(self.run_id, proc.pid, proc.pid, grace=KILL_GRACE,
-                                              skip=[proc.pid, *self.envs.helper_pids])  # fmt: skip
+                        process_tree.kill_run(
+                            self.run_id,
+                            proc.pid,
+                            proc.pid,
+                            grace=KILL_GRACE,
+                            skip=[proc.pid, *self.envs.helper_pids],
+                        )
                 if proc.poll() is not None:
                     # the program ended but a descendant still holds its output open
                     if exited_at is None:
                         exited_at = now
                     elif now - exited_at > 0.5:
-                        process_tree.kill_run(self.run_id, None, proc.pid, grace=0.2,
-                                              skip=self.envs.helper_pids)  # fmt: skip
+                        process_tree.kill_run(
+                            self.run_id, None, proc.pid, grace=0.2, skip=self.envs.helper_pids
+                        )
                     if now - (exited_at or now) > 3.0:
                         break  # nothing more will come
         finally:
@@ -323,10 +358,13 @@ class Supervisor:
         if not target:
             return
         with contextlib.suppress(OSError):
-            shutil.copytree(self.store.outputs_dir(self.run_id), target, symlinks=True,
-                            dirs_exist_ok=True)  # fmt: skip
+            shutil.copytree(
+                self.store.outputs_dir(self.run_id), target, symlinks=True, dirs_exist_ok=True
+            )
 
     def _write_provenance(self, record: RunRecord) -> None:
+        import platform
+
         env = self.envs._load(record.env_key) if record.env_key else None
         data = {
             "pyrunner": __version__,

@@ -62,7 +62,13 @@ def test_the_program_sees_osparc_variables_and_no_host_secrets(
         assert Path(report[f"OUTPUT_{i}"]).is_dir()
     assert report["PYTHONUNBUFFERED"] == "1"
     assert report["PYRUNNER_RUN_ID"] == record.id
-    for secret in ("JUPYTER_TOKEN", "JPY_API_TOKEN", "JUPYTERHUB_API_TOKEN", "MY_SECRET", "PYTHONPATH"):
+    for secret in (
+        "JUPYTER_TOKEN",
+        "JPY_API_TOKEN",
+        "JUPYTERHUB_API_TOKEN",
+        "MY_SECRET",
+        "PYTHONPATH",
+    ):
         assert report[secret] is None, secret
     assert report["HARMLESS"] == "kept"
     # the project arrives on port 1; the program runs beside its entry point, in its own env
@@ -76,7 +82,9 @@ def test_the_program_sees_osparc_variables_and_no_host_secrets(
 
 
 def test_stdout_and_stderr_are_captured_in_order_with_their_stream(home: Path, project) -> None:
-    src = project({"main.py": """
+    src = project(
+        {
+            "main.py": """
         import sys, time
         for i in range(10):   # paced: the order across streams is kept too
             (sys.stdout if i % 2 else sys.stderr).write(f"paced {i}\\n")
@@ -86,7 +94,9 @@ def test_stdout_and_stderr_are_captured_in_order_with_their_stream(home: Path, p
         sys.stdout.buffer.write(b"bad \\xff bytes\\rprogress 1\\rprogress 2\\n")
         print("x" * 200_000)
         print("no newline at the end", end="")
-    """})
+    """
+        }
+    )
     seen: list[tuple[int, bytes]] = []
     handle = run_project(src, infer_requirements=False, on_output=lambda s, d: seen.append((s, d)))
     assert handle.status is RunStatus.SUCCEEDED
@@ -107,12 +117,16 @@ def test_stdout_and_stderr_are_captured_in_order_with_their_stream(home: Path, p
 
 
 def test_progress_lines_update_the_record(home: Path, project) -> None:
-    src = project({"main.py": """
+    src = project(
+        {
+            "main.py": """
         import time
         for i in range(1, 5):
             print(f"[PROGRESS] {i}/4", flush=True)
             time.sleep(0.3)
-    """})
+    """
+        }
+    )
     seen: list[float | None] = []
     store = RunStore(home)
     record = prepare_run(store, RunSpec(source=str(src), infer_requirements=False))
@@ -122,14 +136,20 @@ def test_progress_lines_update_the_record(home: Path, project) -> None:
     assert {0.25, 0.5, 0.75} <= {round(v, 2) for v in seen if v is not None}
 
 
-def test_exit_code_and_partial_outputs_are_kept_on_failure(home: Path, project, tmp_path: Path) -> None:
-    src = project({"main.py": """
+def test_exit_code_and_partial_outputs_are_kept_on_failure(
+    home: Path, project, tmp_path: Path
+) -> None:
+    src = project(
+        {
+            "main.py": """
         import os, pathlib, sys
         out = pathlib.Path(os.environ["OUTPUT_FOLDER"])
         (out / "partial.txt").write_text("half done")
         (out / "output_2" / "nested.txt").write_text("port 2")
         sys.exit(3)
-    """})
+    """
+        }
+    )
     copy = tmp_path / "copied"
     handle = run_project(src, infer_requirements=False, output_dir=copy)
     record = handle.record
@@ -201,11 +221,15 @@ def test_cancel_from_another_thread_stops_the_run(home: Path, project) -> None:
 
 
 def test_program_exit_ends_the_run_even_if_a_child_keeps_the_pipe(home: Path, project) -> None:
-    src = project({"main.py": """
+    src = project(
+        {
+            "main.py": """
         import subprocess, sys
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
         print("main done")
-    """})
+    """
+        }
+    )
     t0 = time.monotonic()
     handle = run_project(src, infer_requirements=False)
     assert handle.status is RunStatus.SUCCEEDED
@@ -214,14 +238,18 @@ def test_program_exit_ends_the_run_even_if_a_child_keeps_the_pipe(home: Path, pr
 
 
 def test_memory_limit_stops_a_hungry_program(home: Path, project) -> None:
-    src = project({"main.py": """
+    src = project(
+        {
+            "main.py": """
         import time
         blocks = []
         for i in range(400):
             blocks.append(bytearray(10 * 1024 * 1024))
             print(f"{(i + 1) * 10} MB", flush=True)
             time.sleep(0.005)
-    """})
+    """
+        }
+    )
     handle = run_project(src, infer_requirements=False, memory_mb=100)
     record = handle.record
     assert record.status is RunStatus.FAILED
@@ -242,7 +270,12 @@ def test_a_bare_environment_is_cached_and_reused(home: Path, project) -> None:
 
 
 def test_env_build_failure_is_an_error_with_the_installer_text(home: Path, project) -> None:
-    src = project({"main.py": "print('never')", "requirements.txt": "this-package-does-not-exist-pyrunner==0.0.1\n"})
+    src = project(
+        {
+            "main.py": "print('never')",
+            "requirements.txt": "this-package-does-not-exist-pyrunner==0.0.1\n",
+        }
+    )
     handle = run_project(src)
     record = handle.record
     assert record.status is RunStatus.ERROR
