@@ -263,7 +263,6 @@ def test_a_bare_environment_is_cached_and_reused(home: Path, project) -> None:
     first = run_project(src, infer_requirements=False).record
     second = run_project(src, infer_requirements=False).record
     assert first.env_key == second.env_key
-    assert "built" in run_project(src, infer_requirements=False).log_text() or True
     envs = [p for p in (home / "envs").iterdir() if not p.name.startswith(".")]
     assert len(envs) == 1
     assert second.timings["environment"] < 0.5

@@ -1,0 +1,171 @@
+"""The Python API the other faces use: run here, or start detached and follow."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from jupyter_pyrunner import ProjectError, RunStatus, RunStore, run_project, start_run
+
+from .conftest import marker_processes, program_output, zip_folder
+
+
+def test_a_zip_wrapped_in_a_top_folder_runs_with_its_sibling_modules(
+    home: Path, project, tmp_path: Path
+) -> None:
+    src = project(
+        {
+            "main.py": """
+            import os, pathlib
+            from utils.maths import double
+            from helpers import greet
+            greet(double(21))
+            pathlib.Path(os.environ["OUTPUT_FOLDER"], "answer.txt").write_text(str(double(21)))
+        """,
+            "utils/__init__.py": "",
+            "utils/maths.py": "def double(x):\n    return 2 * x\n",
+            "helpers.py": "def greet(x):\n    print(f'answer {x}')\n",
+            "requirements.txt": "",
+        }
+    )
+    archive = zip_folder(src, tmp_path / "myproj.zip", prefix="myproj/")
+    handle = run_project(archive)
+    record = handle.record
+    assert record.status is RunStatus.SUCCEEDED, handle.log_text()
+    assert record.name == "myproj" and record.entry == "myproj/main.py"
+    assert record.source_sha256 and len(record.source_sha256) == 64
+    assert program_output(handle) == "answer 42\n"
+    assert [f.path for f in handle.outputs()] == ["answer.txt"]
+
+
+def test_inputs_fill_ports_two_to_five_and_zips_are_unpacked(
+    home: Path, project, tmp_path: Path
+) -> None:
+    src = project(
+        {
+            "main.py": """
+        import os
+        for port in range(2, 6):
+            folder = os.environ[f"INPUT_{port}"]
+            print(port, sorted(os.listdir(folder)))
+    """,
+            "requirements.txt": "",
+        }
+    )
+    data_file = tmp_path / "data.csv"
+    data_file.write_text("a,b\n")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "x.txt").write_text("x")
+    archive = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("inner/y.txt", "y")
+    handle = run_project(src, inputs=[data_file, folder, archive])
+    assert program_output(handle).splitlines() == [
+        "2 ['data.csv']",
+        "3 ['x.txt']",
+        "4 ['inner']",
+        "5 []",
+    ]
+
+
+def test_more_than_four_inputs_is_a_clear_error(home: Path, project, tmp_path: Path) -> None:
+    src = project({"main.py": "print(1)"})
+    with pytest.raises(ProjectError, match="input ports"):
+        run_project(src, inputs=[tmp_path] * 5)
+    assert RunStore(home).count() == 0
+
+
+def test_an_invalid_project_leaves_an_error_record_and_nothing_extracted(
+    home: Path, project
+) -> None:
+    src = project({"a.py": "print(1)", "b.py": "print(2)"})
+    with pytest.raises(ProjectError, match=r"main\.py"):
+        run_project(src)
+    store = RunStore(home)
+    (record,) = store.list_runs()
+    assert record.status is RunStatus.ERROR and "main.py" in (record.message or "")
+    assert list(store.project_dir(record.id).iterdir()) == []
+
+
+def test_a_hostile_zip_is_refused_and_nothing_is_written_outside(
+    home: Path, tmp_path: Path
+) -> None:
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("main.py", "print('hi')")
+        zf.writestr("../../escaped.txt", "gotcha")
+    with pytest.raises(ProjectError):
+        run_project(archive)
+    assert not list(tmp_path.rglob("escaped.txt"))
+    (record,) = RunStore(home).list_runs()
+    assert record.status is RunStatus.ERROR
+
+
+def test_started_runs_are_followed_live_and_completely(home: Path, project) -> None:
+    src = project(
+        {
+            "main.py": """
+        import sys, time
+        for i in range(30):
+            print(f"tick {i}", flush=True)
+            time.sleep(0.02)
+        print("warn", file=sys.stderr)
+    """,
+            "requirements.txt": "",
+        }
+    )
+    handle = start_run(src)
+    assert not handle.done or handle.status is RunStatus.SUCCEEDED
+    chunks = list(handle.follow())
+    record = handle.wait(timeout=30)
+    assert record.status is RunStatus.SUCCEEDED
+    text = "".join(c.text for c in chunks if c.stream == "stdout")
+    assert text == "".join(f"tick {i}\n" for i in range(30))
+    assert any(c.stream == "stderr" and "warn" in c.text for c in chunks)
+    # a late reader from a saved offset sees the rest, and nothing twice
+    middle = len("".join(f"tick {i}\n" for i in range(10)).encode())
+    first_stdout = next(c for c in chunks if c.stream == "stdout")
+    rest = "".join(
+        c.text for c in handle.follow(first_stdout.offset + middle) if c.stream == "stdout"
+    )
+    assert rest == "".join(f"tick {i}\n" for i in range(10, 30))
+
+
+def test_a_detached_run_can_be_cancelled_from_the_handle(home: Path, project) -> None:
+    src = project(
+        {"main.py": "import time\nprint('up', flush=True)\ntime.sleep(60)", "requirements.txt": ""}
+    )
+    handle = start_run(src)
+    deadline = time.time() + 30
+    while "up" not in handle.log_text():
+        assert time.time() < deadline
+        time.sleep(0.05)
+    handle.cancel()
+    assert handle.wait(timeout=15).status is RunStatus.CANCELLED
+    assert marker_processes(handle.id) == []
+
+
+def test_concurrent_runs_on_one_store_all_complete(home: Path, project) -> None:
+    src = project(
+        {
+            "main.py": """
+        import os
+        for i in range(2000):
+            print(os.environ["PYRUNNER_RUN_ID"], i)
+    """,
+            "requirements.txt": "",
+        }
+    )
+    run_project(src)  # builds the shared bare environment once
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        handles = list(pool.map(lambda _: start_run(src), range(6)))
+    for handle in handles:
+        assert handle.wait(timeout=60).status is RunStatus.SUCCEEDED
+        lines = program_output(handle).splitlines()
+        assert lines == [f"{handle.id} {i}" for i in range(2000)]
+    assert len({h.id for h in handles}) == 6

@@ -1,0 +1,187 @@
+"""The ``pyrunner`` command, driven as a user drives it: real subprocesses, real runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from jupyter_pyrunner import RunStatus, RunStore, start_run
+from jupyter_pyrunner.cli import _parser
+
+from .conftest import EXAMPLES, marker_processes, run_cli
+
+
+def test_run_streams_output_and_exits_with_the_program_code(home: Path, project) -> None:
+    src = project(
+        {"main.py": "import sys\nprint('out')\nprint('err', file=sys.stderr)\nsys.exit(3)"}
+    )
+    result = run_cli("run", str(src))
+    assert result.returncode == 3
+    assert result.stdout == "out\n"
+    assert "err\n" in result.stderr
+    assert "failed (exited with code 3)" in result.stderr
+
+
+def test_arguments_after_the_double_dash_reach_the_program(home: Path) -> None:
+    result = run_cli("run", str(EXAMPLES / "single-script"), "--", "100")
+    assert result.returncode == 0, result.stderr
+    assert "Found 25 primes below 100" in result.stdout
+
+
+def test_an_invalid_project_exits_2_with_one_clear_line(home: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-zip.zip"
+    bad.write_text("hello")
+    result = run_cli("run", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("pyrunner: error:")
+    assert "Traceback" not in result.stderr
+    missing = run_cli("run", str(tmp_path / "nowhere.zip"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_ambiguous_project_names_the_candidates_and_entry_fixes_it(home: Path, project) -> None:
+    src = project({"tool/a.py": "print('a')", "tool/b.py": "print('b')"})
+    result = run_cli("run", str(src))
+    assert result.returncode == 2
+    assert "a.py" in result.stderr and "b.py" in result.stderr and "--entry" in result.stderr
+    chosen = run_cli("run", str(src), "--entry", "tool/b.py", "--no-infer")
+    assert chosen.returncode == 0 and chosen.stdout == "b\n"
+
+
+def test_timeout_exits_124(home: Path, project) -> None:
+    src = project({"main.py": "import time\nprint('start', flush=True)\ntime.sleep(30)"})
+    t0 = time.monotonic()
+    result = run_cli("run", str(src), "--timeout", "1", "--no-infer")
+    assert result.returncode == 124
+    assert time.monotonic() - t0 < 15
+    assert "time limit" in result.stderr
+
+
+def test_interrupting_the_cli_cancels_the_run_and_exits_130(home: Path, project) -> None:
+    src = project(
+        {
+            "main.py": """
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            time.sleep(60)
+        print("started", flush=True)
+        time.sleep(60)
+    """
+        }
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_pyrunner.cli", "run", str(src), "--no-infer"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    (record,) = RunStore(home).list_runs()
+    assert record.status is RunStatus.CANCELLED
+    assert marker_processes(record.id) == []
+
+
+def test_json_prints_the_record_and_output_dir_gets_outputs_after_failure(
+    home: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "collected"
+    result = run_cli("run", str(EXAMPLES / "failing"), "--json", "--output-dir", str(target))
+    assert result.returncode == 1
+    record = json.loads(result.stdout)  # stdout holds only the record
+    assert record["status"] == "failed" and record["exit_code"] == 1
+    assert (target / "partial.txt").exists()
+
+
+def test_history_commands(home: Path) -> None:
+    assert run_cli("runs").stdout.strip() == "no runs yet"
+    done = run_cli("run", str(EXAMPLES / "progress"), "--", "3")
+    assert done.returncode == 0, done.stderr
+    runs = run_cli("runs")
+    assert "succeeded" in runs.stdout and "100%" in runs.stdout and "progress" in runs.stdout
+    run_id = json.loads(run_cli("runs", "--json").stdout)[0]["id"]
+    show = run_cli("show", run_id[:-3])
+    assert f"id:           {run_id}" in show.stdout and "entry:        main.py" in show.stdout
+    assert json.loads(run_cli("show", "last", "--json").stdout)["id"] == run_id
+    logs = run_cli("logs", run_id)
+    assert "[PROGRESS] 3/3" in logs.stdout
+    stamped = run_cli("logs", run_id, "--timestamps").stdout.splitlines()
+    assert any(" stdout " in line and "[PROGRESS] 1/3" in line for line in stamped)
+    outputs = run_cli("outputs", run_id)
+    assert "result.txt" in outputs.stdout
+    files = json.loads(run_cli("outputs", run_id, "--json").stdout)["files"]
+    assert [f["path"] for f in files] == ["result.txt"] and files[0]["mime_type"] == "text/plain"
+    assert "already ended" in run_cli("cancel", run_id).stderr
+    assert run_cli("rm", run_id).returncode == 0
+    assert run_cli("show", run_id).returncode == 2
+
+
+def test_logs_follow_a_run_started_elsewhere(home: Path, project) -> None:
+    src = project(
+        {
+            "main.py": """
+        import time
+        for i in range(20):
+            print(f"step {i}", flush=True)
+            time.sleep(0.05)
+    """,
+            "requirements.txt": "",
+        }
+    )
+    handle = start_run(src)
+    result = run_cli("logs", handle.id, "--follow", timeout=60)
+    assert result.stdout == "".join(f"step {i}\n" for i in range(20))
+    assert handle.record.status is RunStatus.SUCCEEDED
+
+
+def test_cancel_command_stops_a_detached_run(home: Path, project) -> None:
+    src = project(
+        {"main.py": "import time\nprint('up', flush=True)\ntime.sleep(60)", "requirements.txt": ""}
+    )
+    handle = start_run(src)
+    deadline = time.time() + 30
+    while "up" not in handle.log_text():
+        assert time.time() < deadline
+        time.sleep(0.05)
+    result = run_cli("cancel", handle.id)
+    assert result.returncode == 0 and "cancelled" in result.stdout
+    assert marker_processes(handle.id) == []
+
+
+def test_env_list_and_prune(home: Path) -> None:
+    assert "no cached environments" in run_cli("env", "list").stdout
+    assert run_cli("run", str(EXAMPLES / "progress"), "--", "1").returncode == 0
+    listed = run_cli("env", "list")
+    assert "(bare)" in listed.stdout and "total" in listed.stdout
+    assert run_cli("env", "prune").returncode == 2
+    pruned = run_cli("env", "prune", "--max-size", "0")
+    assert "1 environment(s) removed" in pruned.stdout
+    assert json.loads(run_cli("env", "list", "--json").stdout) == []
+
+
+def test_word_count_example_reads_its_input_port(home: Path) -> None:
+    example = EXAMPLES / "word-count"
+    result = run_cli("run", str(example), "--input", str(example / "sample-input"))
+    assert result.returncode == 0, result.stderr
+    record = json.loads(run_cli("show", "last", "--json").stdout)
+    counts = json.loads(
+        (
+            Path(os.environ["PYRUNNER_HOME"]) / "runs" / record["id"] / "outputs" / "counts.json"
+        ).read_text()
+    )
+    assert counts
+
+
+def test_help_lists_every_command() -> None:
+    text = _parser().format_help()
+    for command in ("run", "runs", "show", "logs", "outputs", "cancel", "rm", "env"):
+        assert command in text

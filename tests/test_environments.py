@@ -1,0 +1,143 @@
+"""Real environments built with uv (and pip) against the package index."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from jupyter_pyrunner import EnvironmentBuildError, RunStatus, run_project
+from jupyter_pyrunner.environments import COMPILED, EnvironmentManager, EnvSpec, Interpreter
+
+from .conftest import program_output
+
+pytestmark = pytest.mark.network
+
+
+def _spec(*reqs: str) -> EnvSpec:
+    return EnvSpec(tuple(reqs), Interpreter.current())
+
+
+def _ensure_in_child(home: str, reqs: list[str]) -> tuple[str, bool]:
+    env, built = EnvironmentManager(Path(home)).ensure(_spec(*reqs))
+    return env.key, built
+
+
+def test_an_environment_is_built_once_then_reused(home: Path) -> None:
+    manager = EnvironmentManager(home)
+    env, built = manager.ensure(_spec("six"))
+    assert built
+    out = subprocess.run(
+        [env.python, "-c", "import six; print(six.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip()
+    assert any(line.lower().startswith("six==") for line in env.freeze)
+    again, built_again = manager.ensure(_spec("six"))
+    assert not built_again and again.path == env.path
+    assert manager.ensure(_spec("packaging"))[0].key != env.key
+
+
+def test_the_key_ignores_order_and_duplicates_but_not_the_interpreter() -> None:
+    assert _spec("six", "packaging").key == _spec("packaging", "six", "six").key
+    other = EnvSpec(("six",), Interpreter("/other/python", "3.99.0"))
+    assert other.key != _spec("six").key
+    assert (
+        EnvSpec(("six",), Interpreter.current(), system_site_packages=True).key != _spec("six").key
+    )
+
+
+def test_two_processes_asking_at_once_build_it_once(home: Path) -> None:
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        results = pool.starmap(_ensure_in_child, [(str(home), ["packaging"])] * 2)
+    assert results[0][0] == results[1][0]
+    assert sorted(built for _, built in results) == [False, True]
+    assert [p.name for p in (home / "envs").iterdir() if p.name.startswith(".build")] == []
+
+
+def test_a_failed_build_leaves_nothing_and_says_why(home: Path) -> None:
+    manager = EnvironmentManager(home)
+    with pytest.raises(EnvironmentBuildError) as info:
+        manager.ensure(_spec("no-such-package-pyrunner-test==1.0"))
+    assert "no-such-package-pyrunner-test" in info.value.details
+    assert [p for p in (home / "envs").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_bytecode_is_written_once_after_the_build(home: Path) -> None:
+    manager = EnvironmentManager(home)
+    env, _ = manager.ensure(_spec("six"))
+    deadline = time.time() + 60
+    while not (env.path / COMPILED).exists():
+        assert time.time() < deadline
+        time.sleep(0.1)
+    assert (env.path / COMPILED).read_text() == "ok"
+    assert list(env.path.rglob("__pycache__/six.*.pyc"))
+
+
+def test_pip_is_the_fallback_without_uv(home: Path) -> None:
+    manager = EnvironmentManager(home, use_uv=False, compile_bytecode=False)
+    env, built = manager.ensure(_spec("six"))
+    assert built and env.meta["installer"] == "pip"
+    subprocess.run([env.python, "-c", "import six"], check=True)
+
+
+def test_list_and_prune_respect_age_size_and_use(home: Path) -> None:
+    manager = EnvironmentManager(home, compile_bytecode=False)
+    old, _ = manager.ensure(_spec("six"))
+    new, _ = manager.ensure(_spec("packaging"))
+    past = time.time() - 10 * 86400
+    os.utime(old.path / ".last-used", (past, past))
+    infos = {i.key: i for i in manager.list_envs()}
+    assert set(infos) == {old.key, new.key} and all(i.size > 0 for i in infos.values())
+    with manager.using(new):
+        assert [i.key for i in manager.prune(max_size_bytes=0)] == [old.key]
+        assert new.path.exists()  # in use: kept whatever the size
+    assert not old.path.exists()
+    assert [i.key for i in manager.prune(older_than_days=1)] == []
+    assert [i.key for i in manager.prune(max_size_bytes=0)] == [new.key]
+    assert manager.list_envs() == []
+
+
+def test_a_project_with_numpy_runs_in_its_own_environment(home: Path, project) -> None:
+    src = project(
+        {
+            "main.py": "import numpy as np\nprint(int(np.arange(10).sum()))\n",
+            "requirements.txt": "numpy\n",
+        }
+    )
+    handle = run_project(src)
+    assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+    assert program_output(handle) == "45\n"
+    provenance = json.loads((handle.run_dir / "provenance.json").read_text())
+    assert any(line.startswith("numpy==") for line in provenance["freeze"])
+
+
+def test_requirements_are_inferred_from_imports_when_missing(home: Path, project) -> None:
+    src = project({"main.py": "import six\nprint(six.moves.range(3)[-1])\n"})
+    handle = run_project(src)
+    record = handle.record
+    assert record.requirements_source == "inferred" and record.requirements == ["six"]
+    assert "inferred from the imports: six" in handle.log_text()
+    assert record.status is RunStatus.SUCCEEDED and program_output(handle) == "2\n"
+
+
+def test_no_infer_runs_in_a_bare_environment(home: Path, project) -> None:
+    src = project({"main.py": "import six\n"})
+    handle = run_project(src, infer_requirements=False)
+    assert handle.status is RunStatus.FAILED
+    assert "No module named 'six'" in program_output(handle, "stderr")
+
+
+def test_system_site_packages_lets_the_run_see_host_packages(home: Path, project) -> None:
+    # pip lives in the host interpreter's site-packages; uv's environments have none of their own
+    src = project({"main.py": "import pip\nprint('seen')\n", "requirements.txt": ""})
+    assert run_project(src).status is RunStatus.FAILED
+    handle = run_project(src, system_site_packages=True)
+    assert handle.status is RunStatus.SUCCEEDED and program_output(handle) == "seen\n"

@@ -1,0 +1,155 @@
+"""The run store shared by several processes."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from jupyter_pyrunner import RunNotFoundError, RunStateError, RunStatus, RunStore, start_run
+from jupyter_pyrunner.models import RunSpec
+
+from .conftest import marker_processes
+
+
+def _create_many(home: str, count: int) -> list[str]:
+    store = RunStore(home)
+    return [store.create(RunSpec(source="x"), name=f"p{os.getpid()}").id for _ in range(count)]
+
+
+def test_runs_are_listed_newest_first_and_paginated(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    ids = []
+    for i in range(5):
+        record = store.create(RunSpec(source="x"), name=f"run{i}")
+        store.update(record.id, status=RunStatus.SUCCEEDED, created=1000.0 + i)
+        ids.append(record.id)
+    listed = [r.id for r in store.list_runs(limit=3)]
+    assert listed == ids[::-1][:3]
+    assert [r.id for r in store.list_runs(limit=3, offset=3)] == ids[::-1][3:]
+    assert store.count() == 5
+    assert store.count(status="succeeded") == 5
+    assert store.list_runs(status="failed") == []
+
+
+def test_several_processes_share_one_store(tmp_path: Path) -> None:
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        results = pool.starmap(_create_many, [(str(tmp_path), 10)] * 4)
+    created = {run_id for ids in results for run_id in ids}
+    assert len(created) == 40
+    store = RunStore(tmp_path)
+    assert {r.id for r in store.list_runs(limit=100)} == created
+    for run_id in created:
+        assert (store.run_dir(run_id) / "inputs" / "input_5").is_dir()
+
+
+def test_ids_resolve_from_prefix_and_last(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    first = store.create(RunSpec(source="x"), name="a")
+    store.update(first.id, status=RunStatus.SUCCEEDED, created=1.0)
+    second = store.create(RunSpec(source="x"), name="b")
+    store.update(second.id, status=RunStatus.SUCCEEDED, created=2.0)
+    assert store.resolve_id("last") == second.id
+    n = next(i for i in range(1, len(second.id) + 1) if not first.id.startswith(second.id[:i]))
+    assert store.resolve_id(second.id[:n]) == second.id
+    with pytest.raises(RunNotFoundError, match="several"):
+        store.resolve_id(second.id[:4])  # the year: both runs match
+    with pytest.raises(RunNotFoundError):
+        store.resolve_id("nope")
+    with pytest.raises(RunNotFoundError):
+        store.run_dir("../../etc")
+
+
+def test_the_index_can_be_rebuilt_from_the_folders(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    ids = {store.create(RunSpec(source="x"), name="a").id for _ in range(3)}
+    (tmp_path / "index.sqlite").unlink()
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"index.sqlite{suffix}").unlink(missing_ok=True)
+    fresh = RunStore(tmp_path)
+    assert fresh.count() == 0
+    assert fresh.reindex() == 3
+    assert {r.id for r in fresh.list_runs()} == ids
+
+
+def test_a_run_whose_owner_died_is_marked_failed(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    record = store.create(RunSpec(source="x"), name="a")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store.update(
+        record.id,
+        status=RunStatus.RUNNING,
+        supervisor={"pid": dead.pid, "host": os.uname().nodename, "start": 1},
+    )
+    found = store.get(record.id)
+    assert found.status is RunStatus.FAILED
+    assert "stopped unexpectedly" in (found.message or "")
+    assert json.loads((store.run_dir(record.id) / "run.json").read_text())["status"] == "failed"
+
+
+def test_deleting_a_live_run_needs_force(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    record = store.create(RunSpec(source="x"), name="a")  # owned by this live process
+    with pytest.raises(RunStateError):
+        store.delete(record.id)
+    store.delete(record.id, force=True)
+    assert not store.run_dir(record.id).exists()
+    with pytest.raises(RunNotFoundError):
+        store.get(record.id)
+
+
+def test_cancelling_a_finished_run_is_refused(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    record = store.create(RunSpec(source="x"), name="a")
+    store.update(record.id, status=RunStatus.SUCCEEDED)
+    with pytest.raises(RunStateError, match="already ended"):
+        store.request_cancel(record.id)
+
+
+def test_a_supervisor_killed_with_sigkill_is_detected_and_its_program_stopped(
+    home: Path, project
+) -> None:
+    src = project(
+        {
+            "main.py": """
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            while True:
+                time.sleep(1)
+        print("running", flush=True)
+        while True:
+            time.sleep(1)
+    """
+        }
+    )
+    handle = start_run(src, infer_requirements=False)
+    deadline = time.time() + 30
+    while "running" not in (handle.run_dir / "log.txt").read_text():
+        assert time.time() < deadline, handle.record
+        time.sleep(0.05)
+    record = handle.store._load(handle.id)
+    assert record.status is RunStatus.RUNNING
+    assert len(marker_processes(handle.id)) >= 2
+    os.kill(record.supervisor["pid"], signal.SIGKILL)
+    deadline = time.time() + 10
+    while True:  # the supervisor's death must be noticed by the next reader
+        final = RunStore(home).get(handle.id)
+        if final.status.is_terminal or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert final.status is RunStatus.FAILED
+    assert "stopped unexpectedly" in (final.message or "")
+    deadline = time.time() + 5
+    while marker_processes(handle.id) and time.time() < deadline:
+        time.sleep(0.05)
+    assert marker_processes(handle.id) == []
+    assert "running" in handle.log_text()  # the log so far is kept
