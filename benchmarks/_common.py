@@ -59,7 +59,9 @@ def compare(
     }
 
 
-def report(title: str, results: dict[str, dict[str, float]], baseline: str, json_path: str | None) -> None:
+def report(
+    title: str, results: dict[str, dict[str, float]], baseline: str, json_path: str | None
+) -> None:
     base = results[baseline]
     print(f"\n### {title}\n")
     print("| case | wall median (s) | CPU median (s) | wall ratio | CPU ratio |")
@@ -72,4 +74,6 @@ def report(title: str, results: dict[str, dict[str, float]], baseline: str, json
             f"{wall_ratio:.2f}x | {cpu_ratio:.2f}x |"
         )
     if json_path:
-        Path(json_path).write_text(json.dumps({"title": title, "baseline": baseline, "results": results}, indent=1))
+        Path(json_path).write_text(
+            json.dumps({"title": title, "baseline": baseline, "results": results}, indent=1)
+        )

@@ -1,6 +1,6 @@
 """Start-up cost: ``pyrunner run`` of a hello project (cached environment) vs ``python main.py``.
 
-    python benchmarks/bench_hello.py [--repeat 30]
+python benchmarks/bench_hello.py [--repeat 30]
 """
 
 from __future__ import annotations
@@ -26,12 +26,16 @@ def main() -> None:
         (project / "requirements.txt").write_text("")
         env = {**os.environ, "PYRUNNER_HOME": str(Path(tmp) / "home")}
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
-        subprocess.run([*pyrunner_cmd(), "run", str(project)], check=True, **quiet)  # warm the cache
+        subprocess.run(
+            [*pyrunner_cmd(), "run", str(project)], check=True, **quiet
+        )  # warm the cache
         python = real_python()
         results = compare(
             {
                 "python main.py": lambda: timed([python, "main.py"], cwd=project, **quiet),
-                "pyrunner run hello": lambda: timed([*pyrunner_cmd(), "run", str(project)], **quiet),
+                "pyrunner run hello": lambda: timed(
+                    [*pyrunner_cmd(), "run", str(project)], **quiet
+                ),
             },
             args.repeat,
         )
