@@ -6,10 +6,15 @@ The project is ``examples/plot-sine``. Cases, interleaved:
   ``uv venv`` + ``uv pip install --compile-bytecode`` (bytecode present, as in a pip-installed
   venv), pinned to the same package versions as the pyrunner environment;
 * ``pyrunner run`` with its environment cached (built by a first run, bytecode written);
-* ``uv run --no-project --with-requirements requirements.txt main.py``, warmed by a first run;
+* ``uv run --no-project --with-requirements requirements.txt main.py``, warmed by a first run
+  (with ``PYTHONDONTWRITEBYTECODE=1`` set, as here, uv's cached environment never gets bytecode),
+  and the same with bytecode: its own uv cache, warmed once with ``PYTHONDONTWRITEBYTECODE``
+  unset;
 * with ``--fresh-repeat`` repetitions (not interleaved with the others), a fresh
   ``python -m venv`` + ``pip install -r requirements.txt`` + run, as the oSparc runner does on
   every run (pip may warn "Location ... is ignored": harmless).
+
+uv's package cache is a dedicated one in a temporary folder (filled from the index once).
 
     .venv/bin/python benchmarks/bench_cached_run.py [--repeat 15] [--fresh-repeat 3] [--json PATH]
 
@@ -70,6 +75,7 @@ def main() -> None:
         outputs.mkdir()
         base_env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
         base_env["UV_PYTHON_DOWNLOADS"] = "never"
+        base_env["UV_CACHE_DIR"] = str(tmp / "uv-cache")
         program_env = {
             **base_env,
             "INPUT_FOLDER": str(inputs),
@@ -105,6 +111,9 @@ def main() -> None:
         uv_run = [uv, "run", "--no-project", "--python", python,
                   "--with-requirements", "requirements.txt", "main.py"]
         subprocess.run(uv_run, check=True, cwd=WORKDIR, env=program_env, **quiet)
+        pyc_env = {**program_env, "UV_CACHE_DIR": str(tmp / "uv-cache-pyc")}
+        warm_pyc = {k: v for k, v in pyc_env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        subprocess.run(uv_run, check=True, cwd=WORKDIR, env=warm_pyc, **quiet)
 
         def direct_case() -> tuple[float, float]:
             return timed(direct_cmd, cwd=WORKDIR, env=program_env, **quiet)
@@ -115,12 +124,16 @@ def main() -> None:
         def uv_run_case() -> tuple[float, float]:
             return timed(uv_run, cwd=WORKDIR, env=program_env, **quiet)
 
+        def uv_run_pyc_case() -> tuple[float, float]:
+            return timed(uv_run, cwd=WORKDIR, env=pyc_env, **quiet)
+
         print(f"timing {args.repeat} interleaved rounds ...", file=sys.stderr)
         results = compare(
             {
                 "direct: venv python main.py": direct_case,
                 "pyrunner run (cached env)": pyrunner_case,
-                "uv run --with-requirements (warm)": uv_run_case,
+                "uv run --with-requirements (warm, no bytecode)": uv_run_case,
+                "uv run --with-requirements (warm, bytecode)": uv_run_pyc_case,
             },
             args.repeat,
         )

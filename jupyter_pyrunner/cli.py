@@ -168,6 +168,7 @@ class _Terminal:
 
         self.tty = os.isatty(1) and os.isatty(2)
         self._spinning = threading.Event()
+        self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._drawn = False
@@ -195,7 +196,10 @@ class _Terminal:
     def status(self, record: RunRecord) -> None:
         from .models import RunStatus
 
-        if record.status is RunStatus.PREPARING and self.tty and self._thread is None:
+        building = (
+            record.status is RunStatus.PREPARING and record.message == "building the environment"
+        )
+        if building and self.tty and self._thread is None:
             label = ", ".join(record.requirements) or "no packages"
             import threading
 
@@ -210,24 +214,24 @@ class _Terminal:
         if len(label) > 50:
             label = label[:47] + "..."
         i = 0
-        while self._spinning.wait(0.1) and self._spinning.is_set():
+        while self._spinning.is_set():
             elapsed = time.monotonic() - start
-            if elapsed < 0.4:
-                continue  # a cached environment is ready before anyone would notice
             with self._lock:
                 if not self._spinning.is_set():
                     break
                 frame = self.FRAMES[i % len(self.FRAMES)]
                 os.write(
-                    2, f"\r\x1b[2K{frame} preparing environment ({label}) {elapsed:.1f}s".encode()
+                    2, f"\r\x1b[2K{frame} building environment ({label}) {elapsed:.1f}s".encode()
                 )
                 self._drawn = True
             i += 1
+            self._stopped.wait(0.1)
 
     def stop(self) -> None:
         if self._spinning.is_set():
             with self._lock:
                 self._spinning.clear()
+                self._stopped.set()
                 self._clear()
 
 

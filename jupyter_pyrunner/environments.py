@@ -204,9 +204,16 @@ class EnvironmentManager:
         return Environment(key, path, meta)
 
     def ensure(
-        self, spec: EnvSpec, log: Log = lambda _m: None, should_stop: ShouldStop | None = None
+        self,
+        spec: EnvSpec,
+        log: Log = lambda _m: None,
+        should_stop: ShouldStop | None = None,
+        on_build: Callable[[], object] | None = None,
     ) -> tuple[Environment, bool]:
-        """The environment for ``spec``, built if needed. Returns it and whether it was built."""
+        """The environment for ``spec``, built if needed. Returns it and whether it was built.
+
+        ``on_build`` is called when a build really starts (not for a cached environment).
+        """
         key = spec.key
         found = self._load(key)
         if found is not None:
@@ -215,6 +222,8 @@ class EnvironmentManager:
             found = self._load(key)  # built by another process while we waited
             if found is not None:
                 return found, False
+            if on_build is not None:
+                on_build()
             return self._build(spec, log, should_stop), True
 
     def _build(self, spec: EnvSpec, log: Log, should_stop: ShouldStop | None) -> Environment:

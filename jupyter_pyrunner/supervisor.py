@@ -122,7 +122,7 @@ class Supervisor:
 
     def _update(self, **changes: Any) -> RunRecord:
         record = self.store.update(self.run_id, **changes)
-        if self.on_status is not None and ("status" in changes or "progress" in changes):
+        if self.on_status is not None and changes.keys() & {"status", "progress", "message"}:
             self.on_status(record)
         return record
 
@@ -157,12 +157,17 @@ class Supervisor:
         with LogWriter(self.run_dir) as log:
             try:
                 record = self._run(record, log)
+            except KeyboardInterrupt:
+                # interrupted while preparing (a kernel's stop button): nothing may keep running
+                process_tree.kill_run(self.run_id, record.pid, record.pid, grace=0.5)
+                record = self._finish(record, RunStatus.CANCELLED, message="interrupted")
+                self._say(log, "interrupted")
             except BaseException as exc:
                 # the engine itself failed: say so in the record rather than leave it running
                 message = str(exc) if isinstance(exc, PyRunnerError) else f"internal error: {exc!r}"
                 record = self._finish(record, RunStatus.ERROR, message=message)
                 self._say(log, message)
-                if not isinstance(exc, (PyRunnerError, KeyboardInterrupt)):
+                if not isinstance(exc, PyRunnerError):
                     raise
         self._copy_outputs(record)
         self._write_provenance(record)
@@ -177,7 +182,12 @@ class Supervisor:
         try:
             interpreter = Interpreter.find(spec.python)
             env_spec = EnvSpec(tuple(record.requirements), interpreter, spec.system_site_packages)
-            env, built = self.envs.ensure(env_spec, log=log.system, should_stop=self._cancelled)
+            env, built = self.envs.ensure(
+                env_spec,
+                log=log.system,
+                should_stop=self._cancelled,
+                on_build=lambda: self._update(message="building the environment"),
+            )
         except BuildCancelled:
             return self._finish(record, RunStatus.CANCELLED, message="cancelled while preparing")
         except EnvironmentBuildError as exc:
@@ -193,6 +203,7 @@ class Supervisor:
             self._say(log, f"environment {env.key} built in {env_seconds:.1f} s")
         with self.envs.using(env):
             record = self._update(
+                message=None,
                 env_key=env.key,
                 python=interpreter.path,
                 timings={**record.timings, "environment": round(env_seconds, 4)},
@@ -277,7 +288,12 @@ class Supervisor:
             sel.register(fd, selectors.EVENT_READ)
         try:
             while streams:
-                for key, _ in sel.select(timeout=CHECK_INTERVAL):
+                try:
+                    ready = sel.select(timeout=CHECK_INTERVAL)
+                except KeyboardInterrupt:  # Ctrl-C or a kernel interrupt in this thread: cancel
+                    self._interrupted = True
+                    ready = []
+                for key, _ in ready:
                     fd = int(key.fd)
                     data = os.read(fd, READ_SIZE)
                     if not data:

@@ -185,3 +185,39 @@ def test_help_lists_every_command() -> None:
     text = _parser().format_help()
     for command in ("run", "runs", "show", "logs", "outputs", "cancel", "rm", "env"):
         assert command in text
+
+
+def _run_in_terminal(*args: str) -> tuple[int, bytes]:
+    """Run the CLI with a pseudo-terminal as stdout and stderr; returns (exit code, screen bytes)."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_pyrunner.cli", *args], stdout=slave, stderr=slave
+    )
+    os.close(slave)
+    screen = b""
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the terminal closes when the program is gone
+            break
+        if not data:
+            break
+        screen += data
+    os.close(master)
+    return proc.wait(timeout=120), screen
+
+
+def test_a_spinner_shows_while_building_only_on_a_terminal(home: Path, project) -> None:
+    src = project(
+        {"main.py": "import packaging\nprint('ready')", "requirements.txt": "packaging\n"}
+    )
+    piped = run_cli("run", str(src))
+    assert piped.returncode == 0 and "building environment" not in piped.stderr
+    code, screen = _run_in_terminal("run", str(src))  # cached now: no spinner
+    assert code == 0 and b"ready" in screen and b"building environment" not in screen
+    other = project({"main.py": "import six\nprint('ready')", "requirements.txt": "six\n"})
+    code, screen = _run_in_terminal("run", str(other))
+    assert code == 0 and b"ready" in screen
+    assert b"building environment (six)" in screen
