@@ -195,7 +195,8 @@ class EnvironmentManager:
             yield env
 
     # -- lookup and build --------------------------------------------------------------------
-    def _load(self, key: str) -> Environment | None:
+    def get(self, key: str) -> Environment | None:
+        """The complete environment with this key, if it is in the cache."""
         path = self.root / key
         try:
             meta = json.loads((path / META_NAME).read_text())
@@ -215,11 +216,11 @@ class EnvironmentManager:
         ``on_build`` is called when a build really starts (not for a cached environment).
         """
         key = spec.key
-        found = self._load(key)
+        found = self.get(key)
         if found is not None:
             return found, False
         with self._flock(key, fcntl.LOCK_EX, should_stop, log):
-            found = self._load(key)  # built by another process while we waited
+            found = self.get(key)  # built by another process while we waited
             if found is not None:
                 return found, False
             if on_build is not None:
@@ -408,7 +409,7 @@ class EnvironmentManager:
         for path in sorted(self.root.iterdir()):
             if path.name.startswith(".") or not path.is_dir():
                 continue
-            env = self._load(path.name)
+            env = self.get(path.name)
             if env is None:
                 continue
             try:

@@ -54,7 +54,7 @@ class LocalExecutor(Executor):
             "start": process_start_time(proc.pid),
         }
         with store.locked(run_id):
-            record = store._load(run_id)
+            record = store.read(run_id)
             if record.status is RunStatus.QUEUED:
                 record.supervisor = identity
                 record.executor = self.name

@@ -155,23 +155,16 @@ def read_chunks(
     index = _Index(run_dir / INDEX_NAME)
     chunks: list[LogChunk] = []
     try:
+        # index records start at strictly increasing offsets: record i covers [start_i, start_i+1)
         i = index.find(offset)
         pos = offset
         while pos < end:
-            if index.count:
-                _, ts, stream = index.record(i)
-            else:
-                ts, stream = 0.0, STDOUT
-            nxt = index.record(i + 1)[0] if i + 1 < index.count else end
-            stop = min(max(nxt, pos), end) if nxt > pos else end
-            if stop == pos:
-                i += 1
-                continue
-            chunks.append(
-                LogChunk(
-                    pos, STREAM_NAMES.get(stream, "stdout"), data[pos - offset : stop - offset], ts
-                )
-            )
+            ts, stream = (index.record(i)[1:]) if index.count else (0.0, STDOUT)
+            stop = min(index.record(i + 1)[0], end) if i + 1 < index.count else end
+            if stop <= pos:  # a damaged index: give the rest to the current stream
+                stop = end
+            name = STREAM_NAMES.get(stream, "stdout")
+            chunks.append(LogChunk(pos, name, data[pos - offset : stop - offset], ts))
             pos = stop
             i += 1
     finally:

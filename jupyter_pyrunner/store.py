@@ -134,7 +134,7 @@ class RunStore:
         count = 0
         for run_dir in self.runs_dir.iterdir():
             if RUN_ID.match(run_dir.name) and (run_dir / "run.json").exists():
-                self._index(self._load(run_dir.name))
+                self._index(self.read(run_dir.name))
                 count += 1
         return count
 
@@ -217,7 +217,8 @@ class RunStore:
         _atomic_write(self.run_dir(record.id) / "run.json", json.dumps(record.to_dict(), indent=1))
         self._index(record)
 
-    def _load(self, run_id: str) -> RunRecord:
+    def read(self, run_id: str) -> RunRecord:
+        """The record as stored, without checking that its supervisor lives (see ``get``)."""
         path = self.run_dir(run_id) / "run.json"
         try:
             return RunRecord.from_dict(json.loads(path.read_text()))
@@ -226,7 +227,7 @@ class RunStore:
 
     def get(self, run_id: str) -> RunRecord:
         """The current record; a run whose supervisor has died is marked failed on the way."""
-        record = self._load(run_id)
+        record = self.read(run_id)
         if not record.status.is_terminal and not identity_alive(record.supervisor):
             record = self._mark_orphaned(run_id)
         return record
@@ -234,7 +235,7 @@ class RunStore:
     def update(self, run_id: str, **changes: Any) -> RunRecord:
         """Change fields of a record under its lock; returns the new record."""
         with self.locked(run_id):
-            record = self._load(run_id)
+            record = self.read(run_id)
             for key, value in changes.items():
                 setattr(record, key, value)
             self.save(record)
@@ -244,7 +245,7 @@ class RunStore:
         from .process_tree import kill_run
 
         with self.locked(run_id):
-            record = self._load(run_id)
+            record = self.read(run_id)
             if record.status.is_terminal or identity_alive(record.supervisor):
                 return record  # finished or handed on meanwhile
             pid = (record.supervisor or {}).get("pid")

@@ -381,7 +381,7 @@ class Supervisor:
     def _write_provenance(self, record: RunRecord) -> None:
         import platform
 
-        env = self.envs._load(record.env_key) if record.env_key else None
+        env = self.envs.get(record.env_key) if record.env_key else None
         data = {
             "pyrunner": __version__,
             "run_id": record.id,

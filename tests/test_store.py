@@ -136,7 +136,7 @@ def test_a_supervisor_killed_with_sigkill_is_detected_and_its_program_stopped(
     while "running" not in (handle.run_dir / "log.txt").read_text():
         assert time.time() < deadline, handle.record
         time.sleep(0.05)
-    record = handle.store._load(handle.id)
+    record = handle.store.read(handle.id)
     assert record.status is RunStatus.RUNNING
     assert len(marker_processes(handle.id)) >= 2
     os.kill(record.supervisor["pid"], signal.SIGKILL)
