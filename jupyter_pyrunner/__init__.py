@@ -13,7 +13,6 @@ TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this 
 if TYPE_CHECKING:
     from typing import Any
 
-    from .api import RunHandle, prepare_run, run_project, start_run
     from .environments import EnvironmentManager
     from .errors import (
         ArchiveError,
@@ -25,13 +24,14 @@ if TYPE_CHECKING:
     )
     from .executors import Executor, LocalExecutor
     from .models import RunRecord, RunSpec, RunStatus
+    from .sdk import RunHandle, prepare_run, run_project, start_run
     from .store import RunStore
 
 _EXPORTS = {
-    "RunHandle": "api",
-    "prepare_run": "api",
-    "run_project": "api",
-    "start_run": "api",
+    "RunHandle": "sdk",
+    "prepare_run": "sdk",
+    "run_project": "sdk",
+    "start_run": "sdk",
     "EnvironmentManager": "environments",
     "ArchiveError": "errors",
     "EnvironmentBuildError": "errors",

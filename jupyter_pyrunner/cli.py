@@ -11,6 +11,7 @@ import time
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from .models import RunRecord
@@ -19,6 +20,40 @@ if TYPE_CHECKING:
 EXIT_INVALID = 2
 EXIT_TIMEOUT = 124
 EXIT_CANCELLED = 130
+
+
+def _positive(kind: type[float] | type[int]) -> Callable[[str], float | int]:
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def _not_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative, not {text}")
+    return value
+
+
+def _not_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative, not {text}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,8 +85,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a file, folder or zip for the next input port (input_2..input_5)",
     )
     run.add_argument("--output-dir", metavar="DIR", help="copy the outputs here afterwards")
-    run.add_argument("--timeout", metavar="S", type=float, help="stop the program after S seconds")
-    run.add_argument("--memory", metavar="MB", type=int, help="memory limit of the program, in MB")
+    run.add_argument(
+        "--timeout", metavar="S", type=_positive(float), help="stop the program after S seconds"
+    )
+    run.add_argument(
+        "--memory", metavar="MB", type=_positive(int), help="memory limit of the program, in MB"
+    )
     run.add_argument("--python", metavar="PATH", help="interpreter for the environment")
     run.add_argument(
         "--no-infer",
@@ -70,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     runs = sub.add_parser("runs", help="list runs, newest first")
-    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--limit", type=_positive(int), default=20)
     runs.add_argument("--status", help="only runs with this status")
     runs.add_argument("--json", action="store_true")
 
@@ -83,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument(
         "--follow", "-f", action="store_true", help="keep printing until the run ends"
     )
-    logs.add_argument("--offset", type=int, default=0, help="start at this byte offset")
+    logs.add_argument("--offset", type=_not_negative, default=0, help="start at this byte offset")
     logs.add_argument(
         "--timestamps", "-t", action="store_true", help="prefix lines with time and stream"
     )
@@ -104,9 +143,11 @@ def _parser() -> argparse.ArgumentParser:
     env_list = env_sub.add_parser("list", help="cached environments with size and last use")
     env_list.add_argument("--json", action="store_true")
     prune = env_sub.add_parser("prune", help="evict cached environments")
-    prune.add_argument("--older-than", metavar="DAYS", type=float, help="unused for this many days")
     prune.add_argument(
-        "--max-size", metavar="GB", type=float, help="keep the cache under this size"
+        "--older-than", metavar="DAYS", type=_positive(float), help="unused for this many days"
+    )
+    prune.add_argument(
+        "--max-size", metavar="GB", type=_not_negative_float, help="keep the cache under this size"
     )
     return parser
 
@@ -129,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID
     if program_args and ns.command != "run":
         parser.error("arguments after -- are only for 'run'")
+    import sqlite3
+
     from .errors import PyRunnerError
 
     try:
@@ -149,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         return handler(store, ns)
     except PyRunnerError as exc:
         print(f"pyrunner: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except sqlite3.Error as exc:
+        print(f"pyrunner: error: the run index cannot be used: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:  # an unusable --home, a full disk...: say so in one line
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"pyrunner: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return EXIT_CANCELLED
@@ -253,8 +303,8 @@ def exit_code_for(record: RunRecord) -> int:
 
 
 def _run(ns: argparse.Namespace, program_args: list[str]) -> int:
-    from .api import _spec, prepare_run
     from .models import RunStatus
+    from .sdk import _spec, prepare_run
     from .store import RunStore
     from .supervisor import Supervisor
 
@@ -275,7 +325,9 @@ def _run(ns: argparse.Namespace, program_args: list[str]) -> int:
     )
     record = prepare_run(store, spec)
     terminal = _Terminal(stdout_fd=2 if ns.json else 1)
-    supervisor = Supervisor(store, record.id, sink=terminal.write, on_status=terminal.status)
+    supervisor = Supervisor(
+        store, record.id, sink=terminal.write, on_status=terminal.status, subreaper=True
+    )
     previous = {
         sig: signal.signal(sig, lambda *_: supervisor.interrupt())
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -286,6 +338,8 @@ def _run(ns: argparse.Namespace, program_args: list[str]) -> int:
         terminal.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    for warning in final.warnings:
+        print(f"pyrunner: warning: {warning}", file=sys.stderr)
     if final.status is RunStatus.ERROR:
         print(f"pyrunner: error: {final.message}", file=sys.stderr)
         if final.error_details:
@@ -396,6 +450,7 @@ def _logs(store: RunStore, ns: argparse.Namespace) -> int:
     from .logfile import follow, iter_lines, read_chunks
 
     run_id = store.resolve_id(ns.run_id)
+    store.read(run_id)  # a clear error for a run that does not exist
     run_dir = store.run_dir(run_id)
     if ns.timestamps:
         for ts, stream, line in iter_lines(run_dir, ns.offset):
@@ -417,6 +472,7 @@ def _outputs(store: RunStore, ns: argparse.Namespace) -> int:
     from .outputs import list_outputs
 
     run_id = store.resolve_id(ns.run_id)
+    store.read(run_id)
     files = list_outputs(store.outputs_dir(run_id))
     if ns.json:
         print(

@@ -21,6 +21,7 @@ import os
 import secrets
 import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -31,6 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import EnvironmentBuildError
+from .hostenv import deny_patterns, scrub
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
@@ -79,6 +81,10 @@ def _probe(python: str) -> Interpreter:
         raise EnvironmentBuildError(
             f"cannot use '{python}' as the Python interpreter: {exc}"
         ) from None
+    if len(out) < 2 or not out[0] or not out[1][:1].isdigit():
+        raise EnvironmentBuildError(
+            f"cannot use '{python}' as the Python interpreter: it did not run as one"
+        )
     return Interpreter(out[0], out[1])
 
 
@@ -194,6 +200,32 @@ class EnvironmentManager:
                 (env.path / LAST_USED).touch()
             yield env
 
+    @contextlib.contextmanager
+    def acquire(
+        self,
+        spec: EnvSpec,
+        log: Log = lambda _m: None,
+        should_stop: ShouldStop | None = None,
+        on_build: Callable[[], object] | None = None,
+    ) -> Iterator[tuple[Environment, bool]]:
+        """The environment for ``spec`` (built if needed), held for the caller's use.
+
+        Between finding an environment and locking it, ``prune`` may remove it: then it is
+        looked up (or built) again.
+        """
+        built_any = False
+        for _attempt in range(5):
+            env, built = self.ensure(spec, log, should_stop, on_build)
+            built_any = built_any or built
+            with self._flock(env.key, fcntl.LOCK_SH):
+                if self.get(env.key) is None:
+                    continue  # pruned meanwhile
+                with contextlib.suppress(OSError):
+                    (env.path / LAST_USED).touch()
+                yield env, built_any
+                return
+        raise EnvironmentBuildError("the environment kept disappearing while being prepared")
+
     # -- lookup and build --------------------------------------------------------------------
     def get(self, key: str) -> Environment | None:
         """The complete environment with this key, if it is in the cache."""
@@ -301,8 +333,12 @@ class EnvironmentManager:
         return env
 
     def _call(self, cmd: list[str], log: Log, should_stop: ShouldStop | None, what: str) -> str:
-        """Run an installer step, relaying its output to the log; raise with its own error text."""
-        env = dict(os.environ)
+        """Run an installer step, relaying its output to the log; raise with its own error text.
+
+        The installer may run a project's own build scripts: it gets no host secrets, and on
+        cancel or interrupt its whole process group is stopped.
+        """
+        env = scrub(os.environ, deny_patterns())
         env.setdefault("UV_PYTHON_DOWNLOADS", "never")
         if "UV_CACHE_DIR" not in env:
             env["UV_CACHE_DIR"] = str(self._uv_cache_dir())
@@ -319,27 +355,34 @@ class EnvironmentManager:
         assert proc.stdout is not None
         output = bytearray()
         pending = b""
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            while True:
-                if should_stop and should_stop():
-                    proc.kill()
-                    proc.wait()
-                    raise BuildCancelled()
-                if not sel.select(timeout=0.1):
-                    continue
-                data = os.read(proc.stdout.fileno(), 65536)
-                if not data:
-                    break
-                output += data
-                pending += data
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    log(line.decode(errors="replace").rstrip())
+        finished = False
+        try:
+            with selectors.DefaultSelector() as sel:
+                sel.register(proc.stdout, selectors.EVENT_READ)
+                while True:
+                    if should_stop and should_stop():
+                        raise BuildCancelled()
+                    if not sel.select(timeout=0.1):
+                        continue
+                    data = os.read(proc.stdout.fileno(), 65536)
+                    if not data:
+                        break
+                    output += data
+                    pending += data
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        log(line.decode(errors="replace").rstrip())
+            returncode = proc.wait()
+            finished = True
+        finally:
+            if not finished:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            proc.stdout.close()
         if pending:
             log(pending.decode(errors="replace"))
-        proc.stdout.close()
-        if proc.wait() != 0:
+        if returncode != 0:
             text = output.decode(errors="replace").strip()
             raise EnvironmentBuildError(f"{what} failed", details=text)
         return output.decode(errors="replace")

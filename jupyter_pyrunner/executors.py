@@ -12,9 +12,9 @@ import os
 import subprocess
 import sys
 
+from .hostenv import deny_patterns, scrub
 from .models import RunStatus
-from .process_tree import process_start_time
-from .store import RunStore
+from .store import RunStore, process_identity
 
 
 class Executor(abc.ABC):
@@ -37,6 +37,8 @@ class LocalExecutor(Executor):
 
     def submit(self, store: RunStore, run_id: str) -> None:
         run_dir = store.run_dir(run_id)
+        # the supervisor's own environment is readable by the program (same user): no secrets
+        env = scrub(os.environ, deny_patterns(store.read(run_id).spec.env_deny))
         with open(run_dir / "supervisor.log", "ab") as errors:
             proc = subprocess.Popen(
                 [self.python, "-m", "jupyter_pyrunner.supervisor", str(store.home), run_id],
@@ -46,13 +48,10 @@ class LocalExecutor(Executor):
                 start_new_session=True,
                 close_fds=True,
                 cwd=run_dir,
+                env=env,
             )
         # hand ownership over at once, so the run never looks orphaned if the caller exits now
-        identity = {
-            "pid": proc.pid,
-            "host": os.uname().nodename,
-            "start": process_start_time(proc.pid),
-        }
+        identity = process_identity(proc.pid)
         with store.locked(run_id):
             record = store.read(run_id)
             if record.status is RunStatus.QUEUED:

@@ -133,13 +133,21 @@ def log_size(run_dir: Path) -> int:
 
 
 def read_chunks(
-    run_dir: Path, offset: int = 0, max_bytes: int = 1 << 20, final: bool = False
+    run_dir: Path,
+    offset: int = 0,
+    max_bytes: int = 1 << 20,
+    final: bool = False,
+    merge: bool = True,
 ) -> tuple[list[LogChunk], int]:
     """Chunks from ``offset`` (at most ``max_bytes``) and the offset to continue from.
 
-    Unless ``final``, a multi-byte character cut by the end of what is written so far is left
-    for the next call, so every returned chunk decodes cleanly.
+    A multi-byte character cut by the end of the read is left for the next call, so every
+    chunk decodes cleanly; only when ``final`` (nothing more will be written) and the read
+    reaches the end of the log are trailing bytes returned as they are. ``merge`` joins
+    neighbouring chunks of one stream (keeping the first one's time).
     """
+    if offset < 0:
+        raise ValueError("a log offset cannot be negative")
     try:
         with open(run_dir / LOG_NAME, "rb") as f:
             available = os.fstat(f.fileno()).st_size - offset
@@ -149,8 +157,10 @@ def read_chunks(
         return [], offset
     if not data:
         return [], offset
-    if not final:
-        data = data[: _utf8_cut(data)]
+    if not (final and len(data) == available):
+        cut = _utf8_cut(data)
+        if cut or len(data) == available:  # (a read too small for one character goes as is)
+            data = data[:cut]
     end = offset + len(data)
     index = _Index(run_dir / INDEX_NAME)
     chunks: list[LogChunk] = []
@@ -169,7 +179,7 @@ def read_chunks(
             i += 1
     finally:
         index.close()
-    return _merge(chunks), end
+    return (_merge(chunks) if merge else chunks), end
 
 
 def _merge(chunks: list[LogChunk]) -> list[LogChunk]:
@@ -212,7 +222,7 @@ def iter_lines(run_dir: Path, offset: int = 0) -> Iterator[tuple[float, str, byt
     """(timestamp, stream, line) for each line; a line takes the time of the chunk it starts in."""
     pending: dict[str, tuple[float, bytes]] = {}
     while True:
-        chunks, offset = read_chunks(run_dir, offset, final=True)
+        chunks, offset = read_chunks(run_dir, offset, final=True, merge=False)
         if not chunks:
             break
         for chunk in chunks:

@@ -84,7 +84,9 @@ class RunRecord:
     timings: dict[str, float] = field(default_factory=dict)
     supervisor: dict[str, Any] | None = None
     pid: int | None = None
+    pid_start: int | None = None
     executor: str = "local"
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

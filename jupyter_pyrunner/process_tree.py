@@ -110,7 +110,7 @@ def run_processes(
         stack = [p for p in procs if p.pid == root_pid]
         while stack:
             p = stack.pop()
-            if p.pid not in found:
+            if p.pid not in found and p.pid != me:
                 found[p.pid] = p
                 stack.extend(by_parent.get(p.pid, []))
     marker = f"{MARKER_VAR}={run_id}".encode()
@@ -153,11 +153,13 @@ def kill_run(
     grace: float = 2.0,
     skip: Iterable[int] = (),
     everywhere: bool = True,
+    reap: bool = False,
 ) -> int:
     """SIGTERM the run's processes, wait up to ``grace`` seconds, then SIGKILL what is left.
 
-    Returns how many processes were found. ``skip`` names pids that must not be signalled or
-    reaped here (the caller's own ``Popen`` child, which it waits for itself).
+    Returns how many processes were found. With ``reap`` (for a supervisor, whose adopted
+    orphans they are) exit statuses are collected, except for the pids in ``skip`` (the
+    caller's own ``Popen`` child, which it waits for itself).
     """
     skipped = set(skip)
     procs = run_processes(run_id, root_pid, pgid, everywhere)
@@ -167,7 +169,8 @@ def kill_run(
     _signal_all(procs, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        _reap(p.pid for p in procs if p.pid not in skipped)
+        if reap:
+            _reap(p.pid for p in procs if p.pid not in skipped)
         procs = run_processes(run_id, root_pid, pgid, everywhere)
         if not procs:
             return total
@@ -175,7 +178,8 @@ def kill_run(
     for _ in range(50):  # new processes may still be forking: repeat until none is left
         _signal_all(procs, signal.SIGKILL)
         time.sleep(0.01)
-        _reap(p.pid for p in procs if p.pid not in skipped)
+        if reap:
+            _reap(p.pid for p in procs if p.pid not in skipped)
         procs = run_processes(run_id, root_pid, pgid, everywhere)
         if not procs:
             break
@@ -183,6 +187,44 @@ def kill_run(
     return total
 
 
-def tree_rss(run_id: str, root_pid: int, pgid: int | None = None, everywhere: bool = True) -> int:
-    """Resident memory of all the run's processes, in bytes."""
-    return sum(p.rss for p in run_processes(run_id, root_pid, pgid, everywhere))
+def _pss(pid: int) -> int | None:
+    """Proportional set size in bytes: shared pages count once across the processes."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def tree_memory(
+    run_id: str, root_pid: int, pgid: int | None = None, everywhere: bool = True
+) -> int:
+    """Memory of all the run's processes, in bytes: PSS where the kernel tells it, else RSS."""
+    total = 0
+    for p in run_processes(run_id, root_pid, pgid, everywhere):
+        pss = _pss(p.pid)
+        total += p.rss if pss is None else pss
+    return total
+
+
+def reap_orphans(skip: Iterable[int] = ()) -> None:
+    """Collect every exited child (a subreaper's adopted orphans), except those in ``skip``."""
+    skipped = set(skip)
+    me = os.getpid()
+    for name in os.listdir("/proc"):  # exited children wait as zombies until collected
+        if name.isdigit() and int(name) not in skipped:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                if fields[0] == b"Z" and int(fields[1]) == me:
+                    _reap([int(name)])
+
+
+def verified_pid(pid: int | None, start: int | None) -> int | None:
+    """``pid`` if it still names the process that started at ``start``, else None."""
+    if pid is None or start is None:
+        return None
+    return pid if process_start_time(pid) == start else None

@@ -57,7 +57,9 @@ class ProgressScanner:
             return None
         head = self._carry + chunk[: cut + 1]
         self._carry = chunk[cut + 1 :][-self.MAX_CARRY :]
-        if not (b"%" in head or b"/" in head or b"." in head or b"ercent" in head):
+        if not (
+            b"%" in head or b"/" in head or b"." in head or b"ercent" in head or b"ERCENT" in head
+        ):
             return None  # cheap pre-filter: every progress form holds one of these
         return last_progress(head)
 

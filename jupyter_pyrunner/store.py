@@ -60,12 +60,17 @@ def new_run_id(now: float | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
-def process_identity() -> dict[str, Any]:
-    """Names this process so that others can tell later whether it is still alive."""
+def process_identity(pid: int | None = None) -> dict[str, Any]:
+    """Names a process (this one by default) so that others can tell later whether it lives.
+
+    The start time tells a live process from a later one that got the same pid; a process
+    already gone when named gets start -1, and so is never taken for alive.
+    """
     from .process_tree import process_start_time
 
-    pid = os.getpid()
-    return {"pid": pid, "host": os.uname().nodename, "start": process_start_time(pid)}
+    pid = os.getpid() if pid is None else pid
+    start = process_start_time(pid)
+    return {"pid": pid, "host": os.uname().nodename, "start": -1 if start is None else start}
 
 
 def identity_alive(identity: dict[str, Any] | None) -> bool:
@@ -77,9 +82,7 @@ def identity_alive(identity: dict[str, Any] | None) -> bool:
     from .process_tree import process_start_time
 
     start = process_start_time(int(identity["pid"]))
-    if start is None:
-        return False
-    return identity.get("start") is None or start == identity["start"]
+    return start is not None and start == identity.get("start")
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -242,14 +245,12 @@ class RunStore:
             return record
 
     def _mark_orphaned(self, run_id: str) -> RunRecord:
-        from .process_tree import kill_run
-
         with self.locked(run_id):
             record = self.read(run_id)
             if record.status.is_terminal or identity_alive(record.supervisor):
                 return record  # finished or handed on meanwhile
             pid = (record.supervisor or {}).get("pid")
-            kill_run(run_id, record.pid, record.pid, grace=0.5)
+            self._stop_leftovers(record)
             record.status = RunStatus.FAILED
             record.message = (
                 f"the process supervising this run (pid {pid}) stopped unexpectedly; "
@@ -258,6 +259,18 @@ class RunStore:
             record.finished = time.time()
             self.save(record)
             return record
+
+    def _stop_leftovers(self, record: RunRecord) -> None:
+        """Stop whatever is left of a run nobody supervises any more.
+
+        The recorded program pid is used only while it still names the program (same start
+        time): after a crash or a reboot it may belong to anything. The run's marker variable
+        finds the rest, wherever it was re-parented.
+        """
+        from .process_tree import kill_run, verified_pid
+
+        pid = verified_pid(record.pid, record.pid_start)
+        kill_run(record.id, pid, pid, grace=0.5)
 
     def list_runs(
         self, limit: int = 50, offset: int = 0, status: str | None = None
@@ -291,12 +304,41 @@ class RunStore:
         return int(row[0])
 
     def request_cancel(self, run_id: str) -> RunRecord:
-        """Ask the run's supervisor to stop it; returns the record as it stands."""
+        """Stop a run: a queued one is cancelled here and now, a live one is asked to stop (its
+        supervisor sees the request within ~100 ms). Returns the record as it stands."""
         record = self.get(run_id)
         if record.status.is_terminal:
             raise RunStateError(f"run {run_id} has already ended ({record.status.value})")
         (self.run_dir(run_id) / CANCEL_FILE).touch()
+        with self.locked(run_id):
+            record = self.read(run_id)
+            if record.status is RunStatus.QUEUED:
+                record.status = RunStatus.CANCELLED
+                record.message = "cancelled before it started"
+                record.finished = time.time()
+                self.save(record)
         return record
+
+    def claim(self, run_id: str, identity: dict[str, Any]) -> RunRecord | None:
+        """Take a queued run over for supervision; None when it is no longer queued."""
+        with self.locked(run_id):
+            record = self.read(run_id)
+            if record.status is not RunStatus.QUEUED:
+                return None
+            record.status = RunStatus.PREPARING
+            record.supervisor = identity
+            record.started = time.time()
+            self.save(record)
+            return record
+
+    def _cancel_and_wait(self, run_id: str, timeout: float = 15.0) -> RunRecord:
+        self.request_cancel(run_id)
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.get(run_id)  # also notices a supervisor that died meanwhile
+            if record.status.is_terminal or time.monotonic() > deadline:
+                return record
+            time.sleep(0.05)
 
     def cancel_requested(self, run_id: str) -> bool:
         return (self.run_dir(run_id) / CANCEL_FILE).exists()
@@ -307,8 +349,8 @@ class RunStore:
         if not record.status.is_terminal:
             if not force:
                 raise RunStateError(f"run {run_id} is still {record.status.value}: cancel it first")
-            from .process_tree import kill_run
-
-            kill_run(run_id, record.pid, record.pid, grace=0.5)
+            record = self._cancel_and_wait(run_id)
+            if not record.status.is_terminal:
+                raise RunStateError(f"run {run_id} did not stop; try again in a moment")
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
         self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))

@@ -10,7 +10,6 @@ records the outcome. It runs inside the caller (the CLI) or as a detached proces
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import json
 import os
 import selectors
@@ -26,6 +25,7 @@ from . import process_tree
 from ._version import __version__
 from .environments import BuildCancelled, EnvironmentManager, EnvSpec, Interpreter
 from .errors import EnvironmentBuildError, PyRunnerError
+from .hostenv import ISOLATION_BREAKERS, deny_patterns, scrub
 from .logfile import STDERR, STDOUT, SYSTEM, LogWriter
 from .models import RunRecord, RunStatus
 from .progress import ProgressScanner
@@ -35,36 +35,21 @@ TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this 
 if TYPE_CHECKING:
     from typing import Any
 
-
-#: Variables never passed to the program (fnmatch patterns), beside the user's own deny list.
-DEFAULT_ENV_DENY = (
-    "JUPYTER_TOKEN",
-    "JUPYTER_PASSWORD",
-    "JPY_*",
-    "JUPYTERHUB_API_TOKEN",
-    "JUPYTERHUB_*TOKEN*",
-    "PYTHONHOME",
-    "PYTHONPATH",
-    "PYTHONSTARTUP",
-    "VIRTUAL_ENV",
-    "CONDA_PREFIX",
-    "PYRUNNER_*",
-)
-
 OutputSink = Callable[[int, bytes], None]
 READ_SIZE = 1 << 16
 PROGRESS_SAVE_INTERVAL = 0.2
 CHECK_INTERVAL = 0.1
 MEMORY_INTERVAL = 0.25
 KILL_GRACE = 2.0
+#: after the program exits, how long a descendant may keep its output open before it is stopped
+LINGER = 0.5
 
 
 def program_environment(
     base: dict[str, str], store: RunStore, record: RunRecord, env_path: Path, deny: list[str]
 ) -> dict[str, str]:
     """The program's environment: the host's, minus secrets, plus the oSparc variables."""
-    patterns = [*DEFAULT_ENV_DENY, *deny]
-    env = {k: v for k, v in base.items() if not any(fnmatch.fnmatchcase(k, p) for p in patterns)}
+    env = scrub(base, [*deny_patterns(deny), *ISOLATION_BREAKERS, "PYRUNNER_*"])
     run_dir = store.run_dir(record.id)
     inputs, outputs = run_dir / "inputs", run_dir / "outputs"
     env.update(
@@ -89,15 +74,28 @@ def _preexec(memory_bytes: int | None) -> Callable[[], None]:
         if memory_bytes:
             import resource
 
-            # a ceiling on the data segment stops runaway allocations at once; RSS of the whole
-            # tree is also watched by the supervisor (address-space limits break numpy's threads)
+            # a ceiling on each process's data segment stops runaway allocations at once; the
+            # whole tree's memory is also watched by the supervisor (address-space limits would
+            # break numpy's threads)
             resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
 
     return setup
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # real-time signals have no name of their own
+        return f"signal {number}"
+
+
 class Supervisor:
-    """Takes a prepared run (status ``queued``, project in ``input_1``) to its end."""
+    """Takes a prepared run (status ``queued``, project in ``input_1``) to its end.
+
+    ``subreaper`` is for a process dedicated to the run (the CLI, a detached supervisor): it
+    adopts the run's orphaned daemons, which makes them cheap to find and lets it collect them.
+    A long-lived host (a kernel, a server) leaves it off.
+    """
 
     def __init__(
         self,
@@ -108,6 +106,7 @@ class Supervisor:
         envs: EnvironmentManager | None = None,
         base_env: dict[str, str] | None = None,
         on_status: Callable[[RunRecord], None] | None = None,
+        subreaper: bool = False,
     ) -> None:
         self.store = store
         self.run_id = run_id
@@ -116,7 +115,7 @@ class Supervisor:
         self.envs = envs or EnvironmentManager(store.home)
         self.base_env = dict(os.environ) if base_env is None else base_env
         self.on_status = on_status
-        self._subreaper = False
+        self.subreaper = subreaper and process_tree.become_subreaper()
         self._interrupted = False
         self._last_cancel_check = 0.0
 
@@ -149,29 +148,35 @@ class Supervisor:
 
     # -- the run -----------------------------------------------------------------------------
     def run(self) -> RunRecord:
-        record = self._update(
-            status=RunStatus.PREPARING,
-            supervisor=process_identity(),
-            started=time.time(),
-        )
+        claimed = self.store.claim(self.run_id, process_identity())
+        if claimed is None:  # cancelled (or taken) before it could start
+            return self.store.get(self.run_id)
+        record = claimed
+        if self.on_status is not None:
+            self.on_status(record)
         with LogWriter(self.run_dir) as log:
             try:
                 record = self._run(record, log)
             except KeyboardInterrupt:
                 # interrupted while preparing (a kernel's stop button): nothing may keep running
-                process_tree.kill_run(self.run_id, record.pid, record.pid, grace=0.5)
-                record = self._finish(record, RunStatus.CANCELLED, message="interrupted")
                 self._say(log, "interrupted")
+                self._stop_everything()
+                record = self._finish(record, RunStatus.CANCELLED, message="interrupted")
             except BaseException as exc:
                 # the engine itself failed: say so in the record rather than leave it running
                 message = str(exc) if isinstance(exc, PyRunnerError) else f"internal error: {exc!r}"
-                record = self._finish(record, RunStatus.ERROR, message=message)
                 self._say(log, message)
+                self._stop_everything()
+                record = self._finish(record, RunStatus.ERROR, message=message)
                 if not isinstance(exc, PyRunnerError):
                     raise
-        self._copy_outputs(record)
-        self._write_provenance(record)
-        return self.store.get(self.run_id)
+            finally:
+                if self.subreaper:
+                    process_tree.reap_orphans(skip=self.envs.helper_pids)
+        return record
+
+    def _stop_everything(self) -> None:
+        process_tree.kill_run(self.run_id, grace=0.5, reap=self.subreaper)
 
     def _run(self, record: RunRecord, log: LogWriter) -> RunRecord:
         spec = record.spec
@@ -182,12 +187,26 @@ class Supervisor:
         try:
             interpreter = Interpreter.find(spec.python)
             env_spec = EnvSpec(tuple(record.requirements), interpreter, spec.system_site_packages)
-            env, built = self.envs.ensure(
+            with self.envs.acquire(
                 env_spec,
                 log=log.system,
                 should_stop=self._cancelled,
                 on_build=lambda: self._update(message="building the environment"),
-            )
+            ) as (env, built):
+                env_seconds = time.time() - t0
+                if built:
+                    self._say(log, f"environment {env.key} built in {env_seconds:.1f} s")
+                record = self._update(
+                    message=None,
+                    env_key=env.key,
+                    python=interpreter.path,
+                    timings={**record.timings, "environment": round(env_seconds, 4)},
+                )
+                if self._cancelled():
+                    return self._finish(
+                        record, RunStatus.CANCELLED, message="cancelled before start"
+                    )
+                return self._execute(record, env.python, env.path, log)
         except BuildCancelled:
             return self._finish(record, RunStatus.CANCELLED, message="cancelled while preparing")
         except EnvironmentBuildError as exc:
@@ -198,19 +217,6 @@ class Supervisor:
                 message=f"could not build the environment: {exc}",
                 error_details=exc.details,
             )
-        env_seconds = time.time() - t0
-        if built:
-            self._say(log, f"environment {env.key} built in {env_seconds:.1f} s")
-        with self.envs.using(env):
-            record = self._update(
-                message=None,
-                env_key=env.key,
-                python=interpreter.path,
-                timings={**record.timings, "environment": round(env_seconds, 4)},
-            )
-            if self._cancelled():
-                return self._finish(record, RunStatus.CANCELLED, message="cancelled before start")
-            return self._execute(record, env.python, env.path, log)
 
     def _execute(
         self, record: RunRecord, python: Path, env_path: Path, log: LogWriter
@@ -218,17 +224,12 @@ class Supervisor:
         spec = record.spec
         project = self.store.project_dir(self.run_id)
         assert record.entry is not None and record.workdir is not None
-        entry = project / record.entry
-        cwd = project / record.workdir
-        env = program_environment(self.base_env, self.store, record, env_path, spec.env_deny)
+        env = program_environment(self.base_env, self.store, record, env_path, record.spec.env_deny)
         memory = spec.memory_mb * 1024 * 1024 if spec.memory_mb else None
-        # as a subreaper every orphan of the run is re-parented to us: finding them all later
-        # needs no scan of every process on the machine
-        self._subreaper = process_tree.become_subreaper()
         t0 = time.time()
         proc = subprocess.Popen(
-            [str(python), str(entry), *spec.args],
-            cwd=cwd,
+            [str(python), str(project / record.entry), *spec.args],
+            cwd=project / record.workdir,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -239,24 +240,29 @@ class Supervisor:
         record = self._update(
             status=RunStatus.RUNNING,
             pid=proc.pid,
+            pid_start=process_tree.process_start_time(proc.pid),
             timings={**record.timings, "start": round(t0 - (record.started or t0), 4)},
         )
-        outcome, message = self._pump(record, proc, log, memory)
-        returncode = proc.wait()
+        try:
+            outcome, message = self._pump(record, proc, log, memory)
+        finally:
+            returncode = proc.wait() if proc.poll() is not None else self._kill_now(proc)
         run_seconds = time.time() - t0
-        # the program is done: whatever it left behind goes too
+        # the program is done: whatever it left behind goes too (an orphan of the run was
+        # re-parented to a subreaper supervisor, so its own children are enough to look at)
         process_tree.kill_run(
             self.run_id,
             None,
             proc.pid,
             grace=0.5,
             skip=self.envs.helper_pids,
-            everywhere=not self._subreaper,
+            everywhere=not self.subreaper,
+            reap=self.subreaper,
         )
         if outcome is None:
             outcome = RunStatus.SUCCEEDED if returncode == 0 else RunStatus.FAILED
             if returncode < 0:
-                message = f"killed by signal {signal.Signals(-returncode).name}"
+                message = f"killed by {_signal_name(-returncode)}"
             elif returncode:
                 message = f"exited with code {returncode}"
         return self._finish(
@@ -267,10 +273,18 @@ class Supervisor:
             timings={**record.timings, "run": round(run_seconds, 4)},
         )
 
+    def _kill_now(self, proc: subprocess.Popen[bytes]) -> int:
+        process_tree.kill_run(self.run_id, proc.pid, proc.pid, grace=0.2, skip=[proc.pid])
+        return proc.wait()
+
     def _pump(
         self, record: RunRecord, proc: subprocess.Popen[bytes], log: LogWriter, memory: int | None
     ) -> tuple[RunStatus | None, str | None]:
-        """Relay output until the program ends or must be stopped; returns (status, reason)."""
+        """Relay output until the program has ended (or was stopped); returns (status, reason).
+
+        The loop lives as long as the program does, not as long as its output pipes: a program
+        that closes its stdout and stderr is still timed, cancelled and measured.
+        """
         assert proc.stdout is not None and proc.stderr is not None
         streams = {proc.stdout.fileno(): STDOUT, proc.stderr.fileno(): STDERR}
         scanner = ProgressScanner()
@@ -287,9 +301,14 @@ class Supervisor:
         for fd in streams:
             sel.register(fd, selectors.EVENT_READ)
         try:
-            while streams:
+            while True:
                 try:
-                    ready = sel.select(timeout=CHECK_INTERVAL)
+                    if streams:
+                        ready = sel.select(timeout=CHECK_INTERVAL)
+                    else:  # output closed, program still running: just wait for it
+                        ready = []
+                        with contextlib.suppress(subprocess.TimeoutExpired):
+                            proc.wait(timeout=CHECK_INTERVAL)
                 except KeyboardInterrupt:  # Ctrl-C or a kernel interrupt in this thread: cancel
                     self._interrupted = True
                     ready = []
@@ -311,9 +330,28 @@ class Supervisor:
                 if progress != saved_progress and now - last_save >= PROGRESS_SAVE_INTERVAL:
                     self._update(progress=progress)
                     saved_progress, last_save = progress, now
-                if now - last_check < CHECK_INTERVAL:
+                if now - last_check < CHECK_INTERVAL and streams:
                     continue
                 last_check = now
+                if proc.poll() is not None:
+                    if not streams:
+                        break
+                    # the program has ended (its outcome is its own) but a descendant still
+                    # holds its output open: give it a moment, then stop it and drain the pipes
+                    if exited_at is None:
+                        exited_at = now
+                    elif now - exited_at > LINGER:
+                        process_tree.kill_run(
+                            self.run_id,
+                            None,
+                            proc.pid,
+                            grace=0.2,
+                            skip=self.envs.helper_pids,
+                            reap=self.subreaper,
+                        )
+                        if now - exited_at > LINGER + 3.0:
+                            break  # nothing more will come
+                    continue
                 if outcome is None:
                     if self._cancelled():
                         outcome, message = RunStatus.CANCELLED, "cancelled"
@@ -322,14 +360,15 @@ class Supervisor:
                         message = f"stopped after the time limit of {timeout:g} s"
                     elif memory and now - last_memory >= MEMORY_INTERVAL:
                         last_memory = now
-                        if (
-                            process_tree.tree_rss(
-                                self.run_id, proc.pid, proc.pid, everywhere=not self._subreaper
-                            )
-                            > memory
-                        ):
+                        used = process_tree.tree_memory(
+                            self.run_id, proc.pid, proc.pid, everywhere=not self.subreaper
+                        )
+                        if used > memory:
                             outcome = RunStatus.FAILED
-                            message = f"stopped: memory use went over the limit of {record.spec.memory_mb} MB"
+                            message = (
+                                f"stopped: memory use ({used / 2**20:.0f} MB) went over the "
+                                f"limit of {record.spec.memory_mb} MB"
+                            )
                     if outcome is not None:
                         self._say(log, f"{message}")
                         process_tree.kill_run(
@@ -338,17 +377,8 @@ class Supervisor:
                             proc.pid,
                             grace=KILL_GRACE,
                             skip=[proc.pid, *self.envs.helper_pids],
+                            reap=self.subreaper,
                         )
-                if proc.poll() is not None:
-                    # the program ended but a descendant still holds its output open
-                    if exited_at is None:
-                        exited_at = now
-                    elif now - exited_at > 0.5:
-                        process_tree.kill_run(
-                            self.run_id, None, proc.pid, grace=0.2, skip=self.envs.helper_pids
-                        )
-                    if now - (exited_at or now) > 3.0:
-                        break  # nothing more will come
         finally:
             sel.close()
             proc.stdout.close()
@@ -362,23 +392,35 @@ class Supervisor:
 
     # -- endings -----------------------------------------------------------------------------
     def _finish(self, record: RunRecord, status: RunStatus, **changes: Any) -> RunRecord:
+        """Copy the outputs, write the provenance, then set the final status (in that order,
+        so whoever sees the run ended finds everything in place)."""
+        record = self.store.read(self.run_id)
         finished = time.time()
         timings = dict(changes.pop("timings", record.timings))
         timings["total"] = round(finished - (record.started or record.created), 4)
         if status is RunStatus.SUCCEEDED and record.progress is not None:
             changes.setdefault("progress", 1.0)
-        return self._update(status=status, finished=finished, timings=timings, **changes)
+        warnings = list(record.warnings)
+        problem = self._copy_outputs(record)
+        if problem:
+            warnings.append(problem)
+        final = {"status": status, "finished": finished, "timings": timings, **changes}
+        self._write_provenance(record, final)
+        return self._update(warnings=warnings, **final)
 
-    def _copy_outputs(self, record: RunRecord) -> None:
+    def _copy_outputs(self, record: RunRecord) -> str | None:
         target = record.spec.output_dir
         if not target:
-            return
-        with contextlib.suppress(OSError):
+            return None
+        try:
             shutil.copytree(
                 self.store.outputs_dir(self.run_id), target, symlinks=True, dirs_exist_ok=True
             )
+        except (OSError, shutil.Error) as exc:
+            return f"the outputs could not be copied to {target}: {exc}"
+        return None
 
-    def _write_provenance(self, record: RunRecord) -> None:
+    def _write_provenance(self, record: RunRecord, final: dict[str, Any]) -> None:
         import platform
 
         env = self.envs.get(record.env_key) if record.env_key else None
@@ -398,15 +440,14 @@ class Supervisor:
             "installer": env.meta.get("installer") if env else None,
             "freeze": env.freeze if env else [],
             "platform": platform.platform(),
-            "status": record.status.value,
-            "exit_code": record.exit_code,
+            "status": RunStatus(final["status"]).value,
+            "exit_code": final.get("exit_code", record.exit_code),
             "started": record.started,
-            "finished": record.finished,
-            "timings": record.timings,
+            "finished": final["finished"],
+            "timings": final["timings"],
         }
-        path = self.run_dir / "provenance.json"
-        with contextlib.suppress(OSError):
-            path.write_text(json.dumps(data, indent=1))
+        with contextlib.suppress(OSError):  # the record still holds the essentials
+            (self.run_dir / "provenance.json").write_text(json.dumps(data, indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -414,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     home, run_id = args[0], args[1]
     store = RunStore(home)
-    supervisor = Supervisor(store, run_id)
+    supervisor = Supervisor(store, run_id, subreaper=True)
     signal.signal(signal.SIGTERM, lambda *_: supervisor.interrupt())
     signal.signal(signal.SIGINT, lambda *_: supervisor.interrupt())
     supervisor.run()

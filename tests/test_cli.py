@@ -221,3 +221,35 @@ def test_a_spinner_shows_while_building_only_on_a_terminal(home: Path, project) 
     code, screen = _run_in_terminal("run", str(other))
     assert code == 0 and b"ready" in screen
     assert b"building environment (six)" in screen
+
+
+def test_python_option_picks_the_interpreter_or_says_clearly_why_not(home: Path, project) -> None:
+    src = project({"main.py": "import sys\nprint(sys.version_info[:2])", "requirements.txt": ""})
+    ok = run_cli("run", str(src), "--python", os.path.realpath(sys.executable))
+    assert ok.returncode == 0 and ok.stdout.strip() == str(tuple(sys.version_info[:2]))
+    bad = run_cli("run", str(src), "--python", "/no/such/python")
+    assert bad.returncode == 2
+    assert "cannot use '/no/such/python' as the Python interpreter" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_odd_arguments_get_one_clear_line(home: Path, project, tmp_path: Path) -> None:
+    src = project({"main.py": "print(1)", "requirements.txt": ""})
+    for args in (["--timeout", "0"], ["--timeout", "-1"], ["--memory", "0"], ["--timeout", "soon"]):
+        result = run_cli("run", str(src), *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, args
+    assert run_cli("logs", "20200101-000000-abcdef").returncode == 2
+    assert run_cli("outputs", "20200101-000000-abcdef").returncode == 2
+    offset = run_cli("logs", "last", "--offset", "-1")
+    assert offset.returncode == 2 and "negative" in offset.stderr
+    fake = run_cli("run", str(src), "--python", "/bin/true")
+    assert (
+        fake.returncode == 2
+        and "did not run as one" in fake.stderr
+        and "Traceback" not in fake.stderr
+    )
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    home_file = run_cli("--home", str(blocked), "runs")
+    assert home_file.returncode == 2 and home_file.stderr.count("\n") == 1
+    assert "Traceback" not in home_file.stderr

@@ -141,3 +141,30 @@ def test_system_site_packages_lets_the_run_see_host_packages(home: Path, project
     assert run_project(src).status is RunStatus.FAILED
     handle = run_project(src, system_site_packages=True)
     assert handle.status is RunStatus.SUCCEEDED and program_output(handle) == "seen\n"
+
+
+def test_the_installer_runs_a_project_build_without_host_secrets(
+    home: Path, project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("JUPYTER_TOKEN", "top-secret-token")
+    report = tmp_path / "build-env.txt"
+    src = project(
+        {
+            "main.py": "import localpkg\nprint(localpkg.VALUE)",
+            "requirements.txt": "./localpkg\n",
+            "localpkg/pyproject.toml": "[build-system]\nrequires = ['setuptools']\nbuild-backend = 'setuptools.build_meta'\n",
+            "localpkg/setup.py": f"""
+            import os
+            from setuptools import setup
+            with open({str(report)!r}, "a") as f:
+                f.write(os.environ.get("JUPYTER_TOKEN", "absent") + "\\n")
+            setup(name="localpkg", version="1.0", py_modules=["localpkg"])
+        """,
+            "localpkg/localpkg.py": "VALUE = 7\n",
+        }
+    )
+    handle = run_project(src)
+    assert handle.status is RunStatus.SUCCEEDED, handle.record.error_details
+    assert program_output(handle) == "7\n"
+    assert report.exists() and "top-secret-token" not in report.read_text()
+    assert "absent" in report.read_text()

@@ -121,3 +121,24 @@ def test_follow_from_a_saved_offset_sees_nothing_twice(tmp_path: Path) -> None:
     first = next(iter(follow(tmp_path, 0, lambda: True)))
     rest = b"".join(c.data for c in follow(tmp_path, 2, lambda: True))
     assert first.data.startswith(b"a\n") and rest == b"b\nc\n"
+
+
+def test_a_character_is_never_split_at_a_read_boundary(tmp_path: Path) -> None:
+    text = "a" * (2**20 - 1) + "é" + "z" * 10
+    with LogWriter(tmp_path) as log:
+        log.write(STDOUT, text.encode())
+    offset, parts = 0, []
+    while True:
+        chunks, offset = read_chunks(tmp_path, offset, final=True)
+        if not chunks:
+            break
+        parts.extend(c.text for c in chunks)
+    assert "".join(parts) == text
+
+
+def test_each_line_keeps_its_own_time_within_one_stream(tmp_path: Path) -> None:
+    with LogWriter(tmp_path) as log:
+        log.write(STDOUT, b"one\n", timestamp=100.0)
+        log.write(STDOUT, b"two\n", timestamp=160.0)
+        log.write(STDOUT, b"three\n", timestamp=220.0)
+    assert [ts for ts, _, _ in iter_lines(tmp_path)] == [100.0, 160.0, 220.0]

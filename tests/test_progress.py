@@ -14,6 +14,7 @@ from jupyter_pyrunner.progress import ProgressScanner, last_progress
         (b"45%\n", 0.45),
         (b"  12.5 %  \n", 0.125),
         (b"50 percent\n", 0.5),
+        (b"50 PERCENT\n", 0.5),
         (b"0.45\n", 0.45),
         (b".5\n", 0.5),
         (b"1.0\n", 1.0),
@@ -48,3 +49,7 @@ def test_scanner_flush_reads_an_unterminated_last_line() -> None:
     scanner = ProgressScanner()
     assert scanner.feed(b"x\n9/10") is None
     assert scanner.flush() == pytest.approx(0.9)
+
+
+def test_scanner_reads_uppercase_percent_lines() -> None:
+    assert ProgressScanner().feed(b"work\n75 PERCENT\n") == pytest.approx(0.75)

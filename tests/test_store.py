@@ -153,3 +153,43 @@ def test_a_supervisor_killed_with_sigkill_is_detected_and_its_program_stopped(
         time.sleep(0.05)
     assert marker_processes(handle.id) == []
     assert "running" in handle.log_text()  # the log so far is kept
+
+
+def test_a_stale_program_pid_never_harms_an_unrelated_process(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    record = store.create(RunSpec(source="x"), name="a")
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        # the record claims the bystander's pid as its program, with another start time
+        store.update(
+            record.id,
+            status=RunStatus.RUNNING,
+            pid=bystander.pid,
+            pid_start=1,
+            supervisor={"pid": dead.pid, "host": os.uname().nodename, "start": 1},
+        )
+        assert store.get(record.id).status is RunStatus.FAILED
+        time.sleep(0.3)
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_force_deleting_a_live_detached_run_stops_it_first(home: Path, project) -> None:
+    src = project(
+        {"main.py": "import time\nprint('up', flush=True)\ntime.sleep(60)", "requirements.txt": ""}
+    )
+    handle = start_run(src)
+    deadline = time.time() + 30
+    while "up" not in handle.log_text():
+        assert time.time() < deadline
+        time.sleep(0.05)
+    store = RunStore(home)
+    store.delete(handle.id, force=True)
+    time.sleep(0.5)  # a supervisor still writing would bring files back
+    assert not store.run_dir(handle.id).exists()
+    assert store.count() == 0
+    assert marker_processes(handle.id) == []

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from jupyter_pyrunner import RunStatus, RunStore, run_project
-from jupyter_pyrunner.api import prepare_run
 from jupyter_pyrunner.logfile import iter_lines
 from jupyter_pyrunner.models import RunSpec
+from jupyter_pyrunner.sdk import prepare_run
 from jupyter_pyrunner.supervisor import Supervisor
 
 from .conftest import marker_processes, program_output
@@ -297,3 +297,131 @@ def test_environment_variables_of_the_run_do_not_leak_between_runs(home: Path, p
     b = run_project(src, infer_requirements=False)
     assert a.id in a.log_text() and b.id in b.log_text() and a.id != b.id
     assert os.environ.get("PYRUNNER_RUN_ID") is None
+
+
+def test_a_program_that_closes_its_output_is_still_timed(home: Path, project) -> None:
+    src = project(
+        {
+            "main.py": """
+        import os, time
+        print("closing", flush=True)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        time.sleep(30)
+    """
+        }
+    )
+    t0 = time.monotonic()
+    handle = run_project(src, infer_requirements=False, timeout=1.0)
+    assert handle.status is RunStatus.TIMED_OUT
+    assert time.monotonic() - t0 < 10
+    assert marker_processes(handle.id) == []
+
+
+def test_a_program_ending_in_time_is_not_timed_out_by_a_lingering_child(
+    home: Path, project
+) -> None:
+    src = project(
+        {
+            "main.py": """
+        import subprocess, sys, time
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        time.sleep(0.6)
+        print("done")
+    """
+        }
+    )
+    handle = run_project(src, infer_requirements=False, timeout=1.0)
+    record = handle.record
+    assert record.status is RunStatus.SUCCEEDED and record.exit_code == 0, record.message
+    assert marker_processes(handle.id) == []
+
+
+def test_a_realtime_signal_is_reported_not_crashed_on(home: Path, project) -> None:
+    src = project({"main.py": "import os, signal\nos.kill(os.getpid(), signal.SIGRTMIN + 2)"})
+    record = run_project(src, infer_requirements=False).record
+    assert record.status is RunStatus.FAILED
+    assert record.exit_code is not None and record.exit_code < 0
+    assert "signal" in (record.message or "")
+
+
+def test_the_memory_limit_counts_the_whole_tree(home: Path, project) -> None:
+    # each process stays under the per-process ceiling; together they go over the limit
+    src = project(
+        {
+            "main.py": """
+        import os, time
+        for _ in range(3):
+            if os.fork() == 0:
+                block = bytearray(60 * 1024 * 1024)
+                time.sleep(30)
+                os._exit(0)
+        time.sleep(30)
+    """
+        }
+    )
+    t0 = time.monotonic()
+    record = run_project(src, infer_requirements=False, memory_mb=100).record
+    assert record.status is RunStatus.FAILED
+    assert "memory use" in (record.message or "")
+    assert time.monotonic() - t0 < 20
+    assert marker_processes(record.id) == []
+
+
+def test_shared_pages_of_forked_children_count_once(home: Path, project) -> None:
+    src = project(
+        {
+            "main.py": """
+        import os, time
+        block = bytearray(os.urandom(60 * 1024 * 1024))
+        children = []
+        for _ in range(3):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(1.5)
+                os._exit(0)
+            children.append(pid)
+        for pid in children:
+            os.waitpid(pid, 0)
+        print("ok")
+    """
+        }
+    )
+    record = run_project(src, infer_requirements=False, memory_mb=150).record
+    assert record.status is RunStatus.SUCCEEDED, record.message
+
+
+def test_success_completes_the_progress(home: Path, project) -> None:
+    src = project({"main.py": "print('50%')"})
+    record = run_project(src, infer_requirements=False).record
+    assert record.status is RunStatus.SUCCEEDED and record.progress == 1.0
+
+
+def test_runs_in_this_process_leave_no_zombies_behind(home: Path, project) -> None:
+    src = project(
+        {
+            "main.py": """
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(30)
+            os._exit(0)
+        print("bye")
+    """
+        }
+    )
+    for _ in range(3):
+        assert run_project(src, infer_requirements=False).status is RunStatus.SUCCEEDED
+    me = str(os.getpid())
+    zombies = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                fields = Path(f"/proc/{name}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] == b"Z" and fields[1].decode() == me:
+                zombies.append(name)
+    assert zombies == []

@@ -120,7 +120,6 @@ def test_started_runs_are_followed_live_and_completely(home: Path, project) -> N
         }
     )
     handle = start_run(src)
-    assert not handle.done or handle.status is RunStatus.SUCCEEDED
     chunks = list(handle.follow())
     record = handle.wait(timeout=30)
     assert record.status is RunStatus.SUCCEEDED
@@ -169,3 +168,40 @@ def test_concurrent_runs_on_one_store_all_complete(home: Path, project) -> None:
         lines = program_output(handle).splitlines()
         assert lines == [f"{handle.id} {i}" for i in range(2000)]
     assert len({h.id for h in handles}) == 6
+
+
+def test_a_folder_project_keeps_hidden_files_but_not_tool_folders(home: Path, project) -> None:
+    src = project(
+        {
+            "main.py": "import os\nprint(sorted(os.listdir('.')))",
+            ".env": "KEY=1",
+            ".git/config": "x",
+            ".venv/lib/site.py": "x",
+            "__pycache__/x.pyc": "",
+            "requirements.txt": "",
+        }
+    )
+    handle = run_project(src)
+    assert program_output(handle).strip() == "['.env', 'main.py', 'requirements.txt']"
+
+
+def test_a_detached_supervisor_holds_no_host_secrets(
+    home: Path, project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUPYTER_TOKEN", "top-secret-token")
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-secret")
+    src = project(
+        {
+            "main.py": """
+        import os
+        for pid in (os.getpid(), os.getppid()):
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                data = f.read()
+                print(b"top-secret-token" in data or b"hub-secret" in data)
+    """,
+            "requirements.txt": "",
+        }
+    )
+    handle = start_run(src)
+    assert handle.wait(timeout=60).status is RunStatus.SUCCEEDED
+    assert program_output(handle).split() == ["False", "False"]

@@ -98,19 +98,29 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _copy_folder(src: Path, dest: Path) -> None:
+def _copy_folder(src: Path, dest: Path, *, project: bool, skip: Path | None) -> None:
+    """Copy a folder. For a project, tool folders (``.git``, ``.venv``, ``__pycache__``...) are
+    left out, as intake ignores them; hidden files such as ``.env`` are kept. ``skip`` is the
+    store itself, should it live inside the folder."""
     from .project import IGNORED_DIRS
 
+    skip_real = skip.resolve() if skip is not None else None
+
     def ignore(folder: str, names: list[str]) -> set[str]:
-        return {n for n in names if n in IGNORED_DIRS or n.startswith(".") or n.endswith(".pyc")}
+        left_out = set()
+        for name in names:
+            full = Path(folder) / name
+            if (skip_real is not None and full.resolve() == skip_real) or (project and full.is_dir() and (name in IGNORED_DIRS or name.startswith("."))) or (project and name.endswith(".pyc")):
+                left_out.add(name)
+        return left_out
 
     shutil.copytree(src, dest, symlinks=True, ignore=ignore, dirs_exist_ok=True)
 
 
-def _place(source: Path, dest: Path, what: str) -> str | None:
+def _place(source: Path, dest: Path, what: str, *, project: bool, skip: Path | None) -> str | None:
     """Put a zip (extracted), folder or file into ``dest``; returns the archive's sha256."""
     if source.is_dir():
-        _copy_folder(source, dest)
+        _copy_folder(source, dest, project=project, skip=skip)
         return None
     if not source.is_file():
         raise ProjectError(f"{what} '{source}' does not exist")
@@ -156,17 +166,25 @@ def prepare_run(store: RunStore, spec: RunSpec, *, keep_failed: bool = True) -> 
     record = store.create(spec, name)
     project_dir = store.project_dir(record.id)
     try:
-        sha = _place(source, project_dir, "project")
+        sha = _place(source, project_dir, "project", project=True, skip=store.home)
         for port, item in enumerate(spec.inputs, start=2):
-            _place(Path(item), store.inputs_dir(record.id) / f"input_{port}", f"input {port - 1}")
+            dest = store.inputs_dir(record.id) / f"input_{port}"
+            _place(Path(item), dest, f"input {port - 1}", project=False, skip=store.home)
         project = resolve_project(
             project_dir,
             entry=spec.entry,
             infer=spec.infer_requirements,
             cache_dir=store.home / "cache" / "inference",
         )
-    except (PyRunnerError, OSError) as exc:
-        message = str(exc) if isinstance(exc, PyRunnerError) else f"cannot read the project: {exc}"
+    except BaseException as exc:  # whatever went wrong, the run must not stay half-made
+        if isinstance(exc, PyRunnerError):
+            message = str(exc)
+        elif isinstance(exc, KeyboardInterrupt):
+            message = "interrupted while reading the project"
+        elif isinstance(exc, OSError):
+            message = f"cannot read the project: {exc}"
+        else:
+            message = f"cannot read the project: {type(exc).__name__}: {exc}"
         for port in range(1, INPUT_PORTS + 1):
             _clear(store.inputs_dir(record.id) / f"input_{port}")
         if keep_failed:
@@ -181,7 +199,7 @@ def prepare_run(store: RunStore, spec: RunSpec, *, keep_failed: bool = True) -> 
             )
         else:
             store.delete(record.id, force=True)
-        if isinstance(exc, PyRunnerError):
+        if isinstance(exc, PyRunnerError) or not isinstance(exc, Exception):
             raise
         raise ProjectError(message) from exc
     return store.update(
