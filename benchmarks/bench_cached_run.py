@@ -98,18 +98,37 @@ def main() -> None:
         # direct: a venv with the same versions, bytecode compiled at install
         print("building the direct venv ...", file=sys.stderr)
         direct = tmp / "direct"
-        subprocess.run([uv, "venv", "--quiet", "--python", python, str(direct)], check=True, env=base_env)
         subprocess.run(
-            [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python",
-             str(direct / "bin" / "python"), "-r", str(pins)],
+            [uv, "venv", "--quiet", "--python", python, str(direct)], check=True, env=base_env
+        )
+        subprocess.run(
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--compile-bytecode",
+                "--python",
+                str(direct / "bin" / "python"),
+                "-r",
+                str(pins),
+            ],
             check=True,
             env=base_env,
         )
         direct_cmd = [str(direct / "bin" / "python"), "main.py"]
 
         # uv run: warm its cached ephemeral environment
-        uv_run = [uv, "run", "--no-project", "--python", python,
-                  "--with-requirements", "requirements.txt", "main.py"]
+        uv_run = [
+            uv,
+            "run",
+            "--no-project",
+            "--python",
+            python,
+            "--with-requirements",
+            "requirements.txt",
+            "main.py",
+        ]
         subprocess.run(uv_run, check=True, cwd=WORKDIR, env=program_env, **quiet)
         pyc_env = {**program_env, "UV_CACHE_DIR": str(tmp / "uv-cache-pyc")}
         warm_pyc = {k: v for k, v in pyc_env.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -146,8 +165,19 @@ def main() -> None:
                 vpy = str(venv / "bin" / "python")
                 steps = [
                     ([python, "-m", "venv", str(venv)], None),
-                    ([vpy, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                      "-r", "requirements.txt"], WORKDIR),
+                    (
+                        [
+                            vpy,
+                            "-m",
+                            "pip",
+                            "install",
+                            "--quiet",
+                            "--disable-pip-version-check",
+                            "-r",
+                            "requirements.txt",
+                        ],
+                        WORKDIR,
+                    ),
                     ([vpy, "main.py"], WORKDIR),
                 ]
                 wall = cpu = 0.0
@@ -163,16 +193,23 @@ def main() -> None:
                 compare({"fresh venv + pip install + run": fresh_case}, args.fresh_repeat)
             )
 
-    versions = ", ".join(line for line in freeze if line.lower().startswith(("numpy", "matplotlib")))
+    versions = ", ".join(
+        line for line in freeze if line.lower().startswith(("numpy", "matplotlib"))
+    )
     report(
         f"plot-sine (numpy + matplotlib; {versions}): cached pyrunner run vs direct",
         results,
         "direct: venv python main.py",
         args.json,
     )
-    ratio = results["pyrunner run (cached env)"]["wall_median"] / results["direct: venv python main.py"]["wall_median"]
-    print(f"\npyrunner cached / direct (wall): {ratio:.3f}x; target <= 1.10x: "
-          f"{'met' if ratio <= 1.10 else 'NOT met'}")
+    ratio = (
+        results["pyrunner run (cached env)"]["wall_median"]
+        / results["direct: venv python main.py"]["wall_median"]
+    )
+    print(
+        f"\npyrunner cached / direct (wall): {ratio:.3f}x; target <= 1.10x: "
+        f"{'met' if ratio <= 1.10 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -89,10 +89,20 @@ def main() -> None:
         def uv_build(cache: Path) -> tuple[float, float]:
             env = {**base_env, "UV_CACHE_DIR": str(cache)}
             target = tmp / f"uv-{next(counter)}"
-            w1, c1 = timed([uv, "venv", "--quiet", "--python", python, str(target)], env=env, **quiet)
+            w1, c1 = timed(
+                [uv, "venv", "--quiet", "--python", python, str(target)], env=env, **quiet
+            )
             w2, c2 = timed(
-                [uv, "pip", "install", "--quiet", "--python", str(target / "bin" / "python"),
-                 "-r", str(REQUIREMENTS)],
+                [
+                    uv,
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--python",
+                    str(target / "bin" / "python"),
+                    "-r",
+                    str(REQUIREMENTS),
+                ],
                 env=env,
                 **quiet,
             )

@@ -76,3 +76,10 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    """Tells Jupyter Server where the extension lives (imported only by the server)."""
+    from .server.app import PyRunnerApp
+
+    return [{"module": "jupyter_pyrunner.server.app", "app": PyRunnerApp}]

@@ -224,10 +224,8 @@ class _Terminal:
         self._drawn = False
 
     def write(self, stream: int, data: bytes) -> None:
-        from .logfile import STDOUT, SYSTEM
-
-        fd = self.stdout_fd if stream == STDOUT else 2
-        if stream == SYSTEM and self._spinning.is_set():
+        fd = self.stdout_fd if stream == 1 else 2  # 1: the program's stdout (logfile.STDOUT)
+        if stream == 3 and self._spinning.is_set():  # 3: engine messages (logfile.SYSTEM)
             return  # the spinner says it better while the environment builds
         with self._lock:
             self._clear()

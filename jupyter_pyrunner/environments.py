@@ -413,22 +413,15 @@ class EnvironmentManager:
 
     def _compile_later(self, env: Environment) -> None:
         """Write the environment's bytecode in a detached process (see module docstring)."""
-        site = subprocess.run(
-            [str(env.python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        if not site:
-            return
+        # the environment's own interpreter finds its site-packages: no guessing of the layout
         script = (
-            "import compileall, sys, pathlib;"
-            "ok = compileall.compile_dir(sys.argv[1], quiet=2, workers=0);"
-            "pathlib.Path(sys.argv[2]).write_text('ok' if ok else 'partial')"
+            "import compileall, sys, pathlib, sysconfig;"
+            "ok = compileall.compile_dir(sysconfig.get_path('purelib'), quiet=2, workers=0);"
+            "pathlib.Path(sys.argv[1]).write_text('ok' if ok else 'partial')"
         )
         env_vars = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         proc = subprocess.Popen(
-            [str(env.python), "-c", script, site, str(env.path / COMPILED)],
+            [str(env.python), "-c", script, str(env.path / COMPILED)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

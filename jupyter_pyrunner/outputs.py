@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -63,3 +64,46 @@ def resolve_output(root: Path, relpath: str) -> Path:
     if not real.is_file():
         raise OutputNotFoundError(f"no output '{relpath}'")
     return real
+
+
+class _Spool:
+    """A write-only, unseekable file for ``zipfile``: bytes written are taken out in pieces."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+def iter_zip(root: Path, piece: int = 1 << 20) -> Iterator[bytes]:
+    """The output folder as a zip archive, produced piece by piece (memory stays bounded)."""
+    import zipfile
+
+    spool = _Spool()
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        for item in list_outputs(root):
+            with (
+                open(root / item.path, "rb") as src,
+                zf.open(item.path, "w", force_zip64=True) as dst,
+            ):
+                while block := src.read(piece):
+                    dst.write(block)
+                    if data := spool.take():
+                        yield data
+            if data := spool.take():
+                yield data
+    if data := spool.take():
+        yield data

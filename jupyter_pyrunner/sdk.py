@@ -110,7 +110,11 @@ def _copy_folder(src: Path, dest: Path, *, project: bool, skip: Path | None) -> 
         left_out = set()
         for name in names:
             full = Path(folder) / name
-            if (skip_real is not None and full.resolve() == skip_real) or (project and full.is_dir() and (name in IGNORED_DIRS or name.startswith("."))) or (project and name.endswith(".pyc")):
+            if (
+                (skip_real is not None and full.resolve() == skip_real)
+                or (project and full.is_dir() and (name in IGNORED_DIRS or name.startswith(".")))
+                or (project and name.endswith(".pyc"))
+            ):
                 left_out.add(name)
         return left_out
 

@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 OutputSink = Callable[[int, bytes], None]
 READ_SIZE = 1 << 16
+#: after a small read, wait this long so the next read takes a larger piece: a program printing
+#: a line per write would otherwise cost a wake-up, a read and two writes per line
+COALESCE_BELOW = 16 * 1024
+COALESCE_WAIT = 0.002
 PROGRESS_SAVE_INTERVAL = 0.2
 CHECK_INTERVAL = 0.1
 MEMORY_INTERVAL = 0.25
@@ -312,13 +316,17 @@ class Supervisor:
                 except KeyboardInterrupt:  # Ctrl-C or a kernel interrupt in this thread: cancel
                     self._interrupted = True
                     ready = []
+                small = bool(ready)
                 for key, _ in ready:
                     fd = int(key.fd)
                     data = os.read(fd, READ_SIZE)
                     if not data:
                         sel.unregister(fd)
                         del streams[fd]
+                        small = False
                         continue
+                    if len(data) >= COALESCE_BELOW:
+                        small = False
                     stream = streams[fd]
                     log.write(stream, data)
                     if sink is not None:
@@ -326,6 +334,8 @@ class Supervisor:
                     found = scanner.feed(data)
                     if found is not None:
                         progress = found
+                if small:
+                    time.sleep(COALESCE_WAIT)
                 now = time.monotonic()
                 if progress != saved_progress and now - last_save >= PROGRESS_SAVE_INTERVAL:
                     self._update(progress=progress)
@@ -421,8 +431,7 @@ class Supervisor:
         return None
 
     def _write_provenance(self, record: RunRecord, final: dict[str, Any]) -> None:
-        import platform
-
+        uname = os.uname()  # (platform.platform() would start a subprocess)
         env = self.envs.get(record.env_key) if record.env_key else None
         data = {
             "pyrunner": __version__,
@@ -439,7 +448,7 @@ class Supervisor:
             "environment": record.env_key,
             "installer": env.meta.get("installer") if env else None,
             "freeze": env.freeze if env else [],
-            "platform": platform.platform(),
+            "platform": f"{uname.sysname}-{uname.release}-{uname.machine}",
             "status": RunStatus(final["status"]).value,
             "exit_code": final.get("exit_code", record.exit_code),
             "started": record.started,

@@ -1,0 +1,1 @@
+"""The Jupyter Server face of jupyter-pyrunner: REST API and WebSocket log streaming."""

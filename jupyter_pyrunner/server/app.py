@@ -1,0 +1,93 @@
+"""The Jupyter Server extension: configuration, wiring, and the periodic queue check."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jupyter_server.extension.application import ExtensionApp
+from tornado.ioloop import PeriodicCallback
+from traitlets import Float, Int, List, Type, Unicode, default
+
+from .._version import __version__
+from ..executors import Executor, LocalExecutor
+from ..store import RunStore
+from .handlers import handlers
+from .manager import RunManager
+from .stream import RunWatcher
+
+
+class PyRunnerApp(ExtensionApp):
+    """Upload-and-run REST API with live log streaming, over the jupyter-pyrunner engine."""
+
+    name = "pyrunner"
+    version = __version__
+    description = __doc__
+
+    store_root = Unicode(
+        "", config=True,
+        help="Folder of the run store and environment cache (default: $PYRUNNER_HOME, else a "
+        "'pyrunner' folder in Jupyter's data directory).",
+    )  # fmt: skip
+    max_upload_size = Int(
+        2 * 1024**3, config=True, help="Largest upload accepted, in bytes (413 above it)."
+    )
+    max_concurrent_runs = Int(
+        0, config=True,
+        help="Runs started at once; more are queued in order (0: the number of CPUs).",
+    )  # fmt: skip
+    default_timeout = Float(
+        0.0, config=True, help="Time limit in seconds for runs that set none (0: no limit)."
+    )
+    default_memory_mb = Int(
+        0, config=True, help="Memory limit in MB for runs that set none (0: no limit)."
+    )
+    env_deny = List(
+        Unicode(), config=True,
+        help="Patterns of environment variables never passed to programs, beside the built-in "
+        "ones (JUPYTER_TOKEN, JPY_*, hub tokens).",
+    )  # fmt: skip
+    executor_class = Type(
+        default_value=LocalExecutor, klass=Executor, config=True,
+        help="Where runs are supervised (an Executor subclass).",
+    )  # fmt: skip
+    upload_ttl_hours = Float(
+        24.0, config=True, help="Uploads not used after this long are removed."
+    )
+
+    @default("max_concurrent_runs")
+    def _default_concurrency(self) -> int:
+        return os.cpu_count() or 1
+
+    def initialize_settings(self) -> None:
+        store = RunStore(self.store_root or None)
+        root = Path(self.serverapp.root_dir if self.serverapp else os.getcwd())
+        manager = RunManager(
+            store,
+            self.executor_class(),  # type: ignore[abstract]  # a configured concrete class
+            contents_root=root,
+            max_concurrent=self.max_concurrent_runs or (os.cpu_count() or 1),
+            max_upload_size=self.max_upload_size,
+            default_timeout=self.default_timeout or None,
+            default_memory_mb=self.default_memory_mb or None,
+            env_deny=list(self.env_deny),
+            upload_ttl=self.upload_ttl_hours * 3600,
+        )
+        manager.prune_uploads()
+        self.settings.update(pyrunner_manager=manager, pyrunner_watcher=RunWatcher(store))
+        self._queue_check = PeriodicCallback(self._start_queued, 200)
+        self._queue_check.start()
+        self.log.info("pyrunner: run store at %s", store.home)
+
+    def _start_queued(self) -> None:
+        self.settings["pyrunner_manager"].start_queued()
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(handlers())
+
+    async def stop_extension(self) -> None:
+        if getattr(self, "_queue_check", None) is not None:
+            self._queue_check.stop()
+        watcher = self.settings.get("pyrunner_watcher")
+        if watcher is not None:
+            watcher.stop()

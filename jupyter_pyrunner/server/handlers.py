@@ -1,0 +1,367 @@
+"""REST handlers: thin adapters from HTTP to the run manager and the engine.
+
+Every handler is authenticated (``@web.authenticated``) and authorized on the ``pyrunner``
+resource (``@authorized``); domain errors become JSON error responses in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from ..errors import ProjectError, RunNotFoundError, RunStateError
+from ..logfile import read_chunks
+from ..models import RunRecord
+from ..outputs import OutputNotFoundError, iter_zip, list_outputs, resolve_output
+from .manager import PathOutsideRootError, RunManager, UploadNotFoundError, UploadTooLargeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+AUTH_RESOURCE = "pyrunner"
+RUN_ID = r"(?P<run_id>[^/]+)"
+LOG_PAGE = 1 << 20
+
+#: domain error → HTTP status
+STATUS_FOR = {
+    ProjectError: 400,
+    PathOutsideRootError: 403,
+    RunNotFoundError: 404,
+    UploadNotFoundError: 404,
+    OutputNotFoundError: 404,
+    RunStateError: 409,
+    UploadTooLargeError: 413,
+}
+
+
+def _status_for(exc: BaseException) -> int | None:
+    for kind in type(exc).__mro__:
+        if kind in STATUS_FOR:
+            return STATUS_FOR[kind]
+    return None
+
+
+def domain_errors(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Turn the engine's errors into HTTP errors carrying the engine's message."""
+
+    @functools.wraps(method)
+    async def wrapper(self: PyRunnerHandler, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        except Exception as exc:
+            status = _status_for(exc)
+            if status is None:
+                raise
+            raise web.HTTPError(status, reason=_reason(status), log_message=str(exc)) from exc
+
+    return wrapper
+
+
+def _reason(status: int) -> str:
+    return {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+            413: "Payload Too Large"}.get(status, "Error")  # fmt: skip
+
+
+def record_json(record: RunRecord, manager: RunManager) -> dict[str, Any]:
+    data = record.to_dict()
+    data["queue_position"] = (
+        manager.queued.index(record.id) + 1 if record.id in manager.queued else None
+    )
+    data["duration"] = record.duration
+    return data
+
+
+class PyRunnerHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def manager(self) -> RunManager:
+        return self.settings["pyrunner_manager"]  # type: ignore[no-any-return]
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """JSON errors whose ``message`` is the engine's sentence for the user."""
+        exc_info = kwargs.get("exc_info")
+        message = self._reason
+        if exc_info:
+            exc = exc_info[1]
+            if isinstance(exc, web.HTTPError) and exc.log_message:
+                message = exc.log_message % exc.args if exc.args else exc.log_message
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "reason": self._reason}))
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data))
+
+    def run_record(self, run_id: str) -> RunRecord:
+        return self.manager.store.get(run_id)
+
+
+@web.stream_request_body
+class UploadHandler(PyRunnerHandler):
+    """``PUT /pyrunner/api/uploads/{filename}``: the body is streamed to disk as it arrives."""
+
+    _writer = None
+    _error: BaseException | None = None
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()  # authentication, XSRF, origin
+        if self.request.method != "PUT":
+            return
+        user = self.current_user
+        allowed = user and await ensure_async(
+            self.authorizer.is_authorized(self, user, "write", AUTH_RESOURCE)
+        )
+        if not allowed:
+            raise web.HTTPError(403, log_message="not authorized to upload")
+        limit = self.manager.max_upload_size
+        declared = self.request.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise web.HTTPError(
+                413, reason="Payload Too Large",
+                log_message=f"the upload ({declared} bytes) is larger than the limit of {limit} bytes",
+            )  # fmt: skip
+        self.request.connection.set_max_body_size(limit + 1)  # type: ignore[union-attr]
+        filename = self.path_kwargs.get("filename", "")
+        try:
+            self._writer = self.manager.new_upload(filename)
+        except ProjectError as exc:
+            raise web.HTTPError(400, log_message=str(exc)) from exc
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._writer is None or self._error is not None:
+            return
+        try:
+            self._writer.write(chunk)
+        except UploadTooLargeError as exc:
+            self._error = exc
+            self._writer = None
+            raise web.HTTPError(413, reason="Payload Too Large", log_message=str(exc)) from exc
+
+    def on_connection_close(self) -> None:
+        if self._writer is not None:  # the client went away mid-upload
+            self._writer.abort()
+            self._writer = None
+
+    @web.authenticated
+    @authorized
+    async def put(self, filename: str) -> None:
+        assert self._writer is not None
+        writer, self._writer = self._writer, None
+        info = await asyncio.to_thread(writer.finish)
+        self.write_json({k: info[k] for k in ("upload_id", "filename", "size", "sha256")}, 201)
+
+
+class RunsHandler(PyRunnerHandler):
+    """``GET /pyrunner/api/runs`` (newest first, paginated) and ``POST`` (start a run)."""
+
+    @web.authenticated
+    @authorized
+    @domain_errors
+    async def get(self) -> None:
+        limit = _int_arg(self, "limit", 50, 1, 500)
+        offset = _int_arg(self, "offset", 0, 0, None)
+        status = self.get_argument("status", None)
+        store = self.manager.store
+        records = await asyncio.to_thread(store.list_runs, limit, offset, status)
+        total = await asyncio.to_thread(store.count, status)
+        self.write_json(
+            {
+                "runs": [record_json(r, self.manager) for r in records],
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+    @web.authenticated
+    @authorized
+    @domain_errors
+    async def post(self) -> None:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise ProjectError("the request body is not valid JSON") from None
+        spec = self.manager.spec_from_request(body)
+        record = await asyncio.to_thread(self.manager.submit, spec)
+        self.set_header("Location", self.base_url.rstrip("/") + f"/pyrunner/api/runs/{record.id}")
+        self.write_json(record_json(record, self.manager), 201)
+
+
+class RunHandler(PyRunnerHandler):
+    """``GET`` and ``DELETE /pyrunner/api/runs/{id}``."""
+
+    @web.authenticated
+    @authorized
+    @domain_errors
+    async def get(self, run_id: str) -> None:
+        self.write_json(record_json(self.run_record(run_id), self.manager))
+
+    @web.authenticated
+    @authorized
+    @domain_errors
+    async def delete(self, run_id: str) -> None:
+        await asyncio.to_thread(self.manager.store.delete, run_id)
+        self.set_status(204)
+        self.finish()
+
+
+class CancelHandler(PyRunnerHandler):
+    """``POST /pyrunner/api/runs/{id}/cancel``."""
+
+    @web.authenticated
+    @authorized
+    @domain_errors
+    async def post(self, run_id: str) -> None:
+        record = await asyncio.to_thread(self.manager.store.request_cancel, run_id)
+        self.write_json(record_json(record, self.manager), 202)
+
+
+class LogHandler(PyRunnerHandler):
+    """``GET /pyrunner/api/runs/{id}/log?offset=N``: log text from a byte offset."""
+
+    @web.authenticated
+    @authorized
+    @domain_errors
+    async def get(self, run_id: str) -> None:
+        offset = _int_arg(self, "offset", 0, 0, None)
+        max_bytes = _int_arg(self, "max_bytes", LOG_PAGE, 1, 16 * LOG_PAGE)
+        record = self.run_record(run_id)
+        run_dir = self.manager.store.run_dir(run_id)
+        chunks, next_offset = await asyncio.to_thread(
+            read_chunks, run_dir, offset, max_bytes, record.status.is_terminal
+        )
+        self.write_json(
+            {
+                "offset": offset,
+                "next_offset": next_offset,
+                "text": "".join(c.text for c in chunks),
+                "chunks": [
+                    {
+                        "stream": c.stream,
+                        "text": c.text,
+                        "offset": c.offset,
+                        "timestamp": c.timestamp,
+                    }
+                    for c in chunks
+                ],
+                "status": record.status.value,
+                "complete": record.status.is_terminal and not chunks,
+            }
+        )
+
+
+class OutputsHandler(PyRunnerHandler):
+    """``GET /pyrunner/api/runs/{id}/outputs``: the output tree."""
+
+    @web.authenticated
+    @authorized
+    @domain_errors
+    async def get(self, run_id: str) -> None:
+        self.run_record(run_id)
+        root = self.manager.store.outputs_dir(run_id)
+        files = await asyncio.to_thread(list_outputs, root)
+        self.write_json(
+            {"run_id": run_id, "files": [f.to_dict() for f in files],
+             "total_size": sum(f.size for f in files)}
+        )  # fmt: skip
+
+
+class OutputFileHandler(PyRunnerHandler):
+    """``GET /pyrunner/api/runs/{id}/outputs/{path}``: one file, streamed."""
+
+    @web.authenticated
+    @authorized
+    @domain_errors
+    async def get(self, run_id: str, path: str) -> None:
+        from ..outputs import mime_type
+
+        self.run_record(run_id)
+        real = resolve_output(self.manager.store.outputs_dir(run_id), path)
+        self.set_header("Content-Type", mime_type(real.name))
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Length", str(real.stat().st_size))
+        disposition = (
+            "attachment" if self.get_argument("download", "0") in ("1", "true") else "inline"
+        )
+        self.set_header("Content-Disposition", _disposition(disposition, real.name))
+        await _send_file(self, real)
+
+
+class OutputsZipHandler(PyRunnerHandler):
+    """``GET /pyrunner/api/runs/{id}/outputs.zip``: every output, zipped as it is sent."""
+
+    @web.authenticated
+    @authorized
+    @domain_errors
+    async def get(self, run_id: str) -> None:
+        self.run_record(run_id)
+        root = self.manager.store.outputs_dir(run_id)
+        self.set_header("Content-Type", "application/zip")
+        self.set_header("Content-Disposition", _disposition("attachment", f"{run_id}-outputs.zip"))
+        pieces = iter_zip(root)
+        while True:
+            piece = await asyncio.to_thread(next, pieces, None)
+            if piece is None:
+                break
+            self.write(piece)
+            await self.flush()
+        self.finish()
+
+
+async def _send_file(handler: PyRunnerHandler, path: Path) -> None:
+    with open(path, "rb") as f:
+        while True:
+            block = await asyncio.to_thread(f.read, 1 << 20)
+            if not block:
+                break
+            handler.write(block)
+            await handler.flush()
+    handler.finish()
+
+
+def _disposition(kind: str, name: str) -> str:
+    from urllib.parse import quote
+
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_")
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+def _int_arg(handler: PyRunnerHandler, name: str, default: int, low: int, high: int | None) -> int:
+    raw = handler.get_argument(name, None)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ProjectError(f"'{name}' must be a whole number") from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ProjectError(f"'{name}' must be {bound}")
+    return value
+
+
+def handlers(base: str = "/pyrunner/api") -> list[tuple[str, type]]:
+    from .stream import StreamHandler
+
+    return [
+        (rf"{base}/uploads/(?P<filename>[^/]+)", UploadHandler),
+        (rf"{base}/runs", RunsHandler),
+        (rf"{base}/runs/{RUN_ID}", RunHandler),
+        (rf"{base}/runs/{RUN_ID}/cancel", CancelHandler),
+        (rf"{base}/runs/{RUN_ID}/log", LogHandler),
+        (rf"{base}/runs/{RUN_ID}/stream", StreamHandler),
+        (rf"{base}/runs/{RUN_ID}/outputs\.zip", OutputsZipHandler),
+        (rf"{base}/runs/{RUN_ID}/outputs", OutputsHandler),
+        (rf"{base}/runs/{RUN_ID}/outputs/(?P<path>.+)", OutputFileHandler),
+    ]

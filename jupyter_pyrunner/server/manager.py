@@ -1,0 +1,260 @@
+"""The server's run manager: uploads, contents paths, the run queue. No Tornado in here.
+
+The engine does the work; this adds what a multi-user web service needs on top of it: uploaded
+archives kept until used, paths confined to the server's contents root, and a queue that starts
+at most ``max_concurrent`` runs at a time, in the order they were submitted.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ProjectError, PyRunnerError
+from ..executors import Executor
+from ..models import RunRecord, RunSpec
+from ..sdk import prepare_run
+from ..store import RunStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+class PathOutsideRootError(PyRunnerError):
+    """A path that leads outside the server's contents root."""
+
+
+class UploadTooLargeError(PyRunnerError):
+    """An upload over the configured size limit."""
+
+
+class UploadNotFoundError(PyRunnerError):
+    """No upload with this id."""
+
+
+@dataclass
+class UploadWriter:
+    """Receives an upload's bytes as they arrive, hashing and counting; never holds them."""
+
+    upload_id: str
+    folder: Path
+    filename: str
+    limit: int
+    size: int = 0
+    _digest: Any = field(default_factory=hashlib.sha256)
+    _file: Any = None
+
+    def __post_init__(self) -> None:
+        self.folder.mkdir(parents=True)
+        self._file = open(self.folder / ".partial", "wb")  # noqa: SIM115
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            self.abort()
+            raise UploadTooLargeError(f"the upload is larger than the limit of {self.limit} bytes")
+        self._digest.update(data)
+        self._file.write(data)
+
+    def finish(self) -> dict[str, Any]:
+        self._file.close()
+        os.replace(self.folder / ".partial", self.folder / self.filename)
+        info = {
+            "upload_id": self.upload_id,
+            "filename": self.filename,
+            "size": self.size,
+            "sha256": self._digest.hexdigest(),
+            "created": time.time(),
+        }
+        (self.folder / "upload.json").write_text(json.dumps(info))
+        return info
+
+    def abort(self) -> None:
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class RunManager:
+    """Everything the REST and WebSocket handlers ask of the engine."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        executor: Executor,
+        *,
+        contents_root: Path,
+        max_concurrent: int,
+        max_upload_size: int,
+        default_timeout: float | None = None,
+        default_memory_mb: int | None = None,
+        env_deny: list[str] | None = None,
+        upload_ttl: float = 24 * 3600,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.contents_root = contents_root.resolve()
+        self.max_concurrent = max(1, max_concurrent)
+        self.max_upload_size = max_upload_size
+        self.default_timeout = default_timeout
+        self.default_memory_mb = default_memory_mb
+        self.env_deny = list(env_deny or [])
+        self.upload_ttl = upload_ttl
+        self.uploads_dir = store.home / "uploads"
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        self._queue: collections.deque[str] = collections.deque()
+        self._active: set[str] = set()
+
+    # -- uploads -----------------------------------------------------------------------------
+    def new_upload(self, filename: str) -> UploadWriter:
+        name = _SAFE_NAME.sub("_", os.path.basename(filename.replace("\\", "/"))).strip(" .")
+        if not name:
+            raise ProjectError(f"'{filename}' is not a usable file name")
+        upload_id = secrets.token_hex(16)
+        return UploadWriter(upload_id, self.uploads_dir / upload_id, name, self.max_upload_size)
+
+    def upload_path(self, upload_id: str) -> Path:
+        if not UPLOAD_ID.match(upload_id):
+            raise UploadNotFoundError(f"no upload '{upload_id}'")
+        try:
+            info = json.loads((self.uploads_dir / upload_id / "upload.json").read_text())
+        except (OSError, ValueError):
+            raise UploadNotFoundError(f"no upload '{upload_id}'") from None
+        return self.uploads_dir / upload_id / str(info["filename"])
+
+    def prune_uploads(self) -> int:
+        """Remove uploads older than ``upload_ttl`` (and partial ones left by a crash)."""
+        removed = 0
+        cutoff = time.time() - self.upload_ttl
+        for folder in self.uploads_dir.iterdir():
+            try:
+                if folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    removed += 1
+            except OSError:
+                continue
+        return removed
+
+    # -- paths -------------------------------------------------------------------------------
+    def contents_path(self, relpath: str) -> Path:
+        """A path of the server's contents, refused if it leads outside the contents root."""
+        candidate = (self.contents_root / relpath.lstrip("/")).resolve()
+        if candidate != self.contents_root and self.contents_root not in candidate.parents:
+            raise PathOutsideRootError(f"'{relpath}' is outside the server's root folder")
+        return candidate
+
+    def _source(self, item: str) -> Path:
+        """An input given as an upload id or a contents path."""
+        if UPLOAD_ID.match(item):
+            return self.upload_path(item)
+        return self.contents_path(item)
+
+    # -- runs --------------------------------------------------------------------------------
+    def spec_from_request(self, body: dict[str, Any]) -> RunSpec:
+        if not isinstance(body, dict):
+            raise ProjectError("the request body must be a JSON object")
+        unknown = set(body) - {
+            "upload_id", "path", "entry", "args", "inputs", "timeout", "memory_mb",
+            "infer_requirements", "output_path", "system_site_packages",
+        }  # fmt: skip
+        if unknown:
+            raise ProjectError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        if ("upload_id" in body) == ("path" in body):
+            raise ProjectError("give exactly one of 'upload_id' or 'path'")
+        source = (
+            self.upload_path(_string(body, "upload_id"))
+            if "upload_id" in body
+            else self.contents_path(_string(body, "path"))
+        )
+        inputs = body.get("inputs", [])
+        args = body.get("args", [])
+        if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+            raise ProjectError("'inputs' must be a list of paths or upload ids")
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise ProjectError("'args' must be a list of strings")
+        timeout = _number(body, "timeout", self.default_timeout)
+        memory = _number(body, "memory_mb", self.default_memory_mb)
+        output_path = body.get("output_path")
+        output_dir = None
+        if output_path is not None:
+            output_dir = str(self.contents_path(_string(body, "output_path")))
+        entry = body.get("entry")
+        if entry is not None and not isinstance(entry, str):
+            raise ProjectError("'entry' must be a string")
+        infer = body.get("infer_requirements", True)
+        ssp = body.get("system_site_packages", False)
+        if not isinstance(infer, bool) or not isinstance(ssp, bool):
+            raise ProjectError("'infer_requirements' and 'system_site_packages' are true or false")
+        return RunSpec(
+            source=str(source),
+            entry=entry,
+            inputs=[str(self._source(i)) for i in inputs],
+            args=list(args),
+            timeout=float(timeout) if timeout else None,
+            memory_mb=int(memory) if memory else None,
+            infer_requirements=infer,
+            system_site_packages=ssp,
+            output_dir=output_dir,
+            env_deny=list(self.env_deny),
+        )
+
+    def submit(self, spec: RunSpec) -> RunRecord:
+        """Intake now (errors raise, nothing is left), then queue the run."""
+        record = prepare_run(self.store, spec, keep_failed=False)
+        self._queue.append(record.id)
+        self.start_queued()
+        return self.store.get(record.id)
+
+    def start_queued(self) -> list[str]:
+        """Hand queued runs to the executor while there is room; returns the ids started."""
+        for run_id in list(self._active):
+            try:
+                if self.store.get(run_id).status.is_terminal:
+                    self._active.discard(run_id)
+            except PyRunnerError:
+                self._active.discard(run_id)
+        started = []
+        while self._queue and len(self._active) < self.max_concurrent:
+            run_id = self._queue.popleft()
+            try:
+                record = self.store.get(run_id)
+            except PyRunnerError:
+                continue  # deleted while queued
+            if record.status.is_terminal:
+                continue  # cancelled while queued
+            self.executor.submit(self.store, run_id)
+            self._active.add(run_id)
+            started.append(run_id)
+        return started
+
+    @property
+    def queued(self) -> list[str]:
+        return list(self._queue)
+
+
+def _string(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise ProjectError(f"'{key}' must be a non-empty string")
+    return value
+
+
+def _number(body: dict[str, Any], key: str, default: float | None) -> float | None:
+    value = body.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ProjectError(f"'{key}' must be a positive number")
+    return float(value)

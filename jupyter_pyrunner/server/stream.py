@@ -1,0 +1,190 @@
+"""Live log streaming over a WebSocket: replay from an offset, then push what is written.
+
+One ``RunWatcher`` per server polls the log size and the record of each run that has
+followers (two ``stat`` calls every 25 ms, however many followers) and wakes them; each
+follower then reads from its own offset. Messages are awaited before the next read, so a slow
+client slows its own follower only, and memory stays bounded by one read.
+
+Messages (JSON text frames):
+
+- ``{"type": "log", "stream": "stdout"|"stderr"|"system", "text", "offset", "next_offset"}``;
+  reconnect with ``?offset=<next_offset of the last message>`` to miss nothing and see nothing
+  twice.
+- ``{"type": "status", "status", "progress", "message", "exit_code"}`` on every change.
+- ``{"type": "end", "status", "exit_code", "message", "next_offset"}``, then the socket closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import ws_authenticated
+from jupyter_server.base.handlers import JupyterHandler
+from tornado import web, websocket
+
+from ..errors import RunNotFoundError
+from ..logfile import LOG_NAME, read_chunks
+from ..store import RunStore
+from .handlers import AUTH_RESOURCE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+POLL_INTERVAL = 0.025
+READ_SIZE = 256 * 1024
+
+
+class RunWatcher:
+    """Wakes the followers of a run when its log or its record changes."""
+
+    def __init__(self, store: RunStore, interval: float = POLL_INTERVAL) -> None:
+        self.store = store
+        self.interval = interval
+        self._followers: dict[str, set[asyncio.Event]] = {}
+        self._seen: dict[str, tuple[int, int]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    @contextmanager
+    def follow(self, run_id: str) -> Iterator[asyncio.Event]:
+        event = asyncio.Event()
+        self._followers.setdefault(run_id, set()).add(event)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._poll())
+        try:
+            yield event
+        finally:
+            followers = self._followers.get(run_id)
+            if followers is not None:
+                followers.discard(event)
+                if not followers:
+                    del self._followers[run_id]
+                    self._seen.pop(run_id, None)
+
+    def _signature(self, run_id: str) -> tuple[int, int]:
+        run_dir = self.store.runs_dir / run_id
+        try:
+            size = os.stat(run_dir / LOG_NAME).st_size
+        except OSError:
+            size = -1
+        try:
+            changed = os.stat(run_dir / "run.json").st_mtime_ns
+        except OSError:
+            changed = -1
+        return size, changed
+
+    async def _poll(self) -> None:
+        while self._followers:
+            for run_id, events in list(self._followers.items()):
+                signature = self._signature(run_id)
+                if self._seen.get(run_id) != signature:
+                    self._seen[run_id] = signature
+                    for event in list(events):
+                        event.set()
+            await asyncio.sleep(self.interval)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
+    """``WS /pyrunner/api/runs/{id}/stream?offset=N``."""
+
+    auth_resource = AUTH_RESOURCE
+    _pump: asyncio.Task[None] | None = None
+
+    @property
+    def store(self) -> RunStore:
+        return self.settings["pyrunner_manager"].store  # type: ignore[no-any-return]
+
+    @property
+    def watcher(self) -> RunWatcher:
+        return self.settings["pyrunner_watcher"]  # type: ignore[no-any-return]
+
+    async def pre_get(self, run_id: str) -> None:
+        user = self.current_user
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, user, "read", AUTH_RESOURCE)
+        )
+        if not allowed:
+            raise web.HTTPError(403)
+        try:
+            self.store.get(run_id)
+        except RunNotFoundError as exc:
+            raise web.HTTPError(404, log_message=str(exc)) from exc
+        raw = self.get_argument("offset", "0")
+        if not raw.isdigit():
+            raise web.HTTPError(400, log_message="'offset' must be a whole number, 0 or more")
+        self.start_offset = int(raw)
+
+    @ws_authenticated
+    async def get(self, run_id: str) -> None:
+        await self.pre_get(run_id)
+        result = super().get(run_id)
+        if result is not None:
+            await result
+
+    def open(self, run_id: str) -> None:
+        self._pump = asyncio.get_running_loop().create_task(self._follow(run_id, self.start_offset))
+
+    def on_close(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+
+    def on_message(self, message: str | bytes) -> None:
+        pass  # the stream is one-way; clients reconnect with an offset instead of talking
+
+    async def _send(self, data: dict[str, Any]) -> None:
+        await self.write_message(json.dumps(data))
+
+    async def _follow(self, run_id: str, offset: int) -> None:
+        store = self.store
+        run_dir = store.run_dir(run_id)
+        last_state: tuple[Any, ...] | None = None
+        try:
+            with self.watcher.follow(run_id) as changed:
+                while True:
+                    changed.clear()
+                    record = await asyncio.to_thread(store.get, run_id)
+                    done = record.status.is_terminal
+                    state = (record.status.value, record.progress, record.message, record.exit_code)
+                    if state != last_state:
+                        last_state = state
+                        await self._send({"type": "status", **_status(record)})
+                    while True:  # everything written so far, a bounded read at a time
+                        chunks, end = await asyncio.to_thread(
+                            read_chunks, run_dir, offset, READ_SIZE, done
+                        )
+                        for chunk in chunks:
+                            await self._send(
+                                {"type": "log", "stream": chunk.stream, "text": chunk.text,
+                                 "offset": chunk.offset, "next_offset": chunk.end}
+                            )  # fmt: skip
+                        offset = end
+                        if not chunks:
+                            break
+                    if done:
+                        await self._send({"type": "end", "next_offset": offset, **_status(record)})
+                        self.close()
+                        return
+                    await changed.wait()
+        except (websocket.WebSocketClosedError, asyncio.CancelledError):
+            return
+        except RunNotFoundError:
+            self.close(code=1011, reason="the run was deleted")
+
+
+def _status(record: Any) -> dict[str, Any]:
+    return {
+        "status": record.status.value,
+        "progress": record.progress,
+        "message": record.message,
+        "exit_code": record.exit_code,
+        "run_id": record.id,
+    }
