@@ -131,7 +131,9 @@ class UploadHandler(PyRunnerHandler):
                 413, reason="Payload Too Large",
                 log_message=f"the upload ({declared} bytes) is larger than the limit of {limit} bytes",
             )  # fmt: skip
-        self.request.connection.set_max_body_size(limit + 1)  # type: ignore[union-attr]
+        # the limit is enforced here, byte by byte, so that the client gets a 413 with a JSON
+        # message; Tornado's own cap (a bare 400) must not come first
+        self.request.connection.set_max_body_size(1 << 62)  # type: ignore[union-attr]
         filename = self.path_kwargs.get("filename", "")
         try:
             self._writer = self.manager.new_upload(filename)
@@ -144,9 +146,10 @@ class UploadHandler(PyRunnerHandler):
         try:
             self._writer.write(chunk)
         except UploadTooLargeError as exc:
+            # the partial file is gone; the rest of the body is read and dropped, then the
+            # client gets its 413 (a body with a declared length over the limit was refused in prepare)
             self._error = exc
             self._writer = None
-            raise web.HTTPError(413, reason="Payload Too Large", log_message=str(exc)) from exc
 
     def on_connection_close(self) -> None:
         if self._writer is not None:  # the client went away mid-upload
@@ -156,6 +159,8 @@ class UploadHandler(PyRunnerHandler):
     @web.authenticated
     @authorized
     async def put(self, filename: str) -> None:
+        if self._error is not None:
+            raise web.HTTPError(413, reason="Payload Too Large", log_message=str(self._error))
         assert self._writer is not None
         writer, self._writer = self._writer, None
         info = await asyncio.to_thread(writer.finish)

@@ -1,0 +1,328 @@
+"""The REST API against a real server, real uploads and real runs."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from jupyter_pyrunner import RunStore
+
+PLOT = {
+    "main.py": """
+        import os, pathlib
+        out = pathlib.Path(os.environ["OUTPUT_FOLDER"])
+        (out / "table.csv").write_text("a,b\\n1,2\\n")
+        (out / "output_1" / "note.txt").write_text("port one")
+        (out / "pixel.png").write_bytes(bytes.fromhex(
+            "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+            "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201a5c1e4"
+            "4a0000000049454e44ae426082"))
+        print("wrote outputs")
+    """,
+    "requirements.txt": "",
+}
+
+
+async def expect_error(call: Any, code: int) -> dict[str, Any]:
+    with pytest.raises(HTTPClientError) as info:
+        await call
+    assert info.value.code == code, info.value.response.body if info.value.response else None
+    assert info.value.response is not None
+    return json.loads(info.value.response.body)  # type: ignore[no-any-return]
+
+
+async def test_upload_run_log_and_outputs(api, zipped) -> None:
+    archive = zipped(PLOT, name="plot")
+    upload = await api.upload(archive)
+    assert upload["size"] == archive.stat().st_size and len(upload["sha256"]) == 64
+    created = await api.call("POST", "runs", body={"upload_id": upload["upload_id"]})
+    assert created.code == 201
+    run = json.loads(created.body)
+    assert created.headers["Location"].endswith(f"/pyrunner/api/runs/{run['id']}")
+    assert run["entry"] == "plot/main.py" and run["source_sha256"] == upload["sha256"]
+    final = await api.wait(run["id"])
+    assert final["status"] == "succeeded" and final["exit_code"] == 0
+
+    log = await api.json("GET", "runs", run["id"], "log", params={"offset": 0})
+    assert "wrote outputs\n" in log["text"]
+    again = await api.json("GET", "runs", run["id"], "log", params={"offset": log["next_offset"]})
+    assert again["text"] == "" and again["complete"] is True
+
+    tree = await api.json("GET", "runs", run["id"], "outputs")
+    assert {f["path"]: f["mime_type"] for f in tree["files"]} == {
+        "table.csv": "text/csv",
+        "pixel.png": "image/png",
+        "output_1/note.txt": "text/plain",
+    }
+    png = await api.call("GET", "runs", run["id"], "outputs", "pixel.png")
+    assert png.headers["Content-Type"] == "image/png" and png.body.startswith(b"\x89PNG")
+    assert png.headers["Content-Disposition"].startswith("inline")
+    nested = await api.call("GET", "runs", run["id"], "outputs", "output_1/note.txt", params={"download": "1"})
+    assert nested.body == b"port one"
+    assert nested.headers["Content-Disposition"].startswith('attachment; filename="note.txt"')
+
+    bundle = await api.call("GET", "runs", run["id"], "outputs.zip")
+    assert bundle.headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(bundle.body)) as zf:
+        assert sorted(zf.namelist()) == ["output_1/note.txt", "pixel.png", "table.csv"]
+        assert zf.read("table.csv") == b"a,b\n1,2\n"
+
+
+async def test_a_contents_folder_runs_and_outputs_are_copied_into_the_workspace(
+    api, contents, jp_root_dir: Path
+) -> None:
+    contents("tool", PLOT)
+    run = await api.json("POST", "runs", body={"path": "tool", "output_path": "results/first"})
+    assert (await api.wait(run["id"]))["status"] == "succeeded"
+    assert (jp_root_dir / "results" / "first" / "table.csv").read_text() == "a,b\n1,2\n"
+
+
+async def test_paths_outside_the_contents_root_are_forbidden(api, contents) -> None:
+    contents("tool", PLOT)
+    for body in ({"path": "../outside"}, {"path": "tool/../../x"}, {"path": "tool", "output_path": "../x"},
+                 {"path": "tool", "inputs": ["../../etc/passwd"]}):  # fmt: skip
+        error = await expect_error(api.json("POST", "runs", body=body), 403)
+        assert "outside the server's root folder" in error["message"]
+    # as in Jupyter's contents API, a leading slash means the root folder itself
+    error = await expect_error(api.json("POST", "runs", body={"path": "/etc"}), 400)
+    assert "does not exist" in error["message"]
+
+
+async def test_an_invalid_project_is_a_400_with_the_intake_message_and_leaves_nothing(
+    api, contents, home: Path
+) -> None:
+    contents("two", {"a.py": "print(1)", "b.py": "print(2)"})
+    error = await expect_error(api.json("POST", "runs", body={"path": "two"}), 400)
+    assert "main.py" in error["message"] and "--entry" in error["message"]
+    assert RunStore(home).count() == 0
+    assert [p for p in (home / "runs").iterdir()] == []
+    for body, words in (
+        ({}, "exactly one of"),
+        ({"path": "two", "upload_id": "f" * 32}, "exactly one of"),
+        ({"path": "two", "timeout": -1}, "positive"),
+        ({"path": "two", "args": "x"}, "list of strings"),
+        ({"path": "two", "bogus": 1}, "unknown field"),
+        ({"path": "missing"}, "does not exist"),
+    ):
+        error = await expect_error(api.json("POST", "runs", body=body), 400)
+        assert words in error["message"], (body, error)
+    error = await expect_error(api.json("POST", "runs", body={"upload_id": "0" * 32}), 404)
+    assert "no upload" in error["message"]
+    bad_json = await expect_error(api.call("POST", "runs", body=b"{nope"), 400)
+    assert "not valid JSON" in bad_json["message"]
+
+
+async def test_runs_are_listed_newest_first_with_pages(api, contents) -> None:
+    contents("quick", {"main.py": "print('hi')", "requirements.txt": ""})
+    ids = []
+    for _ in range(3):
+        run = await api.json("POST", "runs", body={"path": "quick"})
+        ids.append(run["id"])
+        await api.wait(run["id"])
+    page = await api.json("GET", "runs", params={"limit": 2})
+    assert [r["id"] for r in page["runs"]] == ids[::-1][:2] and page["total"] == 3
+    rest = await api.json("GET", "runs", params={"limit": 2, "offset": 2})
+    assert [r["id"] for r in rest["runs"]] == ids[:1]
+    await expect_error(api.json("GET", "runs", params={"limit": 0}), 400)
+
+
+async def test_cancel_and_delete(api, contents) -> None:
+    contents("slow", {"main.py": "import time\nprint('up', flush=True)\ntime.sleep(60)", "requirements.txt": ""})
+    run = await api.json("POST", "runs", body={"path": "slow"})
+    await expect_error(api.json("DELETE", "runs", run["id"]), 409)
+    cancelled = await api.call("POST", "runs", run["id"], "cancel")
+    assert cancelled.code == 202
+    assert (await api.wait(run["id"]))["status"] == "cancelled"
+    await expect_error(api.json("POST", "runs", run["id"], "cancel"), 409)
+    deleted = await api.call("DELETE", "runs", run["id"])
+    assert deleted.code == 204
+    await expect_error(api.json("GET", "runs", run["id"]), 404)
+    await expect_error(api.json("GET", "runs", "not-an-id"), 404)
+
+
+async def test_output_paths_cannot_escape_the_output_folder(api, contents, home: Path) -> None:
+    contents("links", {"main.py": """
+        import os
+        out = os.environ["OUTPUT_FOLDER"]
+        os.symlink("/etc/passwd", os.path.join(out, "passwd"))
+        os.symlink("..", os.path.join(out, "up"))
+        open(os.path.join(out, "ok.txt"), "w").write("fine")
+    """, "requirements.txt": ""})
+    run = await api.json("POST", "runs", body={"path": "links"})
+    assert (await api.wait(run["id"]))["status"] == "succeeded"
+    tree = await api.json("GET", "runs", run["id"], "outputs")
+    assert [f["path"] for f in tree["files"]] == ["ok.txt"]
+    for path in ("passwd", "up/run.json", "../run.json", "%2e%2e/run.json", "output_1"):
+        await expect_error(api.call("GET", "runs", run["id"], "outputs", path), 404)
+    bundle = await api.call("GET", "runs", run["id"], "outputs.zip")
+    with zipfile.ZipFile(io.BytesIO(bundle.body)) as zf:
+        assert zf.namelist() == ["ok.txt"]
+
+
+@pytest.mark.parametrize("pyrunner_config", [{"max_upload_size": 1000}])
+async def test_uploads_over_the_limit_are_refused_and_removed(api, home: Path) -> None:
+    error = await expect_error(api.call("PUT", "uploads", "big.zip", body=b"x" * 5000), 413)
+    assert "larger than the limit" in error["message"]
+    small = await api.call("PUT", "uploads", "small.zip", body=b"x" * 10)
+    assert small.code == 201
+
+    def chunks():  # no Content-Length: the limit is enforced while the body streams in
+        async def producer(write):
+            for _ in range(20):
+                await write(b"y" * 500)
+        return producer
+
+    with pytest.raises(HTTPClientError) as info:
+        await api.fetch("pyrunner", "api", "uploads", "streamed.zip", method="PUT",
+                        body_producer=chunks())  # fmt: skip
+    assert info.value.code == 413
+    leftovers = sorted(p.name for p in (home / "uploads").iterdir())
+    assert len(leftovers) == 1  # only the small upload remains
+    assert not list((home / "uploads").rglob(".partial"))
+
+
+@pytest.mark.parametrize("pyrunner_config", [{"max_concurrent_runs": 1}])
+async def test_extra_runs_wait_in_order(api, contents) -> None:
+    contents("nap", {"main.py": "import time, sys\ntime.sleep(0.5)\nprint(sys.argv[1])", "requirements.txt": ""})
+    runs = [await api.json("POST", "runs", body={"path": "nap", "args": [str(i)]}) for i in range(3)]
+    statuses = [(await api.json("GET", "runs", r["id"]))["status"] for r in runs]
+    assert statuses[1:] == ["queued", "queued"]
+    assert (await api.json("GET", "runs", runs[2]["id"]))["queue_position"] == 2
+    finals = [await api.wait(r["id"]) for r in runs]
+    assert [f["status"] for f in finals] == ["succeeded"] * 3
+    starts = [f["started"] for f in finals]
+    ends = [f["finished"] for f in finals]
+    assert starts == sorted(starts)
+    assert starts[1] >= ends[0] - 0.05 and starts[2] >= ends[1] - 0.05  # one at a time
+
+
+async def test_a_queued_run_can_be_cancelled_before_it_starts(api, contents, jp_serverapp) -> None:
+    manager = jp_serverapp.web_app.settings["pyrunner_manager"]
+    manager.max_concurrent = 1
+    contents("slow", {"main.py": "import time\ntime.sleep(30)", "requirements.txt": ""})
+    first = await api.json("POST", "runs", body={"path": "slow"})
+    second = await api.json("POST", "runs", body={"path": "slow"})
+    assert second["status"] == "queued"
+    await api.call("POST", "runs", second["id"], "cancel")
+    assert (await api.wait(second["id"], timeout=5))["status"] == "cancelled"
+    await api.call("POST", "runs", first["id"], "cancel")
+    assert (await api.wait(first["id"]))["status"] == "cancelled"
+    assert "started" not in (await api.json("GET", "runs", second["id"]))["timings"]
+
+
+async def test_the_server_token_never_reaches_the_program(
+    api, contents, jp_serverapp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = jp_serverapp.identity_provider.token
+    monkeypatch.setenv("JUPYTER_TOKEN", token)
+    monkeypatch.setenv("JPY_API_TOKEN", "hub-token-value")
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-token-value")
+    contents("spy", {"main.py": """
+        import os
+        seen = []
+        for pid in ("self", str(os.getppid())):
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                seen.append(f.read())
+        print(seen)
+    """, "requirements.txt": ""})
+    run = await api.json("POST", "runs", body={"path": "spy"})
+    assert (await api.wait(run["id"]))["status"] == "succeeded"
+    log = (await api.json("GET", "runs", run["id"], "log"))["text"]
+    assert "PATH=" in log  # both environments were read and printed
+    assert token not in log and "hub-token-value" not in log
+
+
+UNAUTHENTICATED = [
+    ("GET", ("runs",)),
+    ("POST", ("runs",)),
+    ("GET", ("runs", "20260101-000000-abcdef")),
+    ("DELETE", ("runs", "20260101-000000-abcdef")),
+    ("POST", ("runs", "20260101-000000-abcdef", "cancel")),
+    ("GET", ("runs", "20260101-000000-abcdef", "log")),
+    ("GET", ("runs", "20260101-000000-abcdef", "outputs")),
+    ("GET", ("runs", "20260101-000000-abcdef", "outputs", "a.txt")),
+    ("GET", ("runs", "20260101-000000-abcdef", "outputs.zip")),
+    ("PUT", ("uploads", "x.zip")),
+]
+
+
+@pytest.mark.parametrize(("method", "parts"), UNAUTHENTICATED)
+async def test_every_route_needs_a_token(api, method: str, parts: tuple[str, ...], home: Path) -> None:
+    body = b"data" if method in ("POST", "PUT") else None
+    with pytest.raises(HTTPClientError) as info:
+        await api.fetch("pyrunner", "api", *parts, method=method, body=body,
+                        headers={"Authorization": ""})  # fmt: skip
+    assert info.value.code in (401, 403)
+    assert not (home / "uploads").exists() or not any((home / "uploads").iterdir())
+
+
+async def _browser_cookies(api, token: str) -> str:
+    """Log in as a browser does (a form with the token), returning the session cookies."""
+    jar: dict[str, str] = {}
+
+    def keep(response: Any) -> None:
+        for header in response.headers.get_list("Set-Cookie"):
+            name, _, value = header.split(";", 1)[0].partition("=")
+            jar[name.strip()] = value.strip()
+
+    keep(await api.fetch("login", headers={"Authorization": ""}))
+    form = f"_xsrf={jar['_xsrf']}&password={token}".encode()
+    done = await api.fetch("login", method="POST", body=form, follow_redirects=False, raise_error=False,
+                           headers={"Authorization": "", "Cookie": f"_xsrf={jar['_xsrf']}"})  # fmt: skip
+    assert done.code == 302, done.code
+    keep(done)
+    assert any(name.startswith("username-") for name in jar)
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+async def test_the_stream_needs_a_user_and_refuses_other_origins(
+    jp_ws_fetch, api, contents, jp_serverapp, jp_http_port
+) -> None:
+    contents("quick", {"main.py": "print('hi')", "requirements.txt": ""})
+    run = await api.json("POST", "runs", body={"path": "quick"})
+    with pytest.raises(HTTPClientError) as info:
+        await jp_ws_fetch("pyrunner", "api", "runs", run["id"], "stream", headers={"Authorization": ""})
+    assert info.value.code in (401, 403)
+    cookies = await _browser_cookies(api, jp_serverapp.identity_provider.token)
+    # the session cookie is named after the host the browser logged in through
+    browser = {"Authorization": "", "Cookie": cookies, "Host": f"127.0.0.1:{jp_http_port}"}
+    with pytest.raises(HTTPClientError) as info:
+        await jp_ws_fetch("pyrunner", "api", "runs", run["id"], "stream",
+                          headers={**browser, "Origin": "http://evil.example"})  # fmt: skip
+    assert info.value.code in (403, 404)
+    same = await jp_ws_fetch("pyrunner", "api", "runs", run["id"], "stream",
+                             headers={**browser, "Origin": f"http://127.0.0.1:{jp_http_port}"})  # fmt: skip
+    first = json.loads(await same.read_message())
+    assert first["type"] == "status"
+    same.close()
+
+
+async def test_browser_writes_need_the_xsrf_token(api, contents, jp_serverapp) -> None:
+    contents("quick", {"main.py": "print('hi')", "requirements.txt": ""})
+    cookies = await _browser_cookies(api, jp_serverapp.identity_provider.token)
+    browser = {"Authorization": "", "Cookie": cookies}
+    refused = await api.fetch("pyrunner", "api", "runs", method="POST", raise_error=False,
+                              body=json.dumps({"path": "quick"}), headers=browser)  # fmt: skip
+    assert refused.code == 403
+    xsrf = next(part.split("=", 1)[1] for part in cookies.split("; ") if part.startswith("_xsrf="))
+    accepted = await api.fetch("pyrunner", "api", "runs", method="POST", raise_error=False,
+                               body=json.dumps({"path": "quick"}),
+                               headers={**browser, "X-XSRFToken": xsrf})  # fmt: skip
+    assert accepted.code == 201
+    listed = await api.fetch("pyrunner", "api", "runs", headers=browser)  # reads need no XSRF token
+    assert listed.code == 200
+
+
+@pytest.mark.filterwarnings("error::jupyter_server.utils.JupyterServerAuthWarning")
+async def test_no_route_is_left_without_authentication(jp_serverapp) -> None:
+    routes = [rule.matcher.regex.pattern for rule in jp_serverapp.web_app.default_router.rules[0].target.rules
+              if "pyrunner" in rule.matcher.regex.pattern]  # fmt: skip
+    assert len(routes) >= 9
+    assert os.environ.get("JUPYTER_SERVER_ALLOW_UNAUTHENTICATED_ACCESS") in (None, "", "false")
