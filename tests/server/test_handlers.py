@@ -64,7 +64,9 @@ async def test_upload_run_log_and_outputs(api, zipped) -> None:
     png = await api.call("GET", "runs", run["id"], "outputs", "pixel.png")
     assert png.headers["Content-Type"] == "image/png" and png.body.startswith(b"\x89PNG")
     assert png.headers["Content-Disposition"].startswith("inline")
-    nested = await api.call("GET", "runs", run["id"], "outputs", "output_1/note.txt", params={"download": "1"})
+    nested = await api.call(
+        "GET", "runs", run["id"], "outputs", "output_1/note.txt", params={"download": "1"}
+    )
     assert nested.body == b"port one"
     assert nested.headers["Content-Disposition"].startswith('attachment; filename="note.txt"')
 
@@ -134,7 +136,10 @@ async def test_runs_are_listed_newest_first_with_pages(api, contents) -> None:
 
 
 async def test_cancel_and_delete(api, contents) -> None:
-    contents("slow", {"main.py": "import time\nprint('up', flush=True)\ntime.sleep(60)", "requirements.txt": ""})
+    contents(
+        "slow",
+        {"main.py": "import time\nprint('up', flush=True)\ntime.sleep(60)", "requirements.txt": ""},
+    )
     run = await api.json("POST", "runs", body={"path": "slow"})
     await expect_error(api.json("DELETE", "runs", run["id"]), 409)
     cancelled = await api.call("POST", "runs", run["id"], "cancel")
@@ -148,13 +153,19 @@ async def test_cancel_and_delete(api, contents) -> None:
 
 
 async def test_output_paths_cannot_escape_the_output_folder(api, contents, home: Path) -> None:
-    contents("links", {"main.py": """
+    contents(
+        "links",
+        {
+            "main.py": """
         import os
         out = os.environ["OUTPUT_FOLDER"]
         os.symlink("/etc/passwd", os.path.join(out, "passwd"))
         os.symlink("..", os.path.join(out, "up"))
         open(os.path.join(out, "ok.txt"), "w").write("fine")
-    """, "requirements.txt": ""})
+    """,
+            "requirements.txt": "",
+        },
+    )
     run = await api.json("POST", "runs", body={"path": "links"})
     assert (await api.wait(run["id"]))["status"] == "succeeded"
     tree = await api.json("GET", "runs", run["id"], "outputs")
@@ -177,6 +188,7 @@ async def test_uploads_over_the_limit_are_refused_and_removed(api, home: Path) -
         async def producer(write):
             for _ in range(20):
                 await write(b"y" * 500)
+
         return producer
 
     with pytest.raises(HTTPClientError) as info:
@@ -190,8 +202,16 @@ async def test_uploads_over_the_limit_are_refused_and_removed(api, home: Path) -
 
 @pytest.mark.parametrize("pyrunner_config", [{"max_concurrent_runs": 1}])
 async def test_extra_runs_wait_in_order(api, contents) -> None:
-    contents("nap", {"main.py": "import time, sys\ntime.sleep(0.5)\nprint(sys.argv[1])", "requirements.txt": ""})
-    runs = [await api.json("POST", "runs", body={"path": "nap", "args": [str(i)]}) for i in range(3)]
+    contents(
+        "nap",
+        {
+            "main.py": "import time, sys\ntime.sleep(0.5)\nprint(sys.argv[1])",
+            "requirements.txt": "",
+        },
+    )
+    runs = [
+        await api.json("POST", "runs", body={"path": "nap", "args": [str(i)]}) for i in range(3)
+    ]
     statuses = [(await api.json("GET", "runs", r["id"]))["status"] for r in runs]
     assert statuses[1:] == ["queued", "queued"]
     assert (await api.json("GET", "runs", runs[2]["id"]))["queue_position"] == 2
@@ -224,14 +244,20 @@ async def test_the_server_token_never_reaches_the_program(
     monkeypatch.setenv("JUPYTER_TOKEN", token)
     monkeypatch.setenv("JPY_API_TOKEN", "hub-token-value")
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-token-value")
-    contents("spy", {"main.py": """
+    contents(
+        "spy",
+        {
+            "main.py": """
         import os
         seen = []
         for pid in ("self", str(os.getppid())):
             with open(f"/proc/{pid}/environ", "rb") as f:
                 seen.append(f.read())
         print(seen)
-    """, "requirements.txt": ""})
+    """,
+            "requirements.txt": "",
+        },
+    )
     run = await api.json("POST", "runs", body={"path": "spy"})
     assert (await api.wait(run["id"]))["status"] == "succeeded"
     log = (await api.json("GET", "runs", run["id"], "log"))["text"]
@@ -254,7 +280,9 @@ UNAUTHENTICATED = [
 
 
 @pytest.mark.parametrize(("method", "parts"), UNAUTHENTICATED)
-async def test_every_route_needs_a_token(api, method: str, parts: tuple[str, ...], home: Path) -> None:
+async def test_every_route_needs_a_token(
+    api, method: str, parts: tuple[str, ...], home: Path
+) -> None:
     body = b"data" if method in ("POST", "PUT") else None
     with pytest.raises(HTTPClientError) as info:
         await api.fetch("pyrunner", "api", *parts, method=method, body=body,
@@ -288,7 +316,9 @@ async def test_the_stream_needs_a_user_and_refuses_other_origins(
     contents("quick", {"main.py": "print('hi')", "requirements.txt": ""})
     run = await api.json("POST", "runs", body={"path": "quick"})
     with pytest.raises(HTTPClientError) as info:
-        await jp_ws_fetch("pyrunner", "api", "runs", run["id"], "stream", headers={"Authorization": ""})
+        await jp_ws_fetch(
+            "pyrunner", "api", "runs", run["id"], "stream", headers={"Authorization": ""}
+        )
     assert info.value.code in (401, 403)
     cookies = await _browser_cookies(api, jp_serverapp.identity_provider.token)
     # the session cookie is named after the host the browser logged in through
