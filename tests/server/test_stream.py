@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ async def test_a_follower_gets_the_whole_log_live_then_the_end(api, contents, jp
     assert end["type"] == "end" and end["status"] == "succeeded" and end["exit_code"] == 0
     offsets = [(m["offset"], m["next_offset"]) for m in messages if m["type"] == "log"]
     assert all(a < b for a, b in offsets)
-    assert all(prev[1] == cur[0] for prev, cur in zip(offsets, offsets[1:], strict=False))
+    assert all(prev[1] == cur[0] for prev, cur in itertools.pairwise(offsets))
     assert end["next_offset"] == offsets[-1][1]
 
 
