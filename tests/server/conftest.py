@@ -24,7 +24,9 @@ def pyrunner_config() -> dict[str, Any]:
 def jp_server_config(home: Path, pyrunner_config: dict[str, Any]) -> Config:
     return Config(
         {
-            "ServerApp": {"jpserver_extensions": {"jupyter_pyrunner": True}},
+            "ServerApp": {
+                "jpserver_extensions": {"jupyter_pyrunner": True, "jupyter_server_terminals": False}
+            },
             "PyRunnerApp": {"store_root": str(home), **pyrunner_config},
         }
     )

@@ -188,3 +188,13 @@ def test_a_run_survives_a_server_restart_and_is_followed_again(server: Server) -
     assert text == "".join(f"line {i}\n" for i in range(LINES))
     assert after[-1]["type"] == "end" and after[-1]["status"] == "succeeded"
     assert marker_processes(run["id"]) == []
+
+
+def test_installing_the_package_enables_the_extension() -> None:
+    listed = subprocess.run(
+        [sys.executable, "-m", "jupyter_server.extension.serverextension", "list"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    text = listed.stdout + listed.stderr
+    assert "jupyter_pyrunner enabled" in text.replace("\x1b[32m", "").replace("\x1b[0m", "")
+    assert "jupyter_pyrunner 0." in text and "OK" in text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -350,9 +349,44 @@ async def test_browser_writes_need_the_xsrf_token(api, contents, jp_serverapp) -
     assert listed.code == 200
 
 
-@pytest.mark.filterwarnings("error::jupyter_server.utils.JupyterServerAuthWarning")
-async def test_no_route_is_left_without_authentication(jp_serverapp) -> None:
-    routes = [rule.matcher.regex.pattern for rule in jp_serverapp.web_app.default_router.rules[0].target.rules
-              if "pyrunner" in rule.matcher.regex.pattern]  # fmt: skip
-    assert len(routes) >= 9
-    assert os.environ.get("JUPYTER_SERVER_ALLOW_UNAUTHENTICATED_ACCESS") in (None, "", "false")
+def _boot_and_collect_auth_warnings(make_app: Any, config: Any) -> tuple[Any, list[str]]:
+    """Start a server that refuses unauthenticated access; the auth warnings it raised."""
+    import warnings
+
+    from jupyter_server.utils import JupyterServerAuthWarning
+
+    config.ServerApp.allow_unauthenticated_access = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        app = make_app(config=config)
+    return app, [str(w.message) for w in caught if issubclass(w.category, JupyterServerAuthWarning)]
+
+
+def _pyrunner_routes(app: Any) -> list[str]:
+    return [rule.matcher.regex.pattern for rule in app.web_app.default_router.rules[0].target.rules
+            if "pyrunner" in rule.matcher.regex.pattern]  # fmt: skip
+
+
+def test_no_route_is_left_without_authentication(
+    jp_configurable_serverapp, jp_server_config
+) -> None:
+    app, warned = _boot_and_collect_auth_warnings(jp_configurable_serverapp, jp_server_config)
+    assert warned == []
+    assert len(_pyrunner_routes(app)) == 9
+
+
+def test_the_check_above_would_catch_an_unauthenticated_route(
+    jp_configurable_serverapp, jp_server_config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jupyter_pyrunner.server.app as server_app
+    from jupyter_pyrunner.server.handlers import PyRunnerHandler, handlers
+
+    class Naked(PyRunnerHandler):
+        async def get(self) -> None:
+            self.finish("open to anyone")
+
+    monkeypatch.setattr(
+        server_app, "handlers", lambda: [*handlers(), ("/pyrunner/api/naked", Naked)]
+    )
+    _, warned = _boot_and_collect_auth_warnings(jp_configurable_serverapp, jp_server_config)
+    assert any("Naked" in message for message in warned)
