@@ -75,8 +75,12 @@ class Server:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.1)
 
-    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body, method=method)
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", data=body, method=method
+        )
         req.add_header("Authorization", f"token {TOKEN}")
         for k, v in (headers or {}).items():
             req.add_header(k, v)
@@ -120,19 +124,23 @@ def project(server: Server, name: str, main: str) -> str:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def bench_latency(work: Path) -> dict[str, Any]:
     server = Server(work / "latency")
     try:
-        name = project(server, "ticker", """
+        name = project(
+            server,
+            "ticker",
+            """
             import time
             time.sleep(1.0)
             for i in range(300):
                 print(f"{time.time():.6f}", flush=True)
                 time.sleep(0.02)
-        """)
+        """,
+        )
         run = server.run({"path": name})
         delays: list[float] = []
 
@@ -145,18 +153,27 @@ def bench_latency(work: Path) -> dict[str, Any]:
     finally:
         server.stop()
     ms = [d * 1000 for d in delays]
-    return {"lines": len(ms), "p50_ms": statistics.median(ms), "p95_ms": pct(ms, 0.95), "max_ms": max(ms)}
+    return {
+        "lines": len(ms),
+        "p50_ms": statistics.median(ms),
+        "p95_ms": pct(ms, 0.95),
+        "max_ms": max(ms),
+    }
 
 
 def bench_concurrent(work: Path, runs: int = 20) -> dict[str, Any]:
     server = Server(work / "concurrent", f"--PyRunnerApp.max_concurrent_runs={runs}")
     try:
-        name = project(server, "steady", """
+        name = project(
+            server,
+            "steady",
+            """
             import sys, time
             for i in range(200):
                 print(f"{sys.argv[1]} line {i}", flush=True)
                 time.sleep(0.01)
-        """)
+        """,
+        )
         server.run({"path": name, "args": ["warm"]})  # the shared environment, built once
         time.sleep(2)
         t0 = time.time()
@@ -177,7 +194,9 @@ def bench_concurrent(work: Path, runs: int = 20) -> dict[str, Any]:
             record = server.request("GET", f"/pyrunner/api/runs/{run_id}")
             log = server.request("GET", f"/pyrunner/api/runs/{run_id}/log?max_bytes=16777216")
             lines = [ln for ln in log["text"].splitlines() if not ln.startswith("pyrunner:")]
-            if record["status"] == "succeeded" and lines == [f"{index} line {i}" for i in range(200)]:
+            if record["status"] == "succeeded" and lines == [
+                f"{index} line {i}" for i in range(200)
+            ]:
                 complete += 1
     finally:
         server.stop()
@@ -217,14 +236,18 @@ def bench_upload(work: Path, size: int = 1 << 30) -> dict[str, Any]:
 def bench_biglog(work: Path, size: int = 1 << 30) -> dict[str, Any]:
     server = Server(work / "biglog")
     try:
-        name = project(server, "flood", f"""
+        name = project(
+            server,
+            "flood",
+            f"""
             import sys
             line = ("x" * 1023 + "\\n").encode()
             block = line * 1024
             out = sys.stdout.buffer
             for _ in range({size >> 20}):
                 out.write(block)
-        """)
+        """,
+        )
         before = rss_kib(server.proc.pid)
         run = server.run({"path": name})
         received = [0]
@@ -245,7 +268,9 @@ def bench_biglog(work: Path, size: int = 1 << 30) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", default="latency,concurrent,upload,biglog")
     parser.add_argument("--json")
     args = parser.parse_args()

@@ -5,8 +5,6 @@ The public names are imported on first use, so ``import jupyter_pyrunner`` stays
 
 from __future__ import annotations
 
-import importlib
-
 from ._version import __version__
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
@@ -73,6 +71,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'jupyter_pyrunner' has no attribute {name!r}")
+    import importlib  # here: importing it costs a little at every start
+
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

@@ -17,9 +17,9 @@ import stat
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
+from ._core import Record
 from .errors import ArchiveError
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
@@ -55,26 +55,38 @@ _READ_ERRORS = (
 )
 
 
-@dataclass(frozen=True)
-class ExtractLimits:
+class ExtractLimits(Record):
     """Caps that make a hostile archive fail fast instead of filling the disk."""
 
-    max_total_bytes: int = 2 * 1024**3
-    """Total uncompressed size of all members."""
-    max_members: int = 100_000
-    """Number of entries in the central directory, skipped ones included."""
-    max_ratio: float = 1000.0
+    _fields = ("max_total_bytes", "max_members", "max_ratio")
+    __slots__ = _fields
+
+    max_total_bytes: int
+    """Total uncompressed size of all members (default 2 GiB)."""
+    max_members: int
+    """Number of entries in the central directory, skipped ones included (default 100 000)."""
+    max_ratio: float
     """Largest uncompressed/compressed ratio, for the whole archive and for any single
-    member, each judged only once its uncompressed size is over 1 MiB."""
+    member, each judged only once its uncompressed size is over 1 MiB (default 1000)."""
 
-    def __post_init__(self) -> None:
-        if min(self.max_total_bytes, self.max_members, self.max_ratio) <= 0:
+    def __init__(
+        self,
+        max_total_bytes: int = 2 * 1024**3,
+        max_members: int = 100_000,
+        max_ratio: float = 1000.0,
+    ) -> None:
+        if min(max_total_bytes, max_members, max_ratio) <= 0:
             raise ValueError("extract limits must be positive")
+        self.max_total_bytes = max_total_bytes
+        self.max_members = max_members
+        self.max_ratio = max_ratio
 
 
-@dataclass(frozen=True)
-class ExtractReport:
+class ExtractReport(Record):
     """What :func:`extract_zip` did."""
+
+    _fields = ("files", "bytes", "skipped")
+    __slots__ = _fields
 
     files: int
     """Regular files written."""
@@ -83,13 +95,28 @@ class ExtractReport:
     skipped: tuple[str, ...]
     """Member names deliberately left out (macOS ``__MACOSX/`` and ``._*`` metadata)."""
 
+    def __init__(self, files: int, bytes: int, skipped: tuple[str, ...]) -> None:
+        self.files = files
+        self.bytes = bytes
+        self.skipped = skipped
 
-@dataclass(frozen=True)
-class _Member:
+
+class _Member(Record):
+    _fields = ("info", "parent", "name", "executable")
+    __slots__ = _fields
+
     info: zipfile.ZipInfo
     parent: tuple[str, ...]
     name: str  # last path component; "" for a directory entry
     executable: bool
+
+    def __init__(
+        self, info: zipfile.ZipInfo, parent: tuple[str, ...], name: str, executable: bool
+    ) -> None:
+        self.info = info
+        self.parent = parent
+        self.name = name
+        self.executable = executable
 
 
 def is_zip(path: Path) -> bool:
@@ -100,8 +127,11 @@ def is_zip(path: Path) -> bool:
         return False
 
 
+_DEFAULT_LIMITS = ExtractLimits()
+
+
 def extract_zip(
-    archive: Path, dest: Path, limits: ExtractLimits = ExtractLimits()
+    archive: Path, dest: Path, limits: ExtractLimits = _DEFAULT_LIMITS
 ) -> ExtractReport:
     """Extract ``archive`` into the existing directory ``dest``, safely.
 

@@ -56,19 +56,7 @@ def _not_negative_float(text: str) -> float:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pyrunner",
-        description="Run a zipped Python project in an isolated, cached environment.",
-    )
-    parser.add_argument(
-        "--home",
-        help="run store and environment cache (default: $PYRUNNER_HOME, "
-        "else a 'pyrunner' folder in Jupyter's data dir)",
-    )
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_run(sub: Any) -> None:
     run = sub.add_parser(
         "run",
         help="run a project (a .zip, a folder or a .py file)",
@@ -108,15 +96,21 @@ def _parser() -> argparse.ArgumentParser:
         help="print the final run record as JSON on stdout (the program's output then goes to stderr)",
     )
 
+
+def _add_runs(sub: Any) -> None:
     runs = sub.add_parser("runs", help="list runs, newest first")
     runs.add_argument("--limit", type=_positive(int), default=20)
     runs.add_argument("--status", help="only runs with this status")
     runs.add_argument("--json", action="store_true")
 
+
+def _add_show(sub: Any) -> None:
     show = sub.add_parser("show", help="show one run's record")
     show.add_argument("run_id", metavar="ID", help="run id, a unique prefix of it, or 'last'")
     show.add_argument("--json", action="store_true")
 
+
+def _add_logs(sub: Any) -> None:
     logs = sub.add_parser("logs", help="print a run's log")
     logs.add_argument("run_id", metavar="ID")
     logs.add_argument(
@@ -127,17 +121,25 @@ def _parser() -> argparse.ArgumentParser:
         "--timestamps", "-t", action="store_true", help="prefix lines with time and stream"
     )
 
+
+def _add_outputs(sub: Any) -> None:
     outputs = sub.add_parser("outputs", help="list a run's output files")
     outputs.add_argument("run_id", metavar="ID")
     outputs.add_argument("--json", action="store_true")
 
+
+def _add_cancel(sub: Any) -> None:
     cancel = sub.add_parser("cancel", help="cancel a queued or running run")
     cancel.add_argument("run_id", metavar="ID")
 
+
+def _add_rm(sub: Any) -> None:
     rm = sub.add_parser("rm", help="delete finished runs and their files")
     rm.add_argument("run_ids", metavar="ID", nargs="+")
     rm.add_argument("--force", action="store_true", help="also stop and delete live runs")
 
+
+def _add_env(sub: Any) -> None:
     env = sub.add_parser("env", help="cached environments")
     env_sub = env.add_subparsers(dest="env_command", metavar="ACTION")
     env_list = env_sub.add_parser("list", help="cached environments with size and last use")
@@ -149,7 +151,56 @@ def _parser() -> argparse.ArgumentParser:
     prune.add_argument(
         "--max-size", metavar="GB", type=_not_negative_float, help="keep the cache under this size"
     )
+
+
+#: the sub-commands, in the order of the help
+_COMMANDS: dict[str, Callable[[Any], None]] = {
+    "run": _add_run,
+    "runs": _add_runs,
+    "show": _add_show,
+    "logs": _add_logs,
+    "outputs": _add_outputs,
+    "cancel": _add_cancel,
+    "rm": _add_rm,
+    "env": _add_env,
+}
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line parser; with ``command``, only that sub-command's parser is built
+    (building them all costs milliseconds at every start)."""
+    parser = argparse.ArgumentParser(
+        prog="pyrunner",
+        description="Run a zipped Python project in an isolated, cached environment.",
+    )
+    parser.add_argument(
+        "--home",
+        help="run store and environment cache (default: $PYRUNNER_HOME, "
+        "else a 'pyrunner' folder in Jupyter's data dir)",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, add in _COMMANDS.items():
+        if command is None or name == command:
+            add(sub)
     return parser
+
+
+def _command_of(args: list[str]) -> str | None:
+    """The sub-command ``args`` name, when that is certain without the full parser: only
+    ``--home VALUE``, ``--home=VALUE`` and ``--version`` (or unambiguous abbreviations of
+    them) may come before it. Otherwise None: the full parser then decides (and helps)."""
+    it = iter(args)
+    for arg in it:
+        if not arg.startswith("-"):
+            return arg if arg in _COMMANDS else None
+        option, eq, _value = arg.partition("=")
+        if len(option) >= 4 and "--home".startswith(option):
+            if not eq:
+                next(it, None)
+        elif not (len(option) >= 3 and "--version".startswith(option) and not eq):
+            return None
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--" in args_list:
         cut = args_list.index("--")
         args_list, program_args = args_list[:cut], args_list[cut + 1 :]
-    parser = _parser()
+    parser = _parser(_command_of(args_list))
     ns = parser.parse_args(args_list)
     if ns.version:
         from ._version import __version__
@@ -176,7 +227,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if ns.command == "run":
-            return _run(ns, program_args)
+            code = _run(ns, program_args)
+            if argv is None:
+                # the command line's process ends now: spare it the garbage collector's full
+                # passes over every object at interpreter exit (milliseconds)
+                import gc
+
+                gc.freeze()
+            return code
         from .store import RunStore
 
         store = RunStore(ns.home)
@@ -301,31 +359,41 @@ def exit_code_for(record: RunRecord) -> int:
 
 
 def _run(ns: argparse.Namespace, program_args: list[str]) -> int:
-    from .models import RunStatus
-    from .sdk import _spec, prepare_run
-    from .store import RunStore
-    from .supervisor import Supervisor
+    import gc
 
-    store = RunStore(ns.home)
-    deny = [p for p in os.environ.get("PYRUNNER_ENV_DENY", "").split(",") if p]
-    spec = _spec(
-        ns.source,
-        ns.entry,
-        ns.inputs,
-        program_args,
-        ns.timeout,
-        ns.memory,
-        ns.python,
-        not ns.no_infer,
-        ns.system_site_packages,
-        ns.output_dir,
-        deny,
-    )
-    record = prepare_run(store, spec)
-    terminal = _Terminal(stdout_fd=2 if ns.json else 1)
-    supervisor = Supervisor(
-        store, record.id, sink=terminal.write, on_status=terminal.status, subreaper=True
-    )
+    # importing and preparing allocate much and free little: the garbage collector's passes
+    # meanwhile would be milliseconds spent for nothing, so it waits until the program starts
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        from .models import RunStatus
+        from .sdk import _spec, prepare_run
+        from .store import RunStore
+        from .supervisor import Supervisor
+
+        store = RunStore(ns.home)
+        deny = [p for p in os.environ.get("PYRUNNER_ENV_DENY", "").split(",") if p]
+        spec = _spec(
+            ns.source,
+            ns.entry,
+            ns.inputs,
+            program_args,
+            ns.timeout,
+            ns.memory,
+            ns.python,
+            not ns.no_infer,
+            ns.system_site_packages,
+            ns.output_dir,
+            deny,
+        )
+        record = prepare_run(store, spec)
+        terminal = _Terminal(stdout_fd=2 if ns.json else 1)
+        supervisor = Supervisor(
+            store, record.id, sink=terminal.write, on_status=terminal.status, subreaper=True
+        )
+    finally:
+        if collecting:
+            gc.enable()
     previous = {
         sig: signal.signal(sig, lambda *_: supervisor.interrupt())
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -334,6 +402,7 @@ def _run(ns: argparse.Namespace, program_args: list[str]) -> int:
         final = supervisor.run()
     finally:
         terminal.stop()
+        store.close()  # the index is done with: close it now, not in the garbage collector
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     for warning in final.warnings:
@@ -526,7 +595,7 @@ def _env(store: RunStore, ns: argparse.Namespace) -> int:
         return 0
     infos = manager.list_envs()
     if getattr(ns, "json", False):
-        print(json.dumps([{**vars(i), "path": str(i.path)} for i in infos], indent=1))
+        print(json.dumps([i.to_dict() for i in infos], indent=1))
         return 0
     if not infos:
         print("no cached environments")

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
-import secrets
 import selectors
 import shutil
 import signal
@@ -27,10 +25,10 @@ import sys
 import sysconfig
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ._core import Record, sha256
 from .errors import EnvironmentBuildError
 from .hostenv import deny_patterns, scrub
 
@@ -51,10 +49,16 @@ class BuildCancelled(Exception):
     """The build was stopped because the run was cancelled."""
 
 
-@dataclass(frozen=True)
-class Interpreter:
+class Interpreter(Record):
+    _fields = ("path", "version")
+    __slots__ = _fields
+
     path: str  # real path of the base interpreter
     version: str  # full version, e.g. "3.11.7"
+
+    def __init__(self, path: str, version: str) -> None:
+        self.path = path
+        self.version = version
 
     @classmethod
     def current(cls) -> Interpreter:
@@ -88,11 +92,23 @@ def _probe(python: str) -> Interpreter:
     return Interpreter(out[0], out[1])
 
 
-@dataclass(frozen=True)
-class EnvSpec:
+class EnvSpec(Record):
+    _fields = ("requirements", "interpreter", "system_site_packages")
+    __slots__ = _fields
+
     requirements: tuple[str, ...]
     interpreter: Interpreter
-    system_site_packages: bool = False
+    system_site_packages: bool
+
+    def __init__(
+        self,
+        requirements: tuple[str, ...],
+        interpreter: Interpreter,
+        system_site_packages: bool = False,
+    ) -> None:
+        self.requirements = requirements
+        self.interpreter = interpreter
+        self.system_site_packages = system_site_packages
 
     @property
     def key(self) -> str:
@@ -106,14 +122,21 @@ class EnvSpec:
             },
             sort_keys=True,
         )
-        return hashlib.sha256(material.encode()).hexdigest()[:24]
+        return sha256(material.encode()).hexdigest()[:24]
 
 
-@dataclass(frozen=True)
-class Environment:
+class Environment(Record):
+    _fields = ("key", "path", "meta")
+    __slots__ = _fields
+
     key: str
     path: Path
     meta: dict[str, Any]
+
+    def __init__(self, key: str, path: Path, meta: dict[str, Any]) -> None:
+        self.key = key
+        self.path = path
+        self.meta = meta
 
     @property
     def python(self) -> Path:
@@ -124,8 +147,10 @@ class Environment:
         return list(self.meta.get("freeze", []))
 
 
-@dataclass(frozen=True)
-class EnvInfo:
+class EnvInfo(Record):
+    _fields = ("key", "path", "size", "created", "last_used", "requirements", "python", "in_use")
+    __slots__ = _fields
+
     key: str
     path: Path
     size: int
@@ -134,6 +159,39 @@ class EnvInfo:
     requirements: list[str]
     python: str
     in_use: bool
+
+    def __init__(
+        self,
+        key: str,
+        path: Path,
+        size: int,
+        created: float,
+        last_used: float,
+        requirements: list[str],
+        python: str,
+        in_use: bool,
+    ) -> None:
+        self.key = key
+        self.path = path
+        self.size = size
+        self.created = created
+        self.last_used = last_used
+        self.requirements = requirements
+        self.python = python
+        self.in_use = in_use
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (``path`` as a string)."""
+        return {
+            "key": self.key,
+            "path": str(self.path),
+            "size": self.size,
+            "created": self.created,
+            "last_used": self.last_used,
+            "requirements": list(self.requirements),
+            "python": self.python,
+            "in_use": self.in_use,
+        }
 
 
 def find_uv() -> str | None:
@@ -161,9 +219,23 @@ class EnvironmentManager:
     def __init__(self, home: Path, *, use_uv: bool = True, compile_bytecode: bool = True) -> None:
         self.root = home / "envs"
         self.root.mkdir(parents=True, exist_ok=True)
-        self.uv = find_uv() if use_uv else None
+        self._uv: str | None = None
+        self._uv_known = not use_uv  # uv is looked for when first needed (building), not here
         self.compile_bytecode = compile_bytecode
         self.helper_pids: list[int] = []
+
+    @property
+    def uv(self) -> str | None:
+        """The uv binary that builds environments; None to build with venv + pip."""
+        if not self._uv_known:
+            self._uv = find_uv()
+            self._uv_known = True
+        return self._uv
+
+    @uv.setter
+    def uv(self, value: str | None) -> None:
+        self._uv = value
+        self._uv_known = True
 
     # -- locking -----------------------------------------------------------------------------
     def _lock_path(self, key: str) -> Path:
@@ -261,7 +333,7 @@ class EnvironmentManager:
 
     def _build(self, spec: EnvSpec, log: Log, should_stop: ShouldStop | None) -> Environment:
         key = spec.key
-        tmp = self.root / f".build-{key}-{secrets.token_hex(4)}"
+        tmp = self.root / f".build-{key}-{os.urandom(4).hex()}"
         started = time.time()
         try:
             reqs_file = tmp / "pyrunner-requirements.txt"
@@ -475,7 +547,7 @@ class EnvironmentManager:
                 return False
             try:
                 path = self.root / key
-                trash = self.root / f".trash-{key}-{secrets.token_hex(4)}"
+                trash = self.root / f".trash-{key}-{os.urandom(4).hex()}"
                 os.rename(path, trash)  # atomically gone for readers, then deleted
                 shutil.rmtree(trash, ignore_errors=True)
             finally:

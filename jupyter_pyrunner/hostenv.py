@@ -33,6 +33,28 @@ def deny_patterns(extra: Iterable[str] = ()) -> list[str]:
 
 
 def scrub(env: Mapping[str, str], patterns: Iterable[str]) -> dict[str, str]:
-    """``env`` without the variables matching any pattern."""
-    pats = list(patterns)
-    return {k: v for k, v in env.items() if not any(fnmatch.fnmatchcase(k, p) for p in pats)}
+    """``env`` without the variables matching any pattern (``fnmatch``, case-sensitive)."""
+    # compiling every pattern to a regex costs about a millisecond at each run: plain names
+    # and ``PREFIX*`` patterns are matched directly, and the others only on the variables
+    # that start with their literal part
+    exact: set[str] = set()
+    prefixes: list[str] = []
+    globs: list[tuple[str, str]] = []
+    for pattern in patterns:
+        cut = min((i for i in map(pattern.find, "*?[") if i >= 0), default=-1)
+        if cut < 0:
+            exact.add(pattern)
+        elif cut == len(pattern) - 1 and pattern[cut] == "*":
+            prefixes.append(pattern[:cut])
+        else:
+            globs.append((pattern[:cut], pattern))
+    starts = tuple(prefixes)
+
+    def denied(name: str) -> bool:
+        return (
+            name in exact
+            or name.startswith(starts)
+            or any(name.startswith(lit) and fnmatch.fnmatchcase(name, p) for lit, p in globs)
+        )
+
+    return {k: v for k, v in env.items() if not denied(k)}

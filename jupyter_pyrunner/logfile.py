@@ -9,13 +9,13 @@ memory stays bounded whatever the log size.
 
 from __future__ import annotations
 
-import mmap
 import os
 import struct
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+from ._core import Record
 
 LOG_NAME = "log.txt"
 INDEX_NAME = "log.idx"
@@ -26,14 +26,22 @@ STREAM_NAMES = {STDOUT: "stdout", STDERR: "stderr", SYSTEM: "system"}
 _RECORD = struct.Struct("<QdB")  # offset, timestamp, stream
 
 
-@dataclass(frozen=True)
-class LogChunk:
+class LogChunk(Record):
     """A run of bytes from one stream; ``offset`` is where it starts in ``log.txt``."""
+
+    _fields = ("offset", "stream", "data", "timestamp")
+    __slots__ = _fields
 
     offset: int
     stream: str
     data: bytes
     timestamp: float
+
+    def __init__(self, offset: int, stream: str, data: bytes, timestamp: float) -> None:
+        self.offset = offset
+        self.stream = stream
+        self.data = data
+        self.timestamp = timestamp
 
     @property
     def end(self) -> int:
@@ -95,6 +103,8 @@ class _Index:
     """Read-only view of ``log.idx`` with a binary search on offsets."""
 
     def __init__(self, path: Path) -> None:
+        import mmap  # here: only readers need it
+
         self._data: bytes | mmap.mmap = b""
         try:
             with open(path, "rb") as f:
@@ -121,7 +131,7 @@ class _Index:
         return max(lo - 1, 0)
 
     def close(self) -> None:
-        if isinstance(self._data, mmap.mmap):
+        if not isinstance(self._data, bytes):  # an mmap
             self._data.close()
 
 

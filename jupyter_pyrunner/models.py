@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-from dataclasses import dataclass, field
+
+from ._core import Record
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
@@ -31,6 +31,17 @@ class RunStatus(str, enum.Enum):
         return self.value
 
 
+def _plain(value: Any) -> Any:
+    """A copy of ``value`` sharing no list or dict with it (as ``dataclasses.asdict`` makes)."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
 TERMINAL_STATUSES = frozenset(
     {
         RunStatus.SUCCEEDED,
@@ -42,63 +53,190 @@ TERMINAL_STATUSES = frozenset(
 )
 
 
-@dataclass
-class RunSpec:
+class RunSpec(Record):
     """What the user asked for. Stored with the record so a run can be replayed or explained."""
 
+    _fields = (
+        "source",
+        "entry",
+        "inputs",
+        "args",
+        "timeout",
+        "memory_mb",
+        "python",
+        "infer_requirements",
+        "system_site_packages",
+        "output_dir",
+        "env_deny",
+    )
+    __slots__ = _fields
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
     source: str
-    entry: str | None = None
-    inputs: list[str] = field(default_factory=list)
-    args: list[str] = field(default_factory=list)
-    timeout: float | None = None
-    memory_mb: int | None = None
-    python: str | None = None
-    infer_requirements: bool = True
-    system_site_packages: bool = False
-    output_dir: str | None = None
-    env_deny: list[str] = field(default_factory=list)
+    entry: str | None
+    inputs: list[str]
+    args: list[str]
+    timeout: float | None
+    memory_mb: int | None
+    python: str | None
+    infer_requirements: bool
+    system_site_packages: bool
+    output_dir: str | None
+    env_deny: list[str]
+
+    def __init__(
+        self,
+        source: str,
+        entry: str | None = None,
+        inputs: list[str] | None = None,
+        args: list[str] | None = None,
+        timeout: float | None = None,
+        memory_mb: int | None = None,
+        python: str | None = None,
+        infer_requirements: bool = True,
+        system_site_packages: bool = False,
+        output_dir: str | None = None,
+        env_deny: list[str] | None = None,
+    ) -> None:
+        self.source = source
+        self.entry = entry
+        self.inputs = [] if inputs is None else inputs
+        self.args = [] if args is None else args
+        self.timeout = timeout
+        self.memory_mb = memory_mb
+        self.python = python
+        self.infer_requirements = infer_requirements
+        self.system_site_packages = system_site_packages
+        self.output_dir = output_dir
+        self.env_deny = [] if env_deny is None else env_deny
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: _plain(getattr(self, name)) for name in self._fields}
 
 
-@dataclass
-class RunRecord:
+class RunRecord(Record):
     """Everything known about one run; saved as ``run.json`` in its folder."""
+
+    _fields = (
+        "id",
+        "name",
+        "status",
+        "created",
+        "spec",
+        "entry",
+        "workdir",
+        "requirements",
+        "requirements_source",
+        "env_key",
+        "python",
+        "source_sha256",
+        "exit_code",
+        "progress",
+        "message",
+        "error_details",
+        "started",
+        "finished",
+        "timings",
+        "supervisor",
+        "pid",
+        "pid_start",
+        "executor",
+        "warnings",
+    )
+    __slots__ = _fields
+    __hash__ = None  # type: ignore[assignment]  # mutable
 
     id: str
     name: str
     status: RunStatus
     created: float
     spec: RunSpec
-    entry: str | None = None
-    workdir: str | None = None
-    requirements: list[str] = field(default_factory=list)
-    requirements_source: str | None = None
-    env_key: str | None = None
-    python: str | None = None
-    source_sha256: str | None = None
-    exit_code: int | None = None
-    progress: float | None = None
-    message: str | None = None
-    error_details: str | None = None
-    started: float | None = None
-    finished: float | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    supervisor: dict[str, Any] | None = None
-    pid: int | None = None
-    pid_start: int | None = None
-    executor: str = "local"
-    warnings: list[str] = field(default_factory=list)
+    entry: str | None
+    workdir: str | None
+    requirements: list[str]
+    requirements_source: str | None
+    env_key: str | None
+    python: str | None
+    source_sha256: str | None
+    exit_code: int | None
+    progress: float | None
+    message: str | None
+    error_details: str | None
+    started: float | None
+    finished: float | None
+    timings: dict[str, float]
+    supervisor: dict[str, Any] | None
+    pid: int | None
+    pid_start: int | None
+    executor: str
+    warnings: list[str]
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        status: RunStatus,
+        created: float,
+        spec: RunSpec,
+        entry: str | None = None,
+        workdir: str | None = None,
+        requirements: list[str] | None = None,
+        requirements_source: str | None = None,
+        env_key: str | None = None,
+        python: str | None = None,
+        source_sha256: str | None = None,
+        exit_code: int | None = None,
+        progress: float | None = None,
+        message: str | None = None,
+        error_details: str | None = None,
+        started: float | None = None,
+        finished: float | None = None,
+        timings: dict[str, float] | None = None,
+        supervisor: dict[str, Any] | None = None,
+        pid: int | None = None,
+        pid_start: int | None = None,
+        executor: str = "local",
+        warnings: list[str] | None = None,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.status = status
+        self.created = created
+        self.spec = spec
+        self.entry = entry
+        self.workdir = workdir
+        self.requirements = [] if requirements is None else requirements
+        self.requirements_source = requirements_source
+        self.env_key = env_key
+        self.python = python
+        self.source_sha256 = source_sha256
+        self.exit_code = exit_code
+        self.progress = progress
+        self.message = message
+        self.error_details = error_details
+        self.started = started
+        self.finished = finished
+        self.timings = {} if timings is None else timings
+        self.supervisor = supervisor
+        self.pid = pid
+        self.pid_start = pid_start
+        self.executor = executor
+        self.warnings = [] if warnings is None else warnings
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        """JSON-friendly copy: ``spec`` a nested dict, ``status`` its string value."""
+        data = {name: _plain(getattr(self, name)) for name in self._fields}
+        data["spec"] = self.spec.to_dict()
         data["status"] = self.status.value
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
-        known = {f.name for f in dataclasses.fields(cls)}
+        """The record of :meth:`to_dict`'s output; unknown keys are ignored."""
+        known = cls._fields
         values = {k: v for k, v in data.items() if k in known}
-        spec_fields = {f.name for f in dataclasses.fields(RunSpec)}
-        values["spec"] = RunSpec(**{k: v for k, v in data["spec"].items() if k in spec_fields})
+        spec = data["spec"]
+        values["spec"] = RunSpec(**{k: v for k, v in spec.items() if k in RunSpec._fields})
         values["status"] = RunStatus(data["status"])
         return cls(**values)
 

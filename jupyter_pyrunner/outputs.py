@@ -5,9 +5,9 @@ from __future__ import annotations
 import mimetypes
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ._core import Record
 from .errors import PyRunnerError
 
 
@@ -15,12 +15,20 @@ class OutputNotFoundError(PyRunnerError):
     """No such output file (or the path leads outside the output folder)."""
 
 
-@dataclass(frozen=True)
-class OutputFile:
+class OutputFile(Record):
+    _fields = ("path", "size", "mtime", "mime_type")
+    __slots__ = _fields
+
     path: str  # POSIX path relative to the output folder
     size: int
     mtime: float
     mime_type: str
+
+    def __init__(self, path: str, size: int, mtime: float, mime_type: str) -> None:
+        self.path = path
+        self.size = size
+        self.mtime = mtime
+        self.mime_type = mime_type
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -12,7 +12,8 @@ import os
 import signal
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from ._core import Record
 
 MARKER_VAR = "PYRUNNER_RUN_ID"
 _PR_SET_PDEATHSIG = 1
@@ -20,13 +21,22 @@ _PR_SET_CHILD_SUBREAPER = 36
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-@dataclass(frozen=True)
-class ProcInfo:
+class ProcInfo(Record):
+    _fields = ("pid", "ppid", "pgid", "start", "rss")
+    __slots__ = _fields
+
     pid: int
     ppid: int
     pgid: int
     start: int  # clock ticks since boot: with the pid, names a process uniquely
     rss: int  # bytes
+
+    def __init__(self, pid: int, ppid: int, pgid: int, start: int, rss: int) -> None:
+        self.pid = pid
+        self.ppid = ppid
+        self.pgid = pgid
+        self.start = start
+        self.rss = rss
 
 
 def _prctl(option: int, value: int) -> bool:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ._core import Record
 from .errors import ProjectError
 from .requirements import (
     Requirements,
@@ -71,15 +71,31 @@ def iter_project_files(root: Path) -> Iterator[PurePosixPath]:
     yield from sorted(found)
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(Record):
     """A project ready to run: its entry point, working folder and requirements."""
+
+    _fields = ("root", "entry", "workdir", "requirements", "python_files")
+    __slots__ = _fields
 
     root: Path
     entry: PurePosixPath
     workdir: PurePosixPath
     requirements: Requirements
     python_files: int
+
+    def __init__(
+        self,
+        root: Path,
+        entry: PurePosixPath,
+        workdir: PurePosixPath,
+        requirements: Requirements,
+        python_files: int,
+    ) -> None:
+        self.root = root
+        self.entry = entry
+        self.workdir = workdir
+        self.requirements = requirements
+        self.python_files = python_files
 
 
 def _inside(path: Path, real_root: Path) -> bool:

@@ -7,15 +7,14 @@ only when needed; a cached inference never imports pipreqs (see :func:`infer_req
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ._core import Record, sha256
 from .errors import ProjectError
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
@@ -32,29 +31,37 @@ __all__ = [
 ]
 
 _COMMENT_RE = re.compile(r"(^|\s+)#.*$")
-_NAME_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?=$|[\s\[<>=!~;@(])")
+_NAME = r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?=$|[\s\[<>=!~;@(])"  # compiled when first used
 _DIRECT_REF_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-\[\], ]*?)\s*@\s*(\S+)(.*)$")
 _ARCHIVE_SUFFIXES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
-_SCRIPT_BLOCK_RE = re.compile(
+_SCRIPT_BLOCK = (  # compiled when first used: most entry points have no such block
     r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)[ \t]*$\s(?P<content>(^#(| .*)$\s)+)^# ///[ \t]*$"
 )
 _CACHE_FORMAT = 1
 
 
-@dataclass(frozen=True)
-class Requirements:
+class Requirements(Record):
     """The requirement lines of a project and where they came from."""
+
+    _fields = ("lines", "source", "path")
+    __slots__ = _fields
 
     lines: tuple[str, ...]
     source: str
-    path: str | None = None
+    path: str | None
+
+    def __init__(self, lines: tuple[str, ...], source: str, path: str | None = None) -> None:
+        self.lines = lines
+        self.source = source
+        self.path = path
 
     def normalized(self) -> tuple[str, ...]:
         """Order-independent form for cache keys: collapsed, names canonical, unique, sorted."""
         out: set[str] = set()
+        name_re = re.compile(_NAME)
         for line in self.lines:
             text = " ".join(line.split())
-            match = _NAME_RE.match(text)
+            match = name_re.match(text)
             if match and not text.startswith("-"):
                 name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
                 text = name + text[match.end(1) :]
@@ -236,13 +243,16 @@ def read_requirements_file(path: Path, root: Path) -> list[str]:
 # --------------------------------------------------------------------------- metadata
 
 
-def _source_text(path: Path) -> str:
+def _source_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise ProjectError(
             f"cannot read '{path.name}': {exc.strerror or exc}; check that it is a readable file."
         ) from None
+
+
+def _source_text(data: bytes) -> str:
     import io
     import tokenize
 
@@ -278,8 +288,12 @@ def _string_list(value: object, where: str) -> list[str]:
 
 def read_script_metadata(entry: Path) -> list[str] | None:
     """Dependencies of a PEP 723 ``# /// script`` block in ``entry``; None when it has none."""
-    text = _source_text(entry).replace("\r\n", "\n")
-    blocks = [m for m in _SCRIPT_BLOCK_RE.finditer(text) if m.group("type") == "script"]
+    raw = _source_bytes(entry)
+    if b"# /// script" not in raw:
+        # no block: a source encoding keeps ASCII text as is, so no need to decode (tokenize)
+        return None
+    text = _source_text(raw).replace("\r\n", "\n")
+    blocks = [m for m in re.compile(_SCRIPT_BLOCK).finditer(text) if m.group("type") == "script"]
     if not blocks:
         return None
     if len(blocks) > 1:
@@ -338,12 +352,17 @@ def _pipreqs_version() -> str:
     spec = importlib.util.find_spec("pipreqs")
     if spec is None or not spec.submodule_search_locations:
         return "missing"
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    return ",".join(sorted(p.name for p in folder.parent.glob("pipreqs-*.dist-info"))) or "unknown"
+    folder = Path(next(iter(spec.submodule_search_locations))).parent
+    try:  # the names that glob("pipreqs-*.dist-info") gives, without compiling a pattern
+        with os.scandir(folder) as it:
+            names = [e.name for e in it if e.name.startswith("pipreqs-")]
+    except OSError:
+        names = []
+    return ",".join(sorted(n for n in names if n.endswith(".dist-info"))) or "unknown"
 
 
 def _cache_key(sources: list[tuple[PurePosixPath, bytes]]) -> str:
-    digest = hashlib.sha256()
+    digest = sha256(expected_size=sum(len(data) for _, data in sources))
     header = f"infer:{_CACHE_FORMAT}:pipreqs={_pipreqs_version()}:py={sys.version_info[:2]}"
     digest.update(header.encode())
     for rel, data in sources:

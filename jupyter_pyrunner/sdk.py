@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import time
@@ -91,6 +90,8 @@ class RunHandle:
 
 
 def _sha256(path: Path) -> str:
+    import hashlib  # here only: loading OpenSSL costs milliseconds at every start
+
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(1 << 20):

@@ -20,7 +20,6 @@ import fcntl
 import json
 import os
 import re
-import secrets
 import shutil
 import sqlite3
 import threading
@@ -57,7 +56,7 @@ CREATE INDEX IF NOT EXISTS runs_created ON runs (created DESC);
 
 def new_run_id(now: float | None = None) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now or time.time()))
-    return f"{stamp}-{secrets.token_hex(3)}"
+    return f"{stamp}-{os.urandom(3).hex()}"
 
 
 def process_identity(pid: int | None = None) -> dict[str, Any]:

@@ -334,7 +334,7 @@ class Supervisor:
                     found = scanner.feed(data)
                     if found is not None:
                         progress = found
-                if small:
+                if small and proc.poll() is None:  # (once it has ended, all is in the pipes)
                     time.sleep(COALESCE_WAIT)
                 now = time.monotonic()
                 if progress != saved_progress and now - last_save >= PROGRESS_SAVE_INTERVAL:

@@ -28,12 +28,21 @@ def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def home(tmp_path: Path, uv_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh run store and environment cache, used by the API and by CLI subprocesses."""
+def home(tmp_path: Path, uv_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh run store and environment cache, used by the API and by CLI subprocesses.
+
+    Whatever a failing test left running is stopped afterwards, so one failure cannot leave
+    processes behind to disturb the next tests.
+    """
     path = tmp_path / "pyrunner-home"
     monkeypatch.setenv("PYRUNNER_HOME", str(path))
     monkeypatch.setenv("UV_CACHE_DIR", str(uv_cache))
-    return path
+    yield path
+    from jupyter_pyrunner.process_tree import kill_run
+
+    runs = path / "runs"
+    for run_dir in runs.iterdir() if runs.is_dir() else []:
+        kill_run(run_dir.name, grace=0.2)
 
 
 def write_project(root: Path, files: dict[str, str]) -> Path:
