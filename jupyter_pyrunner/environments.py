@@ -472,16 +472,26 @@ class EnvironmentManager:
         return default if same else self.root.parent / "cache" / "uv"
 
     def _freeze(self, env_python: Path) -> list[str]:
-        if self.uv:
-            cmd = [self.uv, "pip", "freeze", "--python", str(env_python)]
-            # (no cache needed: freeze reads the environment only)
-        else:
-            cmd = [str(env_python), "-m", "pip", "freeze", "--disable-pip-version-check"]
-        try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
-        except (OSError, subprocess.SubprocessError):
-            return []
-        return [line for line in out.stdout.splitlines() if line.strip()]
+        """``name==version`` of every distribution installed in the environment (as
+        ``pip freeze`` prints it, ``name @ url`` for direct installs), read from the
+        ``.dist-info`` folders: no installer process to start."""
+        import json as _json
+
+        lines = []
+        env_root = env_python.parent.parent
+        for site in sorted(env_root.glob("lib*/python*/site-packages")):
+            for info in sorted(site.glob("*.dist-info")):
+                name, version = _dist_name_version(info)
+                if not name or name.lower() in ("pip", "setuptools", "wheel", "distribute"):
+                    continue
+                url = None
+                try:
+                    direct = _json.loads((info / "direct_url.json").read_text())
+                    url = direct.get("url")
+                except (OSError, ValueError):
+                    pass
+                lines.append(f"{name} @ {url}" if url else f"{name}=={version}")
+        return sorted(set(lines), key=str.lower)
 
     def _compile_later(self, env: Environment) -> None:
         """Write the environment's bytecode in a detached process (see module docstring)."""
@@ -581,3 +591,24 @@ class EnvironmentManager:
             if not self._busy(key):
                 shutil.rmtree(path, ignore_errors=True)
         return removed
+
+
+def _dist_name_version(info: Path) -> tuple[str, str]:
+    """Name and version from a ``.dist-info`` folder's METADATA (its folder name as fallback)."""
+    name = version = ""
+    try:
+        with open(info / "METADATA", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("Name:"):
+                    name = line[5:].strip()
+                elif line.startswith("Version:"):
+                    version = line[8:].strip()
+                elif not line.strip():
+                    break  # end of the headers
+    except OSError:
+        pass
+    if not name or not version:
+        stem = info.name[: -len(".dist-info")]
+        fallback_name, _, fallback_version = stem.partition("-")
+        name, version = name or fallback_name, version or fallback_version
+    return name, version
