@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     )
     from .executors import Executor, LocalExecutor
     from .models import RunRecord, RunSpec, RunStatus
+    from .notebook.panel import RunnerPanel
+    from .notebook.result import RunResult
     from .sdk import RunHandle, prepare_run, run_project, start_run
     from .store import RunStore
 
@@ -43,6 +45,8 @@ _EXPORTS = {
     "RunSpec": "models",
     "RunStatus": "models",
     "RunStore": "store",
+    "RunnerPanel": "notebook.panel",
+    "RunResult": "notebook.result",
 }
 
 __all__ = [
@@ -56,10 +60,12 @@ __all__ = [
     "RunHandle",
     "RunNotFoundError",
     "RunRecord",
+    "RunResult",
     "RunSpec",
     "RunStateError",
     "RunStatus",
     "RunStore",
+    "RunnerPanel",
     "__version__",
     "prepare_run",
     "run_project",
@@ -83,3 +89,10 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .server.app import PyRunnerApp
 
     return [{"module": "jupyter_pyrunner.server.app", "app": PyRunnerApp}]
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext jupyter_pyrunner`` registers the ``%pyrunner`` magics."""
+    from .notebook import load_ipython_extension as load
+
+    load(shell)

@@ -1,0 +1,373 @@
+"""``%pyrunner`` and ``%%pyrunner``: run a project from a notebook cell and watch it live.
+
+Runs are started detached (they survive a kernel restart) in the same store as the CLI and the
+server, and followed from the log: the program's stdout and stderr appear in the cell as they
+are printed, a progress bar follows the environment build and the program's progress lines,
+and the cell ends with a summary and the outputs browser. Interrupting the kernel cancels the
+run and stops its whole process tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shlex
+import sys
+import threading
+import time
+
+from IPython.core.display import HTML
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.display import display
+
+from ..errors import PyRunnerError
+from ..sdk import RunHandle, start_run
+from ..store import RunStore
+from . import views
+from .result import RunResult
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ..models import RunRecord
+
+STATUS_INTERVAL = 0.25
+USAGE = """\
+%pyrunner run SOURCE [--entry PATH] [--input PATH]... [--output-dir DIR] [--timeout S]
+               [--memory MB] [--no-infer] [--background] [-- ARGS...]
+%pyrunner runs [--limit N]        %pyrunner logs ID      %pyrunner outputs ID [--copy-to DIR]
+%pyrunner cancel ID               %pyrunner env list     %pyrunner panel
+%%pyrunner [--requirements "numpy pandas"] [run options]   (the cell is the project's main.py)"""
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{message}\n\n{USAGE}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        raise _UsageError(USAGE)  # -h
+
+
+def _run_parser(cell: bool = False) -> _Parser:
+    parser = _Parser(prog="%%pyrunner" if cell else "%pyrunner run", add_help=True)
+    if not cell:
+        parser.add_argument("source")
+    else:
+        parser.add_argument("--requirements", default=None, help="space-separated requirements")
+    parser.add_argument("--entry")
+    parser.add_argument("--input", action="append", default=[], dest="inputs")
+    parser.add_argument("--output-dir")
+    parser.add_argument("--timeout", type=float)
+    parser.add_argument("--memory", type=int)
+    parser.add_argument("--python")
+    parser.add_argument("--no-infer", action="store_true")
+    parser.add_argument("--infer-requirements", action="store_true", help="the default")
+    parser.add_argument("--system-site-packages", action="store_true")
+    parser.add_argument("--background", action="store_true")
+    return parser
+
+
+class _View:
+    """Something to display: HTML in a notebook, text in a terminal."""
+
+    def __init__(self, html: str, text: str) -> None:
+        self.html, self.text = html, text
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+@magics_class
+class PyRunnerMagics(Magics):
+    """The ``%pyrunner`` line magic and the ``%%pyrunner`` cell magic."""
+
+    @property
+    def rich(self) -> bool:
+        """In a kernel (rich displays that can be updated), not a terminal IPython."""
+        return "ZMQ" in type(self.shell).__name__
+
+    @property
+    def store(self) -> RunStore:
+        return RunStore()
+
+    @line_cell_magic  # type: ignore[untyped-decorator]
+    def pyrunner(self, line: str, cell: str | None = None) -> Any:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            return self._error(f"cannot read the arguments: {exc}")
+        try:
+            if cell is not None:
+                return self._cell(words, cell)
+            command, rest = (words[0], words[1:]) if words else ("help", [])
+            handlers: dict[str, Callable[[list[str]], Any]] = {
+                "run": self._run, "runs": self._runs, "logs": self._logs, "outputs": self._outputs,
+                "cancel": self._cancel, "env": self._env, "panel": self._panel,
+            }  # fmt: skip
+            handler = handlers.get(command)
+            if handler is None:
+                print(USAGE)
+                return None
+            return handler(rest)
+        except _UsageError as exc:
+            print(exc, file=sys.stderr)
+        except PyRunnerError as exc:
+            return self._error(str(exc))
+        return None
+
+    def _error(self, message: str) -> None:
+        """One clear message, never a traceback from this code."""
+        if self.rich:
+            import html
+
+            display(
+                HTML(f"<div style='color:#c62828'><b>pyrunner:</b> {html.escape(message)}</div>")
+            )
+        else:
+            print(f"pyrunner: {message}", file=sys.stderr)
+
+    # -- run ---------------------------------------------------------------------------------
+    def _run(self, words: list[str], source: str | None = None) -> RunResult | None:
+        program_args: list[str] = []
+        if "--" in words:
+            cut = words.index("--")
+            words, program_args = words[:cut], words[cut + 1 :]
+        ns = _run_parser(cell=source is not None).parse_args(words)
+        handle = start_run(
+            source or ns.source,
+            entry=ns.entry,
+            inputs=ns.inputs,
+            args=program_args,
+            timeout=ns.timeout,
+            memory_mb=ns.memory,
+            python=ns.python,
+            infer_requirements=not ns.no_infer,
+            system_site_packages=ns.system_site_packages,
+            output_dir=ns.output_dir,
+        )
+        result = RunResult(handle)
+        if ns.background:
+            return self._background(result)
+        return self._follow(result)
+
+    def _cell(self, words: list[str], body: str) -> RunResult | None:
+        program_args: list[str] = []
+        if "--" in words:
+            cut = words.index("--")
+            words, program_args = words[:cut], words[cut + 1 :]
+        ns, _ = _run_parser(cell=True).parse_known_args(words)
+        digest = hashlib.sha256((body + "\0" + str(ns.requirements)).encode()).hexdigest()[:16]
+        folder = RunStore().home / "cells" / f"cell-{digest[:10]}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "main.py").write_text(body)
+        if ns.requirements is not None:
+            (folder / "requirements.txt").write_text("\n".join(ns.requirements.split()) + "\n")
+        rest = [w for w in words if w not in ("--requirements", ns.requirements)]
+        return self._run([*rest, "--", *program_args] if program_args else rest, str(folder))
+
+    def _follow(self, result: RunResult) -> RunResult:
+        """Relay the log into the cell until the run ends; an interrupt cancels the run."""
+        handle: RunHandle = result.handle
+        bar = (
+            display(_View(views.progress_html(result.record), ""), display_id=True)
+            if self.rich
+            else None
+        )
+        shown: tuple[Any, ...] = ()
+        last_check = 0.0
+        record = result.record
+
+        def refresh(force: bool = False) -> None:
+            nonlocal shown, last_check, record
+            now = time.monotonic()
+            if not force and now - last_check < STATUS_INTERVAL:
+                return
+            last_check = now
+            record = handle.record
+            state = (record.status, record.progress, record.message)
+            if state != shown:
+                shown = state
+                if bar is not None:
+                    bar.update(_View(views.progress_html(record), ""))
+                elif not self.rich and record.progress is not None:
+                    print(views.progress_text(record), file=sys.stderr)
+
+        try:
+            for chunk in handle.follow():
+                if chunk.stream == "stdout":
+                    sys.stdout.write(chunk.text)
+                    sys.stdout.flush()
+                elif chunk.stream == "stderr":
+                    sys.stderr.write(chunk.text)
+                    sys.stderr.flush()
+                elif not self.rich:
+                    sys.stderr.write(chunk.text)
+                refresh()
+        except KeyboardInterrupt:
+            self._stop(handle)
+        refresh(force=True)
+        record = handle.record
+        if bar is not None:
+            bar.update(_View(views.progress_html(record), ""))
+        self._show_end(result, record)
+        return result
+
+    def _stop(self, handle: RunHandle) -> None:
+        """The kernel was interrupted: cancel the run and wait until its processes are gone."""
+        print("\npyrunner: interrupted, cancelling the run…", file=sys.stderr)
+        try:
+            handle.cancel()
+        except PyRunnerError:
+            return  # it ended meanwhile
+        deadline = time.monotonic() + 30
+        while not handle.done and time.monotonic() < deadline:
+            try:
+                time.sleep(0.05)
+            except KeyboardInterrupt:
+                continue  # a second interrupt: we are stopping already
+
+    def _show_end(self, result: RunResult, record: RunRecord) -> None:
+        if self.rich:
+            display(
+                HTML(
+                    views.summary_html(record)
+                    + views.outputs_html(result.outputs_dir, result.outputs, _download(result))
+                )
+            )
+        else:
+            print(views.summary_text(record))
+            print(views.outputs_text(result.outputs_dir, result.outputs))
+
+    def _background(self, result: RunResult) -> RunResult:
+        """Return at once; a display of the run updates itself until the run ends."""
+        if not self.rich:
+            print(f"pyrunner: run {result.id} started in the background", file=sys.stderr)
+            return result
+        shown = display(_View(views.progress_html(result.record), ""), display_id=True)
+
+        def watch() -> None:
+            last: tuple[Any, ...] = ()
+            while True:
+                record = result.record
+                state = (record.status, record.progress, record.message)
+                if state != last:
+                    last = state
+                    body = views.progress_html(record) + views.summary_html(record)
+                    if record.status.is_terminal:
+                        body = views.summary_html(record) + views.outputs_html(
+                            result.outputs_dir, result.outputs, _download(result)
+                        )
+                    shown.update(_View(body, views.summary_text(record)))
+                if record.status.is_terminal:
+                    return
+                time.sleep(STATUS_INTERVAL)
+
+        threading.Thread(target=watch, name=f"pyrunner-{result.id}", daemon=True).start()
+        return result
+
+    # -- other commands ------------------------------------------------------------------------
+    def _runs(self, words: list[str]) -> None:
+        parser = _Parser(prog="%pyrunner runs")
+        parser.add_argument("--limit", type=int, default=20)
+        ns = parser.parse_args(words)
+        records = self.store.list_runs(limit=ns.limit)
+        display(_View(views.runs_html(records), views.runs_text(records)))
+
+    def _one(self, words: list[str], prog: str) -> tuple[RunStore, str, argparse.Namespace]:
+        parser = _Parser(prog=prog)
+        parser.add_argument("run_id")
+        if prog.endswith("outputs"):
+            parser.add_argument("--copy-to")
+        ns = parser.parse_args(words)
+        store = self.store
+        run_id = store.resolve_id(ns.run_id)
+        store.read(run_id)
+        return store, run_id, ns
+
+    def _logs(self, words: list[str]) -> None:
+        store, run_id, _ = self._one(words, "%pyrunner logs")
+        for chunk in _chunks(store, run_id):
+            (sys.stdout if chunk.stream == "stdout" else sys.stderr).write(chunk.text)
+
+    def _outputs(self, words: list[str]) -> RunResult:
+        store, run_id, ns = self._one(words, "%pyrunner outputs")
+        result = RunResult(RunHandle(store, run_id))
+        if ns.copy_to:
+            target = result.copy_to(ns.copy_to)
+            print(f"outputs copied to {target}")
+        display(
+            _View(
+                views.outputs_html(result.outputs_dir, result.outputs, _download(result)),
+                views.outputs_text(result.outputs_dir, result.outputs),
+            )
+        )
+        return result
+
+    def _cancel(self, words: list[str]) -> None:
+        store, run_id, _ = self._one(words, "%pyrunner cancel")
+        store.request_cancel(run_id)
+        handle = RunHandle(store, run_id)
+        deadline = time.monotonic() + 15
+        while not handle.done and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(f"run {run_id}: {handle.status.value}")
+
+    def _env(self, words: list[str]) -> None:
+        if words[:1] != ["list"]:
+            raise _UsageError(USAGE)
+        from ..environments import EnvironmentManager
+
+        infos = EnvironmentManager(self.store.home).list_envs()
+        rows = "".join(
+            f"<tr><td><code>{i.key}</code></td><td>{views.size_text(i.size)}</td>"
+            f"<td>{time.strftime('%Y-%m-%d %H:%M', time.localtime(i.last_used))}</td>"
+            f"<td>{', '.join(i.requirements) or '(bare)'}</td></tr>"
+            for i in infos
+        )
+        html = (
+            "<table><thead><tr><th>key</th><th>size</th><th>last used</th><th>requirements</th>"
+            f"</tr></thead><tbody>{rows}</tbody></table>"
+            if infos
+            else "<p>No cached environments.</p>"
+        )
+        text = (
+            "\n".join(
+                f"{i.key}  {views.size_text(i.size):>9}  {', '.join(i.requirements) or '(bare)'}"
+                for i in infos
+            )
+            or "No cached environments."
+        )
+        display(_View(html, text))
+
+    def _panel(self, words: list[str]) -> Any:
+        from .panel import RunnerPanel
+
+        panel = RunnerPanel()
+        display(panel)
+        return None
+
+
+def _chunks(store: RunStore, run_id: str) -> Any:
+    from ..logfile import read_chunks
+
+    offset = 0
+    while True:
+        chunks, offset = read_chunks(store.run_dir(run_id), offset, final=True)
+        if not chunks:
+            return
+        yield from chunks
+
+
+def _download(result: RunResult) -> str:
+    from .result import download_url
+
+    return download_url(result.id)

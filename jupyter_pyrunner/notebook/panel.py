@@ -1,0 +1,273 @@
+"""``RunnerPanel``: an ipywidgets panel to pick a project, run it and watch it, in a notebook."""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from pathlib import Path
+
+import ipywidgets as w
+
+from ..errors import PyRunnerError
+from ..sdk import RunHandle, start_run
+from ..store import RunStore
+from . import views
+from .result import RunResult, download_url
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+UPLOAD_NOTE = (
+    "Uploads through this panel travel inside kernel messages: keep them under about 10 MB. "
+    "For bigger projects, put the zip in the workspace and choose it above (or use the "
+    "JupyterLab Python Runner panel, which streams uploads to disk)."
+)
+SKIP_DIRS = {".git", ".ipynb_checkpoints", "__pycache__", ".venv", "venv", "node_modules"}
+
+
+def find_projects(folder: Path, depth: int = 2) -> list[str]:
+    """Zips and folders holding Python files under ``folder`` (relative paths), for the chooser."""
+    found: list[str] = []
+
+    def walk(current: Path, level: int) -> None:
+        try:
+            entries = sorted(current.iterdir())
+        except OSError:
+            return
+        if current != folder and any(e.suffix == ".py" for e in entries if e.is_file()):
+            found.append(str(current.relative_to(folder)) + "/")
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name in SKIP_DIRS:
+                continue
+            if entry.is_file() and entry.suffix.lower() == ".zip":
+                found.append(str(entry.relative_to(folder)))
+            elif entry.is_dir() and level < depth:
+                walk(entry, level + 1)
+
+    walk(folder, 0)
+    return found
+
+
+class RunnerPanel(w.VBox):
+    """Choose or upload a project, set inputs, arguments and a time limit, run it, watch the
+    live log and progress, browse the outputs; re-open recent runs."""
+
+    max_log_lines = 500
+
+    def __init__(self, folder: str | None = None, home: str | None = None, **kwargs: Any) -> None:
+        self.folder = Path(folder or ".").absolute()
+        self.home = home
+        self.store = RunStore(home)
+        self.result: RunResult | None = None
+        self._lines: collections.deque[tuple[str, str]] = collections.deque(
+            maxlen=self.max_log_lines
+        )
+        self._shown_lines = 0
+        self._dropped = False
+        self._watcher: threading.Thread | None = None
+
+        self.source = w.Dropdown(description="Project", options=[], layout=w.Layout(width="60%"))
+        self.refresh_button = w.Button(
+            description="Refresh", icon="refresh", layout=w.Layout(width="auto")
+        )
+        self.upload = w.FileUpload(accept=".zip", multiple=False, description="Upload zip")
+        self.upload_note = w.HTML(f"<small>{UPLOAD_NOTE}</small>")
+        self.inputs = w.Text(
+            description="Inputs", placeholder="paths, comma-separated (ports 2 to 5)"
+        )
+        self.args = w.Text(description="Arguments", placeholder="passed to the program")
+        self.timeout = w.BoundedFloatText(description="Timeout (s)", value=0, min=0, max=7 * 86400)
+        self.run_button = w.Button(description="Run", button_style="primary", icon="play")
+        self.cancel_button = w.Button(
+            description="Cancel", button_style="warning", icon="stop", disabled=True
+        )
+        self.status = w.HTML("")
+        self.progress = w.FloatProgress(value=0, min=0, max=1, layout=w.Layout(width="50%"))
+        self.log = w.Output(
+            layout=w.Layout(max_height="320px", overflow="auto", border="1px solid #ddd")
+        )
+        self.full_log = w.Button(
+            description="Show full log", layout=w.Layout(width="auto"), disabled=True
+        )
+        self.outputs = w.HTML("")
+        self.history = w.Dropdown(description="Recent", options=[], layout=w.Layout(width="60%"))
+        self.open_button = w.Button(description="Open", layout=w.Layout(width="auto"))
+
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        self.run_button.on_click(lambda _b: self.run())
+        self.cancel_button.on_click(lambda _b: self.cancel())
+        self.full_log.on_click(lambda _b: self.show_full_log())
+        self.open_button.on_click(
+            lambda _b: self.open(self.history.value) if self.history.value else None
+        )
+        self.upload.observe(self._uploaded, names="value")
+
+        super().__init__(
+            [
+                w.HBox([self.source, self.refresh_button]),
+                w.HBox([self.upload, self.upload_note]),
+                self.inputs,
+                self.args,
+                self.timeout,
+                w.HBox([self.run_button, self.cancel_button]),
+                w.HBox([self.status, self.progress]),
+                self.log,
+                self.full_log,
+                self.outputs,
+                w.HBox([self.history, self.open_button]),
+            ],
+            **kwargs,
+        )
+        self.refresh()
+
+    # -- choosing ------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self.source.options = find_projects(self.folder)
+        self.history.options = [
+            (f"{r.id} · {r.name} · {r.status.value}", r.id) for r in self.store.list_runs(limit=15)
+        ]
+
+    def _uploaded(self, change: dict[str, Any]) -> None:
+        files = change["new"]
+        if not files:
+            return
+        item = files[0]
+        name = Path(item["name"]).name
+        target_dir = self.store.home / "panel-uploads"
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / name
+        target.write_bytes(bytes(item["content"]))
+        options = list(self.source.options)
+        if str(target) not in options:
+            options.insert(0, str(target))
+        self.source.options = options
+        self.source.value = str(target)
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self) -> RunResult | None:
+        """Start the chosen project (the Run button); returns at once."""
+        if not self.source.value:
+            self._message("Choose or upload a project first.")
+            return None
+        source = Path(self.source.value)
+        if not source.is_absolute():
+            source = self.folder / source
+        inputs = [p.strip() for p in self.inputs.value.split(",") if p.strip()]
+        import shlex
+
+        try:
+            args = shlex.split(self.args.value)
+            handle = start_run(
+                source,
+                inputs=[str(self.folder / p) for p in inputs],
+                args=args,
+                timeout=self.timeout.value or None,
+                home=self.home,
+            )
+        except (PyRunnerError, ValueError) as exc:
+            self._message(str(exc))
+            return None
+        self._attach(RunResult(handle))
+        return self.result
+
+    def open(self, run_id: str) -> RunResult:
+        """Show an earlier (or running) run: its log, progress and outputs."""
+        self._attach(RunResult(RunHandle(self.store, run_id)))
+        assert self.result is not None
+        return self.result
+
+    def cancel(self) -> None:
+        if self.result is not None and not self.result.done:
+            try:
+                self.result.cancel()
+            except PyRunnerError as exc:
+                self._message(str(exc))
+
+    def wait(self, timeout: float | None = None) -> RunResult | None:
+        """Block until the shown run has ended and the panel has caught up (for scripts)."""
+        if self._watcher is not None:
+            self._watcher.join(timeout)
+        return self.result
+
+    def show_full_log(self) -> None:
+        if self.result is None:
+            return
+        self.log.outputs = ()
+        self.log.append_stdout(self.result.log)
+
+    # -- following -----------------------------------------------------------------------------
+    def _message(self, text: str) -> None:
+        import html
+
+        self.status.value = f"<span style='color:#c62828'>{html.escape(text)}</span>"
+
+    def _attach(self, result: RunResult) -> None:
+        self.result = result
+        self._lines.clear()
+        self._shown_lines = 0
+        self._dropped = False
+        self.log.outputs = ()
+        self.outputs.value = ""
+        self.full_log.disabled = True
+        self.run_button.disabled = True
+        self.cancel_button.disabled = False
+        self._watcher = threading.Thread(target=self._follow, args=(result,), daemon=True)
+        self._watcher.start()
+
+    def _append(self, stream: str, text: str) -> None:
+        """Keep the last ``max_log_lines`` lines in the browser, whatever the flood."""
+        for line in text.splitlines(keepends=True):
+            if len(self._lines) == self._lines.maxlen:
+                self._dropped = True
+            self._lines.append((stream, line))
+        if self._dropped:
+            tail = "".join(line for _, line in self._lines)
+            self.log.outputs = (
+                {
+                    "output_type": "stream",
+                    "name": "stdout",
+                    "text": "… (earlier lines: Show full log)\n" + tail,
+                },
+            )
+        elif stream == "stderr":
+            self.log.append_stderr(text)
+        else:
+            self.log.append_stdout(text)
+
+    def _show(self, record: Any) -> None:
+        self.status.value = views.badge(record.status) + (
+            f" {views.duration_text(record.duration)}" if record.started else ""
+        )
+        if record.progress is not None:
+            self.progress.value = record.progress
+            self.progress.bar_style = ""
+        elif not record.status.is_terminal:
+            self.progress.bar_style = "info"
+
+    def _follow(self, result: RunResult) -> None:
+        last = 0.0
+        try:
+            for chunk in result.handle.follow():
+                if chunk.stream in ("stdout", "stderr"):
+                    self._append(chunk.stream, chunk.text)
+                now = time.monotonic()
+                if now - last > 0.25:
+                    last = now
+                    self._show(result.record)
+        finally:
+            record = result.record
+            self._show(record)
+            if record.status.value == "succeeded":
+                self.progress.value = 1.0
+                self.progress.bar_style = "success"
+            elif record.status.is_terminal:
+                self.progress.bar_style = "danger"
+            self.outputs.value = views.summary_html(record) + views.outputs_html(
+                result.outputs_dir, result.outputs, download_url(result.id)
+            )
+            self.full_log.disabled = False
+            self.run_button.disabled = False
+            self.cancel_button.disabled = True
+            self.refresh()

@@ -1,0 +1,236 @@
+"""HTML and text views of runs and their outputs, for notebooks (rich) and terminals (plain).
+
+Pure functions of records and files: the magic, the result object and the widget panel all
+render through here.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import html
+import io
+import json
+import time
+from pathlib import Path
+
+from ..models import RunRecord, RunStatus
+from ..outputs import OutputFile
+
+PREVIEW_IMAGE_BYTES = 2 * 1024 * 1024
+PREVIEW_TEXT_BYTES = 20_000
+PREVIEW_TABLE_ROWS = 10
+IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/svg+xml"}
+TEXT_SUFFIXES = {".txt", ".log", ".md", ".json", ".py", ".yaml", ".yml", ".toml", ".ini", ".cfg"}
+
+STATUS_COLOURS = {
+    RunStatus.QUEUED: "#757575",
+    RunStatus.PREPARING: "#1976d2",
+    RunStatus.RUNNING: "#1976d2",
+    RunStatus.SUCCEEDED: "#2e7d32",
+    RunStatus.FAILED: "#c62828",
+    RunStatus.CANCELLED: "#ef6c00",
+    RunStatus.TIMED_OUT: "#ef6c00",
+    RunStatus.ERROR: "#c62828",
+}
+
+
+def size_text(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s"
+
+
+def badge(status: RunStatus) -> str:
+    colour = STATUS_COLOURS.get(status, "#757575")
+    return (
+        f'<span class="pyrunner-badge" style="background:{colour};color:white;border-radius:3px;'
+        f'padding:1px 6px;font-size:90%">{html.escape(status.value)}</span>'
+    )
+
+
+def progress_html(record: RunRecord) -> str:
+    """A progress bar: indeterminate while preparing, the program's own progress after."""
+    label = record.message or record.status.value
+    if record.status is RunStatus.PREPARING and record.message:
+        label = record.message
+    if record.progress is not None:
+        value = f'value="{record.progress:.3f}" max="1"'
+        label = f"{label} · {record.progress:.0%}"
+    elif record.status.is_terminal:
+        value = 'value="1" max="1"'
+    else:
+        value = ""  # indeterminate
+    return (
+        f'<div class="pyrunner-progress">{badge(record.status)} '
+        f'<progress {value} style="width:40%;vertical-align:middle"></progress> '
+        f"<span>{html.escape(label)}</span></div>"
+    )
+
+
+def progress_text(record: RunRecord) -> str:
+    if record.progress is None:
+        return f"[{record.status.value}] {record.message or ''}".rstrip()
+    filled = int(record.progress * 30)
+    return f"[{record.status.value}] [{'#' * filled}{'.' * (30 - filled)}] {record.progress:.0%}"
+
+
+def summary_html(record: RunRecord) -> str:
+    parts = [badge(record.status)]
+    if record.exit_code is not None:
+        parts.append(f"exit code {record.exit_code}")
+    parts.append(duration_text(record.duration))
+    if record.message and record.status is not RunStatus.SUCCEEDED:
+        parts.append(html.escape(record.message))
+    details = ""
+    if record.error_details:
+        details = (
+            f"<pre style='max-height:12em;overflow:auto'>{html.escape(record.error_details)}</pre>"
+        )
+    return (
+        f"<div class='pyrunner-summary'><b>{html.escape(record.name)}</b> "
+        f"<code>{record.id}</code> · {' · '.join(parts)}</div>{details}"
+    )
+
+
+def summary_text(record: RunRecord) -> str:
+    bits = [f"run {record.id} ({record.name}): {record.status.value}"]
+    if record.exit_code is not None:
+        bits.append(f"exit code {record.exit_code}")
+    bits.append(duration_text(record.duration))
+    if record.message and record.status is not RunStatus.SUCCEEDED:
+        bits.append(record.message)
+    text = ", ".join(bits)
+    if record.error_details:
+        text += "\n" + record.error_details
+    return text
+
+
+def runs_html(records: list[RunRecord]) -> str:
+    if not records:
+        return "<p>No runs yet.</p>"
+    rows = []
+    for r in records:
+        progress = "" if r.progress is None else f"{r.progress:.0%}"
+        exit_code = "" if r.exit_code is None else str(r.exit_code)
+        rows.append(
+            f"<tr><td><code>{r.id}</code></td><td>{badge(r.status)}</td><td>{progress}</td>"
+            f"<td>{exit_code}</td><td>{time.strftime('%Y-%m-%d %H:%M', time.localtime(r.created))}</td>"
+            f"<td>{duration_text(r.duration)}</td><td>{html.escape(r.name)}</td></tr>"
+        )
+    head = "".join(
+        f"<th style='text-align:left'>{h}</th>"
+        for h in ("id", "status", "progress", "exit", "created", "duration", "name")
+    )
+    return f"<table class='pyrunner-runs'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def runs_text(records: list[RunRecord]) -> str:
+    if not records:
+        return "No runs yet."
+    lines = []
+    for r in records:
+        progress = "-" if r.progress is None else f"{r.progress:.0%}"
+        exit_code = "-" if r.exit_code is None else str(r.exit_code)
+        lines.append(
+            f"{r.id}  {r.status.value:<9}  {progress:>4}  {exit_code:>4}  "
+            f"{duration_text(r.duration):>10}  {r.name}"
+        )
+    return "\n".join(lines)
+
+
+def _preview(root: Path, item: OutputFile) -> str:
+    path = root / item.path
+    try:
+        if item.mime_type in IMAGE_TYPES and item.size <= PREVIEW_IMAGE_BYTES:
+            data = base64.b64encode(path.read_bytes()).decode()
+            return (
+                f"<img src='data:{item.mime_type};base64,{data}' alt='{html.escape(item.path)}' "
+                "style='max-width:100%;max-height:400px'>"
+            )
+        if path.suffix.lower() in (".csv", ".tsv"):
+            return _table_preview(path, "\t" if path.suffix.lower() == ".tsv" else ",")
+        if path.suffix.lower() in TEXT_SUFFIXES or item.mime_type.startswith("text/"):
+            with open(path, "rb") as f:
+                raw = f.read(PREVIEW_TEXT_BYTES)
+            text = raw.decode("utf-8", errors="replace")
+            if path.suffix.lower() == ".json" and item.size <= PREVIEW_TEXT_BYTES:
+                with contextlib.suppress(ValueError):
+                    text = json.dumps(json.loads(text), indent=2)[:PREVIEW_TEXT_BYTES]
+            more = " …" if item.size > PREVIEW_TEXT_BYTES else ""
+            return f"<pre style='max-height:20em;overflow:auto'>{html.escape(text)}{more}</pre>"
+    except OSError as exc:
+        return f"<i>cannot read: {html.escape(str(exc))}</i>"
+    return ""
+
+
+def _table_preview(path: Path, delimiter: str) -> str:
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        rows = []
+        for i, row in enumerate(csv.reader(f, delimiter=delimiter)):
+            if i > PREVIEW_TABLE_ROWS:
+                break
+            rows.append(row)
+    if not rows:
+        return "<i>empty</i>"
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows[1:]
+    )
+    more = f"<i>first {PREVIEW_TABLE_ROWS} rows</i>" if len(rows) > PREVIEW_TABLE_ROWS else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+def outputs_html(root: Path, files: list[OutputFile], download_url: str | None = None) -> str:
+    """The outputs browser: a tree with sizes, previews of images, tables and text."""
+    if not files:
+        return "<p>No output files.</p>"
+    items = []
+    for item in files:
+        preview = _preview(root, item)
+        head = (
+            f"<code>{html.escape(item.path)}</code> <span style='color:#757575'>"
+            f"{size_text(item.size)} · {html.escape(item.mime_type)}</span>"
+        )
+        if preview:
+            items.append(f"<details open><summary>{head}</summary>{preview}</details>")
+        else:
+            items.append(f"<div>{head}</div>")
+    total = size_text(sum(f.size for f in files))
+    link = (
+        f" · <a href='{html.escape(download_url)}' download>download all as zip</a>"
+        if download_url
+        else ""
+    )
+    return (
+        f"<div class='pyrunner-outputs'><div><b>Outputs</b> ({len(files)} files, {total}) "
+        f"<code>{html.escape(str(root))}</code>{link}</div>{''.join(items)}</div>"
+    )
+
+
+def outputs_text(root: Path, files: list[OutputFile]) -> str:
+    if not files:
+        return f"{root}\n(no output files)"
+    return "\n".join([str(root), *(f"  {size_text(f.size):>9}  {f.path}" for f in files)])
+
+
+def zip_bytes(root: Path) -> bytes:
+    """All outputs as one zip archive (for a download link or a copy)."""
+    from ..outputs import iter_zip
+
+    buffer = io.BytesIO()
+    for piece in iter_zip(root):
+        buffer.write(piece)
+    return buffer.getvalue()

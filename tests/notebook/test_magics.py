@@ -1,0 +1,140 @@
+"""``%pyrunner`` in real kernels, and in a terminal IPython."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from jupyter_pyrunner import RunStatus, RunStore
+
+from ..conftest import marker_processes, write_project
+from .conftest import execute, texts
+
+
+def test_a_run_streams_into_the_cell_and_ends_with_the_outputs(home: Path, demo: Path) -> None:
+    nb = execute(
+        [
+            "%load_ext jupyter_pyrunner",
+            "r = %pyrunner run demo -- 3",
+            "print(r.status.value, r.exit_code, sorted(f.path for f in r.outputs))\nr.open('table.csv').read()",
+        ],
+        demo,
+    )
+    outputs = texts(nb.cells[1])
+    stdout = "".join(text for kind, text in outputs if kind == "stdout")
+    assert stdout == "".join(f"step {i} of 3\n[PROGRESS] {i}/3\n" for i in range(1, 4))
+    assert ("stderr", "a warning\n") in outputs
+    final = outputs[-1]
+    assert final[0] == "text/html"
+    assert "succeeded" in final[1] and "exit code 0" in final[1]
+    assert "<img src='data:image/png;base64," in final[1]  # the image, previewed
+    assert "<td>3</td><td>4</td>" in final[1]  # the CSV, as a table
+    assert "&quot;ok&quot;: true" in final[1] or '"ok": true' in final[1]
+    assert "outputs.zip" in final[1]
+    progress = outputs[0]
+    assert progress[0] == "text/html" and "<progress" in progress[1]
+    after = texts(nb.cells[2])
+    assert after[0] == ("stdout", "succeeded 0 ['dot.png', 'notes.json', 'table.csv']\n")
+    assert "x,y" in after[1][1]
+
+
+def test_interrupting_the_kernel_cancels_the_run_and_its_processes(
+    home: Path, tmp_path: Path
+) -> None:
+    workspace = tmp_path / "ws"
+    write_project(workspace / "forever", {"main.py": """
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            time.sleep(300)
+        print("running", flush=True)
+        time.sleep(300)
+    """, "requirements.txt": ""})  # fmt: skip
+    t0 = time.monotonic()
+    nb = execute(["%load_ext jupyter_pyrunner", "%pyrunner run forever"], workspace,
+                 timeout=6, interrupt_on_timeout=True, allow_errors=True)  # fmt: skip
+    assert time.monotonic() - t0 < 60
+    outputs = texts(nb.cells[1])
+    assert ("stdout", "running\n") in outputs
+    assert any("cancelled" in text for kind, text in outputs if kind == "text/html")
+    (record,) = RunStore(home).list_runs()
+    assert record.status is RunStatus.CANCELLED
+    assert marker_processes(record.id) == []
+
+
+def test_project_errors_are_one_message(home: Path, demo: Path) -> None:
+    write_project(demo / "two", {"a.py": "", "b.py": ""})
+    nb = execute(["%load_ext jupyter_pyrunner", "%pyrunner run nowhere.zip", "%pyrunner run two",
+                  "%pyrunner run demo --timeout soon"], demo)  # fmt: skip
+    missing = texts(nb.cells[1])
+    assert len(missing) == 1 and "does not exist" in missing[0][1]
+    ambiguous = texts(nb.cells[2])
+    assert len(ambiguous) == 1 and "--entry" in ambiguous[0][1]
+    usage = texts(nb.cells[3])
+    assert usage[0][0] == "stderr" and "invalid float value" in usage[0][1]
+    for cell in nb.cells[1:]:
+        assert all(kind != "error" and "Traceback" not in text for kind, text in texts(cell))
+
+
+def test_the_cell_magic_runs_the_cell_as_a_project(home: Path, tmp_path: Path) -> None:
+    nb = execute(
+        ["%load_ext jupyter_pyrunner",
+         "%%pyrunner --requirements six -- hello\nimport sys, six\nprint('cell says', sys.argv[1], six.__name__)"],
+        tmp_path,
+    )  # fmt: skip
+    outputs = texts(nb.cells[1])
+    assert ("stdout", "cell says hello six\n") in outputs
+    (record,) = RunStore(home).list_runs()
+    assert record.requirements == ["six"] and record.spec.args == ["hello"]
+
+
+def test_background_runs_return_at_once_and_update_their_display(home: Path, demo: Path) -> None:
+    nb = execute(
+        ["%load_ext jupyter_pyrunner",
+         "import time\nt0 = time.monotonic()\nr = %pyrunner run demo --background -- 20\nprint(time.monotonic() - t0 < 2, r.done)",
+         "r.wait(60)\nprint(r.status.value)"],
+        demo,
+    )  # fmt: skip
+    started = texts(nb.cells[1])
+    assert ("stdout", "True False\n") in started
+    assert any(kind == "text/html" and "<progress" in text for kind, text in started)
+    assert ("stdout", "succeeded\n") in texts(nb.cells[2])
+
+
+def test_history_commands_show_runs_logs_and_outputs(home: Path, demo: Path) -> None:
+    nb = execute(
+        ["%load_ext jupyter_pyrunner",
+         "r = %pyrunner run demo -- 2",
+         "%pyrunner runs",
+         "%pyrunner logs last",
+         "%pyrunner outputs last --copy-to copied",
+         "%pyrunner cancel last",
+         "%pyrunner env list",
+         "%pyrunner"],
+        demo,
+    )  # fmt: skip
+    runs = texts(nb.cells[2])
+    assert runs[0][0] == "text/html" and "succeeded" in runs[0][1] and "demo" in runs[0][1]
+    logs = texts(nb.cells[3])
+    assert ("stdout", "step 1 of 2\n") in logs or any(
+        "step 1 of 2" in t for k, t in logs if k == "stdout"
+    )
+    outputs = texts(nb.cells[4])
+    assert outputs[0][0] == "stdout" and "outputs copied to" in outputs[0][1]
+    assert (demo / "copied" / "table.csv").read_text().startswith("x,y")
+    assert "already ended" in texts(nb.cells[5])[0][1]
+    assert "(bare)" in texts(nb.cells[6])[0][1]
+    assert "%pyrunner run SOURCE" in texts(nb.cells[7])[0][1]
+
+
+def test_a_terminal_ipython_gets_plain_text(home: Path, demo: Path) -> None:
+    script = demo / "session.ipy"
+    script.write_text("%load_ext jupyter_pyrunner\nr = %pyrunner run demo -- 2\n%pyrunner runs\n")
+    result = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", str(script)],
+                            cwd=demo, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "step 2 of 2" in result.stdout
+    assert "succeeded, exit code 0" in result.stdout
+    assert "table.csv" in result.stdout and "<" not in result.stdout
