@@ -85,7 +85,7 @@ class RunnerPanel(w.VBox):
         )
         self.status = w.HTML("")
         self.progress = w.FloatProgress(value=0, min=0, max=1, layout=w.Layout(width="50%"))
-        self.log = w.Output(
+        self.log_view = w.Output(
             layout=w.Layout(max_height="320px", overflow="auto", border="1px solid #ddd")
         )
         self.full_log = w.Button(
@@ -100,7 +100,7 @@ class RunnerPanel(w.VBox):
         self.cancel_button.on_click(lambda _b: self.cancel())
         self.full_log.on_click(lambda _b: self.show_full_log())
         self.open_button.on_click(
-            lambda _b: self.open(self.history.value) if self.history.value else None
+            lambda _b: self.open_run(self.history.value) if self.history.value else None
         )
         self.upload.observe(self._uploaded, names="value")
 
@@ -113,7 +113,7 @@ class RunnerPanel(w.VBox):
                 self.timeout,
                 w.HBox([self.run_button, self.cancel_button]),
                 w.HBox([self.status, self.progress]),
-                self.log,
+                self.log_view,
                 self.full_log,
                 self.outputs,
                 w.HBox([self.history, self.open_button]),
@@ -172,7 +172,7 @@ class RunnerPanel(w.VBox):
         self._attach(RunResult(handle))
         return self.result
 
-    def open(self, run_id: str) -> RunResult:
+    def open_run(self, run_id: str) -> RunResult:
         """Show an earlier (or running) run: its log, progress and outputs."""
         self._attach(RunResult(RunHandle(self.store, run_id)))
         assert self.result is not None
@@ -194,8 +194,8 @@ class RunnerPanel(w.VBox):
     def show_full_log(self) -> None:
         if self.result is None:
             return
-        self.log.outputs = ()
-        self.log.append_stdout(self.result.log)
+        self.log_view.outputs = ()
+        self.log_view.append_stdout(self.result.log)
 
     # -- following -----------------------------------------------------------------------------
     def _message(self, text: str) -> None:
@@ -208,7 +208,7 @@ class RunnerPanel(w.VBox):
         self._lines.clear()
         self._shown_lines = 0
         self._dropped = False
-        self.log.outputs = ()
+        self.log_view.outputs = ()
         self.outputs.value = ""
         self.full_log.disabled = True
         self.run_button.disabled = True
@@ -224,7 +224,7 @@ class RunnerPanel(w.VBox):
             self._lines.append((stream, line))
         if self._dropped:
             tail = "".join(line for _, line in self._lines)
-            self.log.outputs = (
+            self.log_view.outputs = (
                 {
                     "output_type": "stream",
                     "name": "stdout",
@@ -232,9 +232,9 @@ class RunnerPanel(w.VBox):
                 },
             )
         elif stream == "stderr":
-            self.log.append_stderr(text)
+            self.log_view.append_stderr(text)
         else:
-            self.log.append_stdout(text)
+            self.log_view.append_stdout(text)
 
     def _show(self, record: Any) -> None:
         self.status.value = views.badge(record.status) + (

@@ -1,0 +1,94 @@
+"""Displays and argument parsing of the notebook face, without a kernel."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from jupyter_pyrunner.models import RunRecord, RunSpec, RunStatus
+from jupyter_pyrunner.notebook import views
+from jupyter_pyrunner.notebook.magics import _run_parser, _UsageError
+from jupyter_pyrunner.outputs import list_outputs
+
+from .conftest import PNG_HEX
+
+
+def record(**changes: object) -> RunRecord:
+    base = RunRecord(id="20261125-000000-abcdef", name="demo", status=RunStatus.RUNNING,
+                     created=time.time() - 5, spec=RunSpec(source="demo"), started=time.time() - 4)  # fmt: skip
+    for key, value in changes.items():
+        setattr(base, key, value)
+    return base
+
+
+def test_run_arguments_parse_like_the_command_line() -> None:
+    ns = _run_parser().parse_args(["p.zip", "--input", "a.csv", "--input", "b", "--timeout", "5",
+                                   "--memory", "100", "--no-infer", "--background"])  # fmt: skip
+    assert (ns.source, ns.inputs, ns.timeout, ns.memory, ns.no_infer, ns.background) == (
+        "p.zip",
+        ["a.csv", "b"],
+        5.0,
+        100,
+        True,
+        True,
+    )
+    cell = _run_parser(cell=True).parse_args(["--requirements", "numpy pandas"])
+    assert cell.requirements == "numpy pandas"
+    with pytest.raises(_UsageError, match="invalid float value"):
+        _run_parser().parse_args(["p.zip", "--timeout", "soon"])
+    with pytest.raises(_UsageError, match="%pyrunner run SOURCE"):
+        _run_parser().parse_args([])
+
+
+def test_progress_is_indeterminate_until_the_program_reports_some() -> None:
+    assert "<progress  " in views.progress_html(
+        record(status=RunStatus.PREPARING, message="building the environment")
+    )
+    assert "building the environment" in views.progress_html(
+        record(status=RunStatus.PREPARING, message="building the environment")
+    )
+    shown = views.progress_html(record(progress=0.25))
+    assert 'value="0.250"' in shown and "25%" in shown
+    assert (
+        views.progress_text(record(progress=0.5)) == "[running] [" + "#" * 15 + "." * 15 + "] 50%"
+    )
+
+
+def test_summaries_say_status_exit_code_and_why() -> None:
+    failed = record(
+        status=RunStatus.FAILED, exit_code=3, message="exited with code 3", finished=time.time()
+    )
+    assert "exit code 3" in views.summary_html(
+        failed
+    ) and "exited with code 3" in views.summary_text(failed)
+    error = record(
+        status=RunStatus.ERROR, message="could not build", error_details="uv: <no such package>"
+    )
+    assert "&lt;no such package&gt;" in views.summary_html(error)  # escaped, shown in full
+
+
+def test_the_outputs_browser_previews_images_tables_and_text(tmp_path: Path) -> None:
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "a.png").write_bytes(bytes.fromhex(PNG_HEX))
+    (tmp_path / "data.csv").write_text("h1,h2\n" + "".join(f"{i},{i * i}\n" for i in range(50)))
+    (tmp_path / "info.json").write_text('{"b": [1, 2]}')
+    (tmp_path / "blob.bin").write_bytes(b"\0" * 2048)
+    (tmp_path / "evil.txt").write_text("<script>alert(1)</script>")
+    files = list_outputs(tmp_path)
+    page = views.outputs_html(tmp_path, files, "/pyrunner/api/runs/x/outputs.zip")
+    assert "data:image/png;base64," in page
+    assert "<th>h1</th>" in page and "<td>9</td><td>81</td>" in page and "<td>40</td>" not in page
+    assert "&quot;b&quot;: [" in page
+    assert "blob.bin" in page and "2.0 KB" in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "download all as zip" in page
+    text = views.outputs_text(tmp_path, files)
+    assert "plots/a.png" in text and "<" not in text
+
+
+def test_runs_table_in_both_forms() -> None:
+    rows = [record(status=RunStatus.SUCCEEDED, exit_code=0, progress=1.0, finished=time.time())]
+    assert "succeeded" in views.runs_html(rows) and "100%" in views.runs_text(rows)
+    assert views.runs_text([]) == "No runs yet."
