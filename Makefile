@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+CHROMIUM := /usr/bin/chromium
+
 .PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml
@@ -20,8 +22,12 @@ demo: $(STAMP)
 	@echo
 	$(BIN)/pyrunner outputs last
 
+# the browser tests drive Debian's Chromium (never a downloaded browser)
+$(CHROMIUM):
+	apt-get update -qq && apt-get install -y -qq chromium
+
 ## test: lint, type-check and run the whole test suite
-test: $(STAMP) lint
+test: $(STAMP) $(CHROMIUM) lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

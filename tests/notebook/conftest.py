@@ -19,8 +19,16 @@ PNG_HEX = (
 
 DEMO = {
     "main.py": f"""
-        import os, pathlib, sys, time
+        import os, pathlib, struct, sys, time, zlib
         out = pathlib.Path(os.environ["OUTPUT_FOLDER"])
+
+        def png(width, height, pixel):
+            rows = b"".join(b"\\0" + b"".join(bytes(pixel(x, y)) for x in range(width)) for y in range(height))
+            def chunk(kind, data):
+                return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+            header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+            return b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
         steps = int(sys.argv[1]) if len(sys.argv) > 1 else 3
         for i in range(1, steps + 1):
             print(f"step {{i}} of {{steps}}", flush=True)
@@ -29,6 +37,7 @@ DEMO = {
         print("a warning", file=sys.stderr, flush=True)
         (out / "table.csv").write_text("x,y\\n1,2\\n3,4\\n")
         (out / "dot.png").write_bytes(bytes.fromhex("{PNG_HEX}"))
+        (out / "gradient.png").write_bytes(png(160, 90, lambda x, y: (x * 255 // 160, y * 255 // 90, 160)))
         (out / "notes.json").write_text('{{"ok": true}}')
     """,
     "requirements.txt": "",
