@@ -92,6 +92,10 @@ class RunnerPanel(w.VBox):
             description="Show full log", layout=w.Layout(width="auto"), disabled=True
         )
         self.outputs = w.HTML("")
+        self.copy_target = w.Text(
+            description="Copy to", placeholder="a folder of the workspace", value="outputs"
+        )
+        self.copy_button = w.Button(description="Copy to workspace", icon="copy", disabled=True)
         self.history = w.Dropdown(description="Recent", options=[], layout=w.Layout(width="60%"))
         self.open_button = w.Button(description="Open", layout=w.Layout(width="auto"))
 
@@ -99,6 +103,7 @@ class RunnerPanel(w.VBox):
         self.run_button.on_click(lambda _b: self.run())
         self.cancel_button.on_click(lambda _b: self.cancel())
         self.full_log.on_click(lambda _b: self.show_full_log())
+        self.copy_button.on_click(lambda _b: self.copy_outputs())
         self.open_button.on_click(
             lambda _b: self.open_run(self.history.value) if self.history.value else None
         )
@@ -116,6 +121,7 @@ class RunnerPanel(w.VBox):
                 self.log_view,
                 self.full_log,
                 self.outputs,
+                w.HBox([self.copy_target, self.copy_button]),
                 w.HBox([self.history, self.open_button]),
             ],
             **kwargs,
@@ -190,6 +196,23 @@ class RunnerPanel(w.VBox):
         if self._watcher is not None:
             self._watcher.join(timeout)
         return self.result
+
+    def copy_outputs(self) -> Path | None:
+        """Copy the shown run's outputs into the chosen folder of the workspace."""
+        if self.result is None:
+            return None
+        target = Path(self.copy_target.value.strip() or "outputs")
+        if not target.is_absolute():
+            target = self.folder / target
+        try:
+            copied = self.result.copy_to(target)
+        except OSError as exc:
+            self._message(f"cannot copy the outputs: {exc}")
+            return None
+        import html
+
+        self.status.value += f" <span>copied to <code>{html.escape(str(copied))}</code></span>"
+        return copied
 
     def show_full_log(self) -> None:
         if self.result is None:
@@ -268,6 +291,7 @@ class RunnerPanel(w.VBox):
                 result.outputs_dir, result.outputs, download_url(result.id)
             )
             self.full_log.disabled = False
+            self.copy_button.disabled = False
             self.run_button.disabled = False
             self.cancel_button.disabled = True
             self.refresh()

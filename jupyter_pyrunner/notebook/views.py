@@ -194,15 +194,23 @@ def _table_preview(path: Path, delimiter: str) -> str:
 
 
 def outputs_html(root: Path, files: list[OutputFile], download_url: str | None = None) -> str:
-    """The outputs browser: a tree with sizes, previews of images, tables and text."""
+    """The outputs browser: a tree with sizes, previews of images, tables and text, a download
+    link per file and one for all of them (``download_url`` is the zip's; files sit beside it)."""
     if not files:
         return "<p>No output files.</p>"
+    from urllib.parse import quote
+
     items = []
     for item in files:
         preview = _preview(root, item)
+        link = ""
+        if download_url:
+            base = download_url.split("outputs.zip", 1)[0]
+            href = f"{base}outputs/{quote(item.path)}?download=1"
+            link = f" · <a href='{html.escape(href)}' download>download</a>"
         head = (
             f"<code>{html.escape(item.path)}</code> <span style='color:#757575'>"
-            f"{size_text(item.size)} · {html.escape(item.mime_type)}</span>"
+            f"{size_text(item.size)} · {html.escape(item.mime_type)}</span>{link}"
         )
         if preview:
             items.append(f"<details open><summary>{head}</summary>{preview}</details>")

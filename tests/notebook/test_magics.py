@@ -36,7 +36,10 @@ def test_a_run_streams_into_the_cell_and_ends_with_the_outputs(home: Path, demo:
     progress = outputs[0]
     assert progress[0] == "text/html" and "<progress" in progress[1]
     after = texts(nb.cells[2])
-    assert after[0] == ("stdout", "succeeded 0 ['dot.png', 'notes.json', 'table.csv']\n")
+    assert after[0] == (
+        "stdout",
+        "succeeded 0 ['dot.png', 'gradient.png', 'notes.json', 'table.csv']\n",
+    )
     assert "x,y" in after[1][1]
 
 

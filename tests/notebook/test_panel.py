@@ -21,6 +21,8 @@ def test_the_panel_runs_a_chosen_project_and_shows_log_progress_and_outputs(
             "print(json.dumps({'log': log, 'status': p.status.value, 'progress': p.progress.value,\n"
             "  'outputs': p.outputs.value, 'run': p.run_button.disabled, 'cancel': p.cancel_button.disabled,\n"
             "  'history': [label for label, _ in p.history.options]}))",
+            "p.copy_target.value = 'results/demo'\np.copy_button.click()\n"
+            "import os\nprint(sorted(os.listdir('results/demo')), 'copied to' in p.status.value)",
             "q = RunnerPanel()\nq.open_run(q.history.options[0][1])\nq.wait(30)\n"
             "print(''.join(o.get('text', '') for o in q.log_view.outputs).count('step'), 'table.csv' in q.outputs.value)",
         ],
@@ -40,7 +42,11 @@ def test_the_panel_runs_a_chosen_project_and_shows_log_progress_and_outputs(
     )
     assert state["run"] is False and state["cancel"] is True
     assert state["history"] and "succeeded" in state["history"][0]
-    assert texts(nb.cells[3])[-1][1] == "4 True\n"  # a recent run, re-opened in a new panel
+    assert (
+        texts(nb.cells[3])[-1][1]
+        == "['dot.png', 'gradient.png', 'notes.json', 'output_1', 'output_2', 'output_3', 'output_4', 'table.csv'] True\n"
+    )
+    assert texts(nb.cells[4])[-1][1] == "4 True\n"  # a recent run, re-opened in a new panel
 
 
 def test_a_flood_of_output_keeps_only_the_last_lines_in_the_browser(

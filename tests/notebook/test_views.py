@@ -84,6 +84,7 @@ def test_the_outputs_browser_previews_images_tables_and_text(tmp_path: Path) -> 
     assert "blob.bin" in page and "2.0 KB" in page
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "download all as zip" in page
+    assert "href='/pyrunner/api/runs/x/outputs/plots/a.png?download=1'" in page
     text = views.outputs_text(tmp_path, files)
     assert "plots/a.png" in text and "<" not in text
 
