@@ -36,6 +36,8 @@ def test_the_panel_runs_a_project_with_a_live_log_and_an_image_preview(
     dialog = page.locator(".jp-Dialog")
     with contextlib.suppress(PlaywrightTimeout):  # Lab may ask which kernel to start
         dialog.get_by_role("button", name="Select").click(timeout=5_000)  # the default: Python 3
+    # a cell run before the kernel is connected would be dropped: wait until it is idle
+    page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=60_000)
     cell.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Shift+Enter")
 
