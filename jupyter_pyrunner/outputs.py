@@ -44,9 +44,24 @@ def mime_type(name: str) -> str:
     return guessed or "application/octet-stream"
 
 
+def _trusted_root(root: Path) -> Path | None:
+    """``root`` itself, unless the program replaced it by a link (then nothing is served)."""
+    if os.path.islink(root):
+        return None
+    real = Path(os.path.realpath(root))
+    if real != Path(os.path.realpath(root.parent)) / root.name:
+        return None  # a link further up: the folder is not where the run put it
+    return real
+
+
 def list_outputs(root: Path) -> list[OutputFile]:
-    """Every regular file under ``root`` (symbolic links are not followed), sorted by path."""
+    """Every regular file under ``root`` (symbolic links are not followed), sorted by path.
+
+    A program may replace its output folder by a link to elsewhere: then nothing is listed.
+    """
     files: list[OutputFile] = []
+    if _trusted_root(root) is None:
+        return files
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for name in sorted(filenames):
@@ -64,9 +79,10 @@ def resolve_output(root: Path, relpath: str) -> Path:
     parts = PurePosixPath(relpath.replace("\\", "/")).parts
     if not parts or relpath.startswith("/") or any(p in ("..", "") for p in parts):
         raise OutputNotFoundError(f"no output '{relpath}'")
-    candidate = root.joinpath(*parts)
-    real_root = root.resolve()
-    real = candidate.resolve()
+    real_root = _trusted_root(root)
+    if real_root is None:
+        raise OutputNotFoundError(f"no output '{relpath}'")
+    real = real_root.joinpath(*parts).resolve()
     if real != real_root and real_root not in real.parents:
         raise OutputNotFoundError(f"no output '{relpath}'")
     if not real.is_file():

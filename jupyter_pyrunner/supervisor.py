@@ -422,10 +422,11 @@ class Supervisor:
         target = record.spec.output_dir
         if not target:
             return None
+        source = self.store.outputs_dir(self.run_id)
+        if os.path.islink(source):
+            return f"the outputs were not copied to {target}: the program replaced its output folder by a link"
         try:
-            shutil.copytree(
-                self.store.outputs_dir(self.run_id), target, symlinks=True, dirs_exist_ok=True
-            )
+            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
         except (OSError, shutil.Error) as exc:
             return f"the outputs could not be copied to {target}: {exc}"
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import shlex
 import sys
 import threading
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from ..models import RunRecord
 
 STATUS_INTERVAL = 0.25
+#: ``x = %pyrunner ...`` as IPython rewrites it before running the cell
+_ASSIGNED = re.compile(r"=\s*get_ipython\(\)\.run_line_magic\(\s*['\"]pyrunner['\"]")
 USAGE = """\
 %pyrunner run SOURCE [--entry PATH] [--input PATH]... [--output-dir DIR] [--timeout S]
                [--memory MB] [--no-infer] [--background] [-- ARGS...]
@@ -156,8 +159,16 @@ class PyRunnerMagics(Magics):
         )
         result = RunResult(handle)
         if ns.background:
-            return self._background(result)
-        return self._follow(result)
+            self._background(result)
+        else:
+            self._follow(result)
+        # the run has been shown already: give it back only to a cell that keeps it
+        # (``r = %pyrunner run ...``), so that a bare ``%pyrunner run`` does not show it twice
+        return result if self._assigned() else None
+
+    def _assigned(self) -> bool:
+        cells = self.shell.user_ns.get("_ih") or [""] if self.shell is not None else [""]
+        return bool(_ASSIGNED.search(cells[-1]))
 
     def _cell(self, words: list[str], body: str) -> RunResult | None:
         program_args: list[str] = []
@@ -229,8 +240,10 @@ class PyRunnerMagics(Magics):
         except PyRunnerError:
             return  # it ended meanwhile
         deadline = time.monotonic() + 30
-        while not handle.done and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             try:
+                if handle.done:
+                    return
                 time.sleep(0.05)
             except KeyboardInterrupt:
                 continue  # a second interrupt: we are stopping already
@@ -255,6 +268,14 @@ class PyRunnerMagics(Magics):
         shown = display(_View(views.progress_html(result.record), ""), display_id=True)
 
         def watch() -> None:
+            try:
+                follow()
+            except Exception as exc:  # a thread's error must not land in whichever cell runs now
+                shown.update(
+                    _View(f"<i>pyrunner: stopped following {result.id}: {exc}</i>", str(exc))
+                )
+
+        def follow() -> None:
             last: tuple[Any, ...] = ()
             while True:
                 record = result.record
@@ -298,7 +319,7 @@ class PyRunnerMagics(Magics):
         for chunk in _chunks(store, run_id):
             (sys.stdout if chunk.stream == "stdout" else sys.stderr).write(chunk.text)
 
-    def _outputs(self, words: list[str]) -> RunResult:
+    def _outputs(self, words: list[str]) -> RunResult | None:
         store, run_id, ns = self._one(words, "%pyrunner outputs")
         result = RunResult(RunHandle(store, run_id))
         if ns.copy_to:
@@ -310,7 +331,7 @@ class PyRunnerMagics(Magics):
                 views.outputs_text(result.outputs_dir, result.outputs),
             )
         )
-        return result
+        return result if self._assigned() else None
 
     def _cancel(self, words: list[str]) -> None:
         store, run_id, _ = self._one(words, "%pyrunner cancel")
@@ -327,26 +348,7 @@ class PyRunnerMagics(Magics):
         from ..environments import EnvironmentManager
 
         infos = EnvironmentManager(self.store.home).list_envs()
-        rows = "".join(
-            f"<tr><td><code>{i.key}</code></td><td>{views.size_text(i.size)}</td>"
-            f"<td>{time.strftime('%Y-%m-%d %H:%M', time.localtime(i.last_used))}</td>"
-            f"<td>{', '.join(i.requirements) or '(bare)'}</td></tr>"
-            for i in infos
-        )
-        html = (
-            "<table><thead><tr><th>key</th><th>size</th><th>last used</th><th>requirements</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>"
-            if infos
-            else "<p>No cached environments.</p>"
-        )
-        text = (
-            "\n".join(
-                f"{i.key}  {views.size_text(i.size):>9}  {', '.join(i.requirements) or '(bare)'}"
-                for i in infos
-            )
-            or "No cached environments."
-        )
-        display(_View(html, text))
+        display(_View(views.envs_html(infos), views.envs_text(infos)))
 
     def _panel(self, words: list[str]) -> Any:
         from .panel import RunnerPanel

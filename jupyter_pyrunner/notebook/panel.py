@@ -67,6 +67,8 @@ class RunnerPanel(w.VBox):
         self._shown_lines = 0
         self._dropped = False
         self._watcher: threading.Thread | None = None
+        self._generation = 0  # the run being shown; an older watcher thread stops on a change
+        self._uploaded_paths: list[str] = []
 
         self.source = w.Dropdown(description="Project", options=[], layout=w.Layout(width="60%"))
         self.refresh_button = w.Button(
@@ -130,7 +132,10 @@ class RunnerPanel(w.VBox):
 
     # -- choosing ------------------------------------------------------------------------------
     def refresh(self) -> None:
-        self.source.options = find_projects(self.folder)
+        chosen = self.source.value
+        self.source.options = [*self._uploaded_paths, *find_projects(self.folder)]
+        if chosen in self.source.options:
+            self.source.value = chosen
         self.history.options = [
             (f"{r.id} · {r.name} · {r.status.value}", r.id) for r in self.store.list_runs(limit=15)
         ]
@@ -145,10 +150,9 @@ class RunnerPanel(w.VBox):
         target_dir.mkdir(parents=True, exist_ok=True)
         target = target_dir / name
         target.write_bytes(bytes(item["content"]))
-        options = list(self.source.options)
-        if str(target) not in options:
-            options.insert(0, str(target))
-        self.source.options = options
+        if str(target) not in self._uploaded_paths:
+            self._uploaded_paths.insert(0, str(target))
+        self.refresh()
         self.source.value = str(target)
 
     # -- running -------------------------------------------------------------------------------
@@ -214,11 +218,18 @@ class RunnerPanel(w.VBox):
         self.status.value += f" <span>copied to <code>{html.escape(str(copied))}</code></span>"
         return copied
 
-    def show_full_log(self) -> None:
+    def show_full_log(self, limit: int = 10 * 1024 * 1024) -> None:
+        """The whole log in the log area (its first ``limit`` bytes for a huge one)."""
         if self.result is None:
             return
+        from ..logfile import read_chunks
+
+        chunks, end = read_chunks(self.result.handle.run_dir, 0, max_bytes=limit, final=True)
+        text = "".join(c.text for c in chunks)
+        if end >= limit:
+            text += f"\n… (the log goes on: it is in {self.result.handle.run_dir / 'log.txt'})\n"
         self.log_view.outputs = ()
-        self.log_view.append_stdout(self.result.log)
+        self.log_view.append_stdout(text)
 
     # -- following -----------------------------------------------------------------------------
     def _message(self, text: str) -> None:
@@ -227,6 +238,7 @@ class RunnerPanel(w.VBox):
         self.status.value = f"<span style='color:#c62828'>{html.escape(text)}</span>"
 
     def _attach(self, result: RunResult) -> None:
+        self._generation += 1
         self.result = result
         self._lines.clear()
         self._shown_lines = 0
@@ -236,7 +248,9 @@ class RunnerPanel(w.VBox):
         self.full_log.disabled = True
         self.run_button.disabled = True
         self.cancel_button.disabled = False
-        self._watcher = threading.Thread(target=self._follow, args=(result,), daemon=True)
+        self._watcher = threading.Thread(
+            target=self._follow, args=(result, self._generation), daemon=True
+        )
         self._watcher.start()
 
     def _append(self, stream: str, text: str) -> None:
@@ -269,29 +283,44 @@ class RunnerPanel(w.VBox):
         elif not record.status.is_terminal:
             self.progress.bar_style = "info"
 
-    def _follow(self, result: RunResult) -> None:
+    def _follow(self, result: RunResult, generation: int) -> None:
         last = 0.0
+        current = lambda: generation == self._generation  # noqa: E731
         try:
             for chunk in result.handle.follow():
+                if not current():
+                    return  # another run is shown now
                 if chunk.stream in ("stdout", "stderr"):
                     self._append(chunk.stream, chunk.text)
                 now = time.monotonic()
                 if now - last > 0.25:
                     last = now
                     self._show(result.record)
+        except PyRunnerError as exc:  # the run was deleted meanwhile, say
+            if current():
+                self._message(str(exc))
+            return
         finally:
+            if current():
+                self._finish_view(result)
+
+    def _finish_view(self, result: RunResult) -> None:
+        try:
             record = result.record
-            self._show(record)
-            if record.status.value == "succeeded":
-                self.progress.value = 1.0
-                self.progress.bar_style = "success"
-            elif record.status.is_terminal:
-                self.progress.bar_style = "danger"
-            self.outputs.value = views.summary_html(record) + views.outputs_html(
-                result.outputs_dir, result.outputs, download_url(result.id)
-            )
-            self.full_log.disabled = False
-            self.copy_button.disabled = False
-            self.run_button.disabled = False
-            self.cancel_button.disabled = True
-            self.refresh()
+        except PyRunnerError as exc:
+            self._message(str(exc))
+            return
+        self._show(record)
+        if record.status.value == "succeeded":
+            self.progress.value = 1.0
+            self.progress.bar_style = "success"
+        elif record.status.is_terminal:
+            self.progress.bar_style = "danger"
+        self.outputs.value = views.summary_html(record) + views.outputs_html(
+            result.outputs_dir, result.outputs, download_url(result.id)
+        )
+        self.full_log.disabled = False
+        self.copy_button.disabled = False
+        self.run_button.disabled = False
+        self.cancel_button.disabled = True
+        self.refresh()

@@ -67,6 +67,8 @@ class RunResult:
     def copy_to(self, folder: str | os.PathLike[str]) -> Path:
         """Copy every output into ``folder`` (created if needed); returns it."""
         target = Path(folder).expanduser().absolute()
+        if os.path.islink(self.outputs_dir):
+            raise OSError(f"{self.outputs_dir} was replaced by a link: not copied")
         target.mkdir(parents=True, exist_ok=True)
         shutil.copytree(self.outputs_dir, target, symlinks=True, dirs_exist_ok=True)
         return target

@@ -18,9 +18,19 @@ from pathlib import Path
 from ..models import RunRecord, RunStatus
 from ..outputs import OutputFile
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 PREVIEW_IMAGE_BYTES = 2 * 1024 * 1024
 PREVIEW_TEXT_BYTES = 20_000
 PREVIEW_TABLE_ROWS = 10
+PREVIEW_TABLE_BYTES = 64 * 1024
+PREVIEW_TABLE_COLUMNS = 30
+PREVIEW_CELL_CHARS = 200
+#: previews stop once this much has been embedded; more files are listed, not previewed
+PREVIEW_TOTAL_BYTES = 8 * 1024 * 1024
+LISTED_FILES = 500
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/svg+xml"}
 TEXT_SUFFIXES = {".txt", ".log", ".md", ".json", ".py", ".yaml", ".yml", ".toml", ".ini", ".cfg"}
 
@@ -177,12 +187,19 @@ def _preview(root: Path, item: OutputFile) -> str:
 
 
 def _table_preview(path: Path, delimiter: str) -> str:
-    with open(path, encoding="utf-8", errors="replace", newline="") as f:
-        rows = []
-        for i, row in enumerate(csv.reader(f, delimiter=delimiter)):
+    """The first rows of a table, read from its first 64 KiB only, cells and columns capped."""
+    with open(path, "rb") as f:
+        head = f.read(PREVIEW_TABLE_BYTES).decode("utf-8", errors="replace")
+    if len(head) >= PREVIEW_TABLE_BYTES and "\n" in head:
+        head = head[: head.rfind("\n") + 1]  # whole lines only
+    rows: list[list[str]] = []
+    try:
+        for i, row in enumerate(csv.reader(io.StringIO(head), delimiter=delimiter)):
             if i > PREVIEW_TABLE_ROWS:
                 break
-            rows.append(row)
+            rows.append([cell[:PREVIEW_CELL_CHARS] for cell in row[:PREVIEW_TABLE_COLUMNS]])
+    except csv.Error as exc:
+        return f"<i>not shown as a table: {html.escape(str(exc))}</i>"
     if not rows:
         return "<i>empty</i>"
     head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
@@ -201,8 +218,10 @@ def outputs_html(root: Path, files: list[OutputFile], download_url: str | None =
     from urllib.parse import quote
 
     items = []
-    for item in files:
-        preview = _preview(root, item)
+    budget = PREVIEW_TOTAL_BYTES
+    for item in files[:LISTED_FILES]:
+        preview = _preview(root, item) if budget > 0 else ""
+        budget -= len(preview)
         link = ""
         if download_url:
             base = download_url.split("outputs.zip", 1)[0]
@@ -216,6 +235,8 @@ def outputs_html(root: Path, files: list[OutputFile], download_url: str | None =
             items.append(f"<details open><summary>{head}</summary>{preview}</details>")
         else:
             items.append(f"<div>{head}</div>")
+    if len(files) > LISTED_FILES:
+        items.append(f"<div><i>and {len(files) - LISTED_FILES} more files</i></div>")
     total = size_text(sum(f.size for f in files))
     link = (
         f" · <a href='{html.escape(download_url)}' download>download all as zip</a>"
@@ -242,3 +263,25 @@ def zip_bytes(root: Path) -> bytes:
     for piece in iter_zip(root):
         buffer.write(piece)
     return buffer.getvalue()
+
+
+def envs_html(infos: list[Any]) -> str:
+    if not infos:
+        return "<p>No cached environments.</p>"
+    rows = "".join(
+        f"<tr><td><code>{html.escape(i.key)}</code></td><td>{size_text(i.size)}</td>"
+        f"<td>{time.strftime('%Y-%m-%d %H:%M', time.localtime(i.last_used))}</td>"
+        f"<td>{html.escape(', '.join(i.requirements)) or '(bare)'}</td></tr>"
+        for i in infos
+    )
+    return (
+        "<table><thead><tr><th>key</th><th>size</th><th>last used</th><th>requirements</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def envs_text(infos: list[Any]) -> str:
+    lines = [
+        f"{i.key}  {size_text(i.size):>9}  {', '.join(i.requirements) or '(bare)'}" for i in infos
+    ]
+    return "\n".join(lines) or "No cached environments."

@@ -79,8 +79,16 @@ class PyRunnerApp(ExtensionApp):
         self._queue_check.start()
         self.log.info("pyrunner: run store at %s", store.home)
 
-    def _start_queued(self) -> None:
-        self.settings["pyrunner_manager"].start_queued()
+    async def _start_queued(self) -> None:
+        import asyncio
+        import time
+
+        manager = self.settings["pyrunner_manager"]
+        await asyncio.to_thread(manager.start_queued)  # spawning takes a few ms: not on the loop
+        now = time.monotonic()
+        if now - getattr(self, "_last_prune", 0.0) > 600:
+            self._last_prune = now
+            await asyncio.to_thread(manager.prune_uploads)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 AUTH_RESOURCE = "pyrunner"
 RUN_ID = r"(?P<run_id>[^/]+)"
 LOG_PAGE = 1 << 20
+#: after an upload went over the limit, how much more of its body is read (and dropped) so that
+#: the client can be told why with a 413, before the connection is closed
+DRAIN_LIMIT = 64 * 1024 * 1024
 
 #: domain error → HTTP status
 STATUS_FOR = {
@@ -74,7 +77,7 @@ def _reason(status: int) -> str:
 def record_json(record: RunRecord, manager: RunManager) -> dict[str, Any]:
     data = record.to_dict()
     data["queue_position"] = (
-        manager.queued.index(record.id) + 1 if record.id in manager.queued else None
+        manager.queue_position(record.id) if record.status.value == "queued" else None
     )
     data["duration"] = record.duration
     return data
@@ -103,8 +106,9 @@ class PyRunnerHandler(APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data))
 
-    def run_record(self, run_id: str) -> RunRecord:
-        return self.manager.store.get(run_id)
+    async def run_record(self, run_id: str) -> RunRecord:
+        """The record, read off the event loop (noticing a dead supervisor may take a moment)."""
+        return await asyncio.to_thread(self.manager.store.get, run_id)
 
 
 @web.stream_request_body
@@ -140,8 +144,15 @@ class UploadHandler(PyRunnerHandler):
         except ProjectError as exc:
             raise web.HTTPError(400, log_message=str(exc)) from exc
 
+    _dropped = 0
+
     def data_received(self, chunk: bytes) -> None:
-        if self._writer is None or self._error is not None:
+        if self._error is not None:
+            self._dropped += len(chunk)
+            if self._dropped > DRAIN_LIMIT:  # a client that will not stop: hang up on it
+                self.request.connection.close()  # type: ignore[union-attr]
+            return
+        if self._writer is None:
             return
         try:
             self._writer.write(chunk)
@@ -210,7 +221,7 @@ class RunHandler(PyRunnerHandler):
     @authorized
     @domain_errors
     async def get(self, run_id: str) -> None:
-        self.write_json(record_json(self.run_record(run_id), self.manager))
+        self.write_json(record_json(await self.run_record(run_id), self.manager))
 
     @web.authenticated
     @authorized
@@ -241,7 +252,7 @@ class LogHandler(PyRunnerHandler):
     async def get(self, run_id: str) -> None:
         offset = _int_arg(self, "offset", 0, 0, None)
         max_bytes = _int_arg(self, "max_bytes", LOG_PAGE, 1, 16 * LOG_PAGE)
-        record = self.run_record(run_id)
+        record = await self.run_record(run_id)
         run_dir = self.manager.store.run_dir(run_id)
         chunks, next_offset = await asyncio.to_thread(
             read_chunks, run_dir, offset, max_bytes, record.status.is_terminal
@@ -273,7 +284,7 @@ class OutputsHandler(PyRunnerHandler):
     @authorized
     @domain_errors
     async def get(self, run_id: str) -> None:
-        self.run_record(run_id)
+        await self.run_record(run_id)
         root = self.manager.store.outputs_dir(run_id)
         files = await asyncio.to_thread(list_outputs, root)
         self.write_json(
@@ -291,7 +302,7 @@ class OutputFileHandler(PyRunnerHandler):
     async def get(self, run_id: str, path: str) -> None:
         from ..outputs import mime_type
 
-        self.run_record(run_id)
+        await self.run_record(run_id)
         real = resolve_output(self.manager.store.outputs_dir(run_id), path)
         self.set_header("Content-Type", mime_type(real.name))
         self.set_header("X-Content-Type-Options", "nosniff")
@@ -310,7 +321,7 @@ class OutputsZipHandler(PyRunnerHandler):
     @authorized
     @domain_errors
     async def get(self, run_id: str) -> None:
-        self.run_record(run_id)
+        await self.run_record(run_id)
         root = self.manager.store.outputs_dir(run_id)
         self.set_header("Content-Type", "application/zip")
         self.set_header("Content-Disposition", _disposition("attachment", f"{run_id}-outputs.zip"))

@@ -10,17 +10,19 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import math
 import os
 import re
 import secrets
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ProjectError, PyRunnerError
 from ..executors import Executor
-from ..models import RunRecord, RunSpec
+from ..models import RunRecord, RunSpec, RunStatus
 from ..sdk import prepare_run
 from ..store import RunStore
 
@@ -57,7 +59,7 @@ class UploadWriter:
     _file: Any = None
 
     def __post_init__(self) -> None:
-        self.folder.mkdir(parents=True)
+        (self.folder / "data").mkdir(parents=True)
         self._file = open(self.folder / ".partial", "wb")  # noqa: SIM115
 
     def write(self, data: bytes) -> None:
@@ -70,7 +72,7 @@ class UploadWriter:
 
     def finish(self) -> dict[str, Any]:
         self._file.close()
-        os.replace(self.folder / ".partial", self.folder / self.filename)
+        os.replace(self.folder / ".partial", self.folder / "data" / self.filename)
         info = {
             "upload_id": self.upload_id,
             "filename": self.filename,
@@ -116,6 +118,11 @@ class RunManager:
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
         self._queue: collections.deque[str] = collections.deque()
         self._active: set[str] = set()
+        # submit() runs in worker threads, start_queued() also on the event loop: one at a time
+        self._lock = threading.Lock()
+        # runs still going from before a restart count against the limit
+        for status in ("preparing", "running"):
+            self._active.update(r.id for r in store.list_runs(limit=10_000, status=status))
 
     # -- uploads -----------------------------------------------------------------------------
     def new_upload(self, filename: str) -> UploadWriter:
@@ -132,7 +139,7 @@ class RunManager:
             info = json.loads((self.uploads_dir / upload_id / "upload.json").read_text())
         except (OSError, ValueError):
             raise UploadNotFoundError(f"no upload '{upload_id}'") from None
-        return self.uploads_dir / upload_id / str(info["filename"])
+        return self.uploads_dir / upload_id / "data" / str(info["filename"])
 
     def prune_uploads(self) -> int:
         """Remove uploads older than ``upload_ttl`` (and partial ones left by a crash)."""
@@ -150,6 +157,8 @@ class RunManager:
     # -- paths -------------------------------------------------------------------------------
     def contents_path(self, relpath: str) -> Path:
         """A path of the server's contents, refused if it leads outside the contents root."""
+        if "\0" in relpath:
+            raise ProjectError("a path cannot contain a NUL character")
         candidate = (self.contents_root / relpath.lstrip("/")).resolve()
         if candidate != self.contents_root and self.contents_root not in candidate.parents:
             raise PathOutsideRootError(f"'{relpath}' is outside the server's root folder")
@@ -186,6 +195,8 @@ class RunManager:
             raise ProjectError("'args' must be a list of strings")
         timeout = _number(body, "timeout", self.default_timeout)
         memory = _number(body, "memory_mb", self.default_memory_mb)
+        if memory is not None and memory != int(memory):
+            raise ProjectError("'memory_mb' must be a whole number of megabytes")
         output_path = body.get("output_path")
         output_dir = None
         if output_path is not None:
@@ -213,12 +224,17 @@ class RunManager:
     def submit(self, spec: RunSpec) -> RunRecord:
         """Intake now (errors raise, nothing is left), then queue the run."""
         record = prepare_run(self.store, spec, keep_failed=False)
-        self._queue.append(record.id)
+        with self._lock:
+            self._queue.append(record.id)
         self.start_queued()
         return self.store.get(record.id)
 
     def start_queued(self) -> list[str]:
         """Hand queued runs to the executor while there is room; returns the ids started."""
+        with self._lock:
+            return self._start_queued()
+
+    def _start_queued(self) -> list[str]:
         for run_id in list(self._active):
             try:
                 if self.store.get(run_id).status.is_terminal:
@@ -234,10 +250,32 @@ class RunManager:
                 continue  # deleted while queued
             if record.status.is_terminal:
                 continue  # cancelled while queued
-            self.executor.submit(self.store, run_id)
+            try:
+                self.executor.submit(self.store, run_id)
+            except Exception as exc:  # the run must not stay queued for ever
+                self.store.update(run_id, status=RunStatus.ERROR, finished=time.time(),
+                                  message=f"could not be started: {exc}")  # fmt: skip
+                continue
             self._active.add(run_id)
             started.append(run_id)
         return started
+
+    def queue_position(self, run_id: str) -> int | None:
+        """1 for the next run to start; None when the run is not waiting."""
+        with self._lock:
+            waiting = list(self._queue)
+        if run_id not in waiting:
+            return None
+        position = 0
+        for other in waiting:
+            try:
+                if self.store.read(other).status is RunStatus.QUEUED:
+                    position += 1
+            except PyRunnerError:
+                continue
+            if other == run_id:
+                return position
+        return None
 
     @property
     def queued(self) -> list[str]:
@@ -255,6 +293,11 @@ def _number(body: dict[str, Any], key: str, default: float | None) -> float | No
     value = body.get(key, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ProjectError(f"'{key}' must be a positive number")
     return float(value)

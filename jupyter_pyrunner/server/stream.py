@@ -17,6 +17,7 @@ Messages (JSON text frames):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -170,10 +171,15 @@ class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
                         if not chunks:
                             break
                     if done:
+                        if not (run_dir / "run.json").exists():
+                            raise RunNotFoundError(run_id)  # deleted meanwhile: not a clean end
                         await self._send({"type": "end", "next_offset": offset, **_status(record)})
                         self.close()
                         return
-                    await changed.wait()
+                    # woken by the watcher; the timeout is a safety net should a change of the
+                    # record go unseen (two writes within one tick of a coarse file clock)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), 1.0)
         except (websocket.WebSocketClosedError, asyncio.CancelledError):
             return
         except RunNotFoundError:

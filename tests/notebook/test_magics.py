@@ -141,3 +141,12 @@ def test_a_terminal_ipython_gets_plain_text(home: Path, demo: Path) -> None:
     assert "step 2 of 2" in result.stdout
     assert "succeeded, exit code 0" in result.stdout
     assert "table.csv" in result.stdout and "<" not in result.stdout
+
+
+def test_a_bare_run_is_shown_once(home: Path, demo: Path) -> None:
+    nb = execute(["%load_ext jupyter_pyrunner", "%pyrunner run demo -- 1"], demo)
+    kinds = [out["output_type"] for out in nb.cells[1]["outputs"]]
+    assert "execute_result" not in kinds
+    assert (
+        sum("exit code 0" in text for kind, text in texts(nb.cells[1]) if kind == "text/html") == 1
+    )

@@ -93,3 +93,22 @@ def test_runs_table_in_both_forms() -> None:
     rows = [record(status=RunStatus.SUCCEEDED, exit_code=0, progress=1.0, finished=time.time())]
     assert "succeeded" in views.runs_html(rows) and "100%" in views.runs_text(rows)
     assert views.runs_text([]) == "No runs yet."
+
+
+def test_environment_tables_escape_what_projects_wrote() -> None:
+    from jupyter_pyrunner.environments import EnvInfo
+
+    info = EnvInfo(key="abc", path=Path("/x"), size=10, created=0.0, last_used=0.0,
+                   requirements=['six; "<img src=x onerror=alert(1)>" == os_name'], python="py", in_use=False)  # fmt: skip
+    page = views.envs_html([info])
+    assert "<img" not in page and "&lt;img" in page
+
+
+def test_huge_or_malformed_tables_are_previewed_within_bounds(tmp_path: Path) -> None:
+    (tmp_path / "wide.csv").write_text("a," * 5000 + "\n" + ("x" * 300 + ",") * 5000 + "\n")
+    (tmp_path / "broken.csv").write_text('h\n"' + "y" * 200_000 + '"\n')
+    (tmp_path / "long.csv").write_text("".join(f"{i}\n" for i in range(2_000_000)))
+    page = views.outputs_html(tmp_path, list_outputs(tmp_path))
+    assert len(page) < 200_000
+    assert "x" * 201 not in page  # cells are cut
+    assert "<td>1999999</td>" not in page

@@ -390,3 +390,69 @@ def test_the_check_above_would_catch_an_unauthenticated_route(
     )
     _, warned = _boot_and_collect_auth_warnings(jp_configurable_serverapp, jp_server_config)
     assert any("Naked" in message for message in warned)
+
+
+async def test_a_program_replacing_its_output_folder_by_a_link_exposes_nothing(
+    api, contents
+) -> None:
+    contents("swap", {"main.py": """
+        import os, shutil
+        out = os.environ["OUTPUT_FOLDER"]
+        shutil.rmtree(out)
+        os.symlink("/etc", out)
+    """, "requirements.txt": ""})  # fmt: skip
+    run = await api.json("POST", "runs", body={"path": "swap"})
+    assert (await api.wait(run["id"]))["status"] == "succeeded"
+    tree = await api.json("GET", "runs", run["id"], "outputs")
+    assert tree["files"] == []
+    await expect_error(api.call("GET", "runs", run["id"], "outputs", "passwd"), 404)
+    bundle = await api.call("GET", "runs", run["id"], "outputs.zip")
+    with zipfile.ZipFile(io.BytesIO(bundle.body)) as zf:
+        assert zf.namelist() == []
+
+
+@pytest.mark.parametrize("pyrunner_config", [{"max_concurrent_runs": 1}])
+async def test_the_limit_holds_when_runs_are_submitted_at_once(api, contents, home: Path) -> None:
+    import asyncio
+
+    contents("nap", {"main.py": "import time\ntime.sleep(0.4)", "requirements.txt": ""})
+    await api.wait((await api.json("POST", "runs", body={"path": "nap"}))["id"])  # warm env
+    runs = await asyncio.gather(*(api.json("POST", "runs", body={"path": "nap"}) for _ in range(6)))
+    ids = [r["id"] for r in runs]
+    store = RunStore(home)
+    most = 0
+    while True:
+        states = [store.read(i).status.value for i in ids]
+        most = max(most, sum(s in ("preparing", "running") for s in states))
+        if all(s == "succeeded" for s in states):
+            break
+        assert all(s in ("queued", "preparing", "running", "succeeded") for s in states), states
+        await asyncio.sleep(0.02)
+    assert most == 1
+
+
+@pytest.mark.parametrize("pyrunner_config", [{"max_concurrent_runs": 1}])
+async def test_queue_positions_skip_cancelled_runs(api, contents) -> None:
+    contents("slow", {"main.py": "import time\ntime.sleep(30)", "requirements.txt": ""})
+    first, second, third = [await api.json("POST", "runs", body={"path": "slow"}) for _ in range(3)]
+    assert (await api.json("GET", "runs", third["id"]))["queue_position"] == 2
+    await api.call("POST", "runs", second["id"], "cancel")
+    assert (await api.json("GET", "runs", second["id"]))["queue_position"] is None
+    assert (await api.json("GET", "runs", third["id"]))["queue_position"] == 1
+    for run in (third, first):
+        await api.call("POST", "runs", run["id"], "cancel")
+        await api.wait(run["id"])
+
+
+async def test_odd_upload_names_and_values_are_handled(api, zipped) -> None:
+    archive = zipped({"main.py": "print('named oddly')", "requirements.txt": ""})
+    upload = await api.json("PUT", "uploads", "upload.json", body=archive.read_bytes())
+    run = await api.json("POST", "runs", body={"upload_id": upload["upload_id"]})
+    assert (await api.wait(run["id"]))["status"] == "succeeded"
+    for raw in (b'{"upload_id": "%s", "memory_mb": NaN}', b'{"upload_id": "%s", "timeout": Infinity}',
+                b'{"upload_id": "%s", "memory_mb": 0.5}'):  # fmt: skip
+        body = raw.replace(b"%s", upload["upload_id"].encode())
+        error = await expect_error(api.call("POST", "runs", body=body), 400)
+        assert "memory_mb" in error["message"] or "timeout" in error["message"]
+    error = await expect_error(api.json("POST", "runs", body={"path": "a\u0000b"}), 400)
+    assert "NUL" in error["message"]
