@@ -430,21 +430,15 @@ def _fmt_time(ts: float | None) -> str:
 
 
 def _fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+    from .humanize import duration_text
+
+    return duration_text(seconds, compact=True)
 
 
 def _fmt_size(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
+    from .humanize import size_text
+
+    return size_text(size)
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:

@@ -109,3 +109,13 @@ def program_output(handle: object, stream: str = "stdout") -> str:
 
     chunks, _ = read_chunks(handle.run_dir, 0, max_bytes=1 << 40, final=True)  # type: ignore[attr-defined]
     return "".join(c.text for c in chunks if c.stream == stream)
+
+
+def wait_for_output(handle: object, text: str, timeout: float = 30) -> None:
+    """Wait until the run's log holds ``text`` (the program is up and running)."""
+    import time
+
+    deadline = time.time() + timeout
+    while text not in handle.log_text():  # type: ignore[attr-defined]
+        assert time.time() < deadline, f"{text!r} never appeared in the log"
+        time.sleep(0.05)

@@ -13,7 +13,7 @@ from pathlib import Path
 from jupyter_pyrunner import RunStatus, RunStore, start_run
 from jupyter_pyrunner.cli import _parser
 
-from .conftest import EXAMPLES, marker_processes, run_cli
+from .conftest import EXAMPLES, marker_processes, run_cli, wait_for_output
 
 
 def test_run_streams_output_and_exits_with_the_program_code(home: Path, project) -> None:
@@ -148,10 +148,7 @@ def test_cancel_command_stops_a_detached_run(home: Path, project) -> None:
         {"main.py": "import time\nprint('up', flush=True)\ntime.sleep(60)", "requirements.txt": ""}
     )
     handle = start_run(src)
-    deadline = time.time() + 30
-    while "up" not in handle.log_text():
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_for_output(handle, "up")
     result = run_cli("cancel", handle.id)
     assert result.returncode == 0 and "cancelled" in result.stdout
     assert marker_processes(handle.id) == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import time
 import zipfile
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 
 from jupyter_pyrunner import ProjectError, RunStatus, RunStore, run_project, start_run
 
-from .conftest import marker_processes, program_output, zip_folder
+from .conftest import marker_processes, program_output, wait_for_output, zip_folder
 
 
 def test_a_zip_wrapped_in_a_top_folder_runs_with_its_sibling_modules(
@@ -140,10 +139,7 @@ def test_a_detached_run_can_be_cancelled_from_the_handle(home: Path, project) ->
         {"main.py": "import time\nprint('up', flush=True)\ntime.sleep(60)", "requirements.txt": ""}
     )
     handle = start_run(src)
-    deadline = time.time() + 30
-    while "up" not in handle.log_text():
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_for_output(handle, "up")
     handle.cancel()
     assert handle.wait(timeout=15).status is RunStatus.CANCELLED
     assert marker_processes(handle.id) == []

@@ -16,7 +16,7 @@ import pytest
 from jupyter_pyrunner import RunNotFoundError, RunStateError, RunStatus, RunStore, start_run
 from jupyter_pyrunner.models import RunSpec
 
-from .conftest import marker_processes
+from .conftest import marker_processes, wait_for_output
 
 
 def _create_many(home: str, count: int) -> list[str]:
@@ -183,10 +183,7 @@ def test_force_deleting_a_live_detached_run_stops_it_first(home: Path, project) 
         {"main.py": "import time\nprint('up', flush=True)\ntime.sleep(60)", "requirements.txt": ""}
     )
     handle = start_run(src)
-    deadline = time.time() + 30
-    while "up" not in handle.log_text():
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_for_output(handle, "up")
     store = RunStore(home)
     store.delete(handle.id, force=True)
     time.sleep(0.5)  # a supervisor still writing would bring files back

@@ -15,8 +15,11 @@ import json
 import time
 from pathlib import Path
 
+from ..humanize import duration_text, size_text
 from ..models import RunRecord, RunStatus
 from ..outputs import OutputFile
+
+__all__ = ["duration_text", "size_text"]  # re-exported for the faces
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,23 +47,6 @@ STATUS_COLOURS = {
     RunStatus.TIMED_OUT: "#ef6c00",
     RunStatus.ERROR: "#c62828",
 }
-
-
-def size_text(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
-
-
-def duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes} min {secs:02d} s"
 
 
 def badge(status: RunStatus) -> str:
