@@ -96,6 +96,9 @@ class PyRunnerApp(ExtensionApp):
     async def stop_extension(self) -> None:
         if getattr(self, "_queue_check", None) is not None:
             self._queue_check.stop()
+        manager = self.settings.get("pyrunner_manager")
+        if manager is not None:
+            manager.intake_pool.shutdown(wait=False, cancel_futures=True)
         watcher = self.settings.get("pyrunner_watcher")
         if watcher is not None:
             watcher.stop()

@@ -209,7 +209,8 @@ class RunsHandler(PyRunnerHandler):
         except ValueError:
             raise ProjectError("the request body is not valid JSON") from None
         spec = self.manager.spec_from_request(body)
-        record = await asyncio.to_thread(self.manager.submit, spec)
+        loop = asyncio.get_running_loop()
+        record = await loop.run_in_executor(self.manager.intake_pool, self.manager.submit, spec)
         self.set_header("Location", self.base_url.rstrip("/") + f"/pyrunner/api/runs/{record.id}")
         self.write_json(record_json(record, self.manager), 201)
 

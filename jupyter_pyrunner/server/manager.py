@@ -17,6 +17,7 @@ import secrets
 import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +117,9 @@ class RunManager:
         self.upload_ttl = upload_ttl
         self.uploads_dir = store.home / "uploads"
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        # intake (extracting a big zip) gets threads of its own, so that it never holds up
+        # the threads that serve logs and streams
+        self.intake_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pyrunner-intake")
         self._queue: collections.deque[str] = collections.deque()
         self._active: set[str] = set()
         # submit() runs in worker threads, start_queued() also on the event loop: one at a time

@@ -152,3 +152,23 @@ async def test_a_missing_run_or_a_bad_offset_is_refused(jp_ws_fetch, api, conten
         else:
             raise AssertionError(f"{parts} {params} was accepted")
     await api.wait(run["id"])
+
+
+async def test_deleting_a_run_while_it_is_followed_is_not_a_clean_end(
+    api, contents, jp_ws_fetch, home
+) -> None:
+    from jupyter_pyrunner import RunStore
+
+    contents(
+        "big", {"main.py": "import sys\nsys.stdout.write('x' * 2_000_000)", "requirements.txt": ""}
+    )
+    run = await api.json("POST", "runs", body={"path": "big"})
+    await api.wait(run["id"])
+    ws = await jp_ws_fetch("pyrunner", "api", "runs", run["id"], "stream")
+    await ws.read_message()  # the stream has begun
+    RunStore(home).delete(run["id"])
+    messages = await collect(ws)
+    received = sum(len(m["text"]) for m in messages if m["type"] == "log")
+    assert received < 30_000_000
+    assert all(m["type"] != "end" for m in messages)  # never told it has it all
+    assert ws.close_code == 1011
