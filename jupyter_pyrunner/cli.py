@@ -22,38 +22,24 @@ EXIT_TIMEOUT = 124
 EXIT_CANCELLED = 130
 
 
-def _positive(kind: type[float] | type[int]) -> Callable[[str], float | int]:
+def _number(
+    kind: type[float] | type[int], zero_allowed: bool = False
+) -> Callable[[str], float | int]:
+    """An argparse type: a number of ``kind``, more than 0 (or at least 0)."""
+
     def parse(text: str) -> float | int:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+            noun = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"'{text}' is not {noun}") from None
+        if value < 0 or (value == 0 and not zero_allowed):
+            bound = "cannot be negative" if zero_allowed else "must be more than 0"
+            raise argparse.ArgumentTypeError(f"{bound}, not {text}")
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
-
-
-def _not_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"cannot be negative, not {text}")
-    return value
-
-
-def _not_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"cannot be negative, not {text}")
-    return value
 
 
 def _add_run(sub: Any) -> None:
@@ -74,10 +60,10 @@ def _add_run(sub: Any) -> None:
     )
     run.add_argument("--output-dir", metavar="DIR", help="copy the outputs here afterwards")
     run.add_argument(
-        "--timeout", metavar="S", type=_positive(float), help="stop the program after S seconds"
+        "--timeout", metavar="S", type=_number(float), help="stop the program after S seconds"
     )
     run.add_argument(
-        "--memory", metavar="MB", type=_positive(int), help="memory limit of the program, in MB"
+        "--memory", metavar="MB", type=_number(int), help="memory limit of the program, in MB"
     )
     run.add_argument("--python", metavar="PATH", help="interpreter for the environment")
     run.add_argument(
@@ -99,7 +85,7 @@ def _add_run(sub: Any) -> None:
 
 def _add_runs(sub: Any) -> None:
     runs = sub.add_parser("runs", help="list runs, newest first")
-    runs.add_argument("--limit", type=_positive(int), default=20)
+    runs.add_argument("--limit", type=_number(int), default=20)
     runs.add_argument("--status", help="only runs with this status")
     runs.add_argument("--json", action="store_true")
 
@@ -116,7 +102,12 @@ def _add_logs(sub: Any) -> None:
     logs.add_argument(
         "--follow", "-f", action="store_true", help="keep printing until the run ends"
     )
-    logs.add_argument("--offset", type=_not_negative, default=0, help="start at this byte offset")
+    logs.add_argument(
+        "--offset",
+        type=_number(int, zero_allowed=True),
+        default=0,
+        help="start at this byte offset",
+    )
     logs.add_argument(
         "--timestamps", "-t", action="store_true", help="prefix lines with time and stream"
     )
@@ -146,10 +137,13 @@ def _add_env(sub: Any) -> None:
     env_list.add_argument("--json", action="store_true")
     prune = env_sub.add_parser("prune", help="evict cached environments")
     prune.add_argument(
-        "--older-than", metavar="DAYS", type=_positive(float), help="unused for this many days"
+        "--older-than", metavar="DAYS", type=_number(float), help="unused for this many days"
     )
     prune.add_argument(
-        "--max-size", metavar="GB", type=_not_negative_float, help="keep the cache under this size"
+        "--max-size",
+        metavar="GB",
+        type=_number(float, zero_allowed=True),
+        help="keep the cache under this size",
     )
 
 

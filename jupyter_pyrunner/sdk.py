@@ -56,10 +56,17 @@ class RunHandle:
     def done(self) -> bool:
         return self.record.status.is_terminal
 
+    @property
     def outputs(self) -> list[OutputFile]:
+        """The output files (path, size, mtime, MIME type), sorted by path."""
         from .outputs import list_outputs
 
         return list_outputs(self.outputs_dir)
+
+    @property
+    def log(self) -> str:
+        """The whole log as text: the program's output and the engine's messages."""
+        return self.log_text()
 
     def log_text(self) -> str:
         """The whole log as text (undecodable bytes replaced)."""

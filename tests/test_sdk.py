@@ -38,7 +38,7 @@ def test_a_zip_wrapped_in_a_top_folder_runs_with_its_sibling_modules(
     assert record.name == "myproj" and record.entry == "myproj/main.py"
     assert record.source_sha256 and len(record.source_sha256) == 64
     assert program_output(handle) == "answer 42\n"
-    assert [f.path for f in handle.outputs()] == ["answer.txt"]
+    assert [f.path for f in handle.outputs] == ["answer.txt"]
 
 
 def test_inputs_fill_ports_two_to_five_and_zips_are_unpacked(

@@ -156,7 +156,7 @@ def test_exit_code_and_partial_outputs_are_kept_on_failure(
     assert record.status is RunStatus.FAILED and record.exit_code == 3
     assert "exited with code 3" in (record.message or "")
     assert (handle.outputs_dir / "partial.txt").read_text() == "half done"
-    assert {f.path for f in handle.outputs()} == {"partial.txt", "output_2/nested.txt"}
+    assert {f.path for f in handle.outputs} == {"partial.txt", "output_2/nested.txt"}
     assert (copy / "partial.txt").read_text() == "half done"
     assert (copy / "output_2" / "nested.txt").exists()
     provenance = json.loads((handle.run_dir / "provenance.json").read_text())

@@ -6,15 +6,13 @@ import os
 import shutil
 from pathlib import Path
 
-from ..outputs import OutputFile, list_outputs, resolve_output
+from ..outputs import resolve_output
 from ..sdk import RunHandle
 from . import views
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import IO, Any
-
-    from ..models import RunRecord, RunStatus
 
 
 def download_url(run_id: str) -> str:
@@ -23,42 +21,17 @@ def download_url(run_id: str) -> str:
     return f"{prefix.rstrip('/')}/pyrunner/api/runs/{run_id}/outputs.zip?download=1"
 
 
-class RunResult:
-    """A run seen from a notebook: ``status``, ``exit_code``, ``outputs_dir``, ``log``,
-    ``outputs``, ``open(path)``; displays as a summary and an outputs browser."""
+class RunResult(RunHandle):
+    """A run seen from a notebook: a ``RunHandle`` (``status``, ``exit_code``, ``outputs_dir``,
+    ``log``, ``outputs``, ``wait()``, ``cancel()``) that can also ``open`` and ``copy_to`` its
+    outputs, and displays as a summary and an outputs browser."""
 
     def __init__(self, handle: RunHandle) -> None:
-        self.handle = handle
-        self.id = handle.id
+        super().__init__(handle.store, handle.id)
 
     @property
-    def record(self) -> RunRecord:
-        return self.handle.record
-
-    @property
-    def status(self) -> RunStatus:
-        return self.record.status
-
-    @property
-    def exit_code(self) -> int | None:
-        return self.record.exit_code
-
-    @property
-    def done(self) -> bool:
-        return self.handle.done
-
-    @property
-    def outputs_dir(self) -> Path:
-        return self.handle.outputs_dir
-
-    @property
-    def log(self) -> str:
-        """The whole log as text (the program's output and the engine's messages)."""
-        return self.handle.log_text()
-
-    @property
-    def outputs(self) -> list[OutputFile]:
-        return list_outputs(self.outputs_dir)
+    def handle(self) -> RunHandle:
+        return self
 
     def open(self, path: str, mode: str = "r", **kwargs: Any) -> IO[Any]:
         """Open one output file (``..`` and links out of the output folder are refused)."""
@@ -72,13 +45,6 @@ class RunResult:
         target.mkdir(parents=True, exist_ok=True)
         shutil.copytree(self.outputs_dir, target, symlinks=True, dirs_exist_ok=True)
         return target
-
-    def wait(self, timeout: float | None = None) -> RunResult:
-        self.handle.wait(timeout)
-        return self
-
-    def cancel(self) -> None:
-        self.handle.cancel()
 
     def __repr__(self) -> str:
         return views.summary_text(self.record)
