@@ -435,15 +435,6 @@ def _fmt_size(size: float) -> str:
     return size_text(size)
 
 
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += [
-        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
-    return "\n".join(lines)
-
-
 def _runs(store: RunStore, ns: argparse.Namespace) -> int:
     records = store.list_runs(limit=ns.limit, status=ns.status)
     if ns.json:
@@ -452,19 +443,9 @@ def _runs(store: RunStore, ns: argparse.Namespace) -> int:
     if not records:
         print("no runs yet")
         return 0
-    rows = [
-        [
-            r.id,
-            r.status.value,
-            "-" if r.progress is None else f"{r.progress:.0%}",
-            "-" if r.exit_code is None else str(r.exit_code),
-            _fmt_time(r.created),
-            _fmt_duration(r.duration),
-            r.name,
-        ]
-        for r in records
-    ]
-    print(_table(rows, ["ID", "STATUS", "PROGRESS", "EXIT", "CREATED", "DURATION", "NAME"]))
+    from .humanize import runs_table
+
+    print(runs_table(records))
     return 0
 
 
@@ -598,7 +579,9 @@ def _env(store: RunStore, ns: argparse.Namespace) -> int:
         ]
         for i in infos
     ]
-    print(_table(rows, ["KEY", "SIZE", "LAST USED", "IN USE", "REQUIREMENTS"]))
+    from .humanize import table
+
+    print(table(rows, ["KEY", "SIZE", "LAST USED", "IN USE", "REQUIREMENTS"]))
     print(f"total {_fmt_size(sum(i.size for i in infos))} in {manager.root}")
     return 0
 

@@ -1,6 +1,12 @@
-"""Sizes and durations for people, shared by every face."""
+"""Sizes, durations and plain-text tables for people, shared by every face."""
 
 from __future__ import annotations
+
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .models import RunRecord
 
 
 def size_text(size: float) -> str:
@@ -23,3 +29,30 @@ def duration_text(seconds: float | None, compact: bool = False) -> str:
     if compact:
         return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    """Columns padded to their widest cell, two spaces apart."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def runs_table(records: list[RunRecord]) -> str:
+    """The run history as the terminal shows it (``pyrunner runs``, ``%pyrunner runs``)."""
+    rows = [
+        [
+            r.id,
+            r.status.value,
+            "-" if r.progress is None else f"{r.progress:.0%}",
+            "-" if r.exit_code is None else str(r.exit_code),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created)),
+            duration_text(r.duration, compact=True),
+            r.name,
+        ]
+        for r in records
+    ]
+    return table(rows, ["ID", "STATUS", "PROGRESS", "EXIT", "CREATED", "DURATION", "NAME"])

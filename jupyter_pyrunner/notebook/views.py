@@ -15,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-from ..humanize import duration_text, size_text
+from ..humanize import duration_text, runs_table, size_text
 from ..models import RunRecord, RunStatus
 from ..outputs import OutputFile
 
@@ -134,17 +134,7 @@ def runs_html(records: list[RunRecord]) -> str:
 
 
 def runs_text(records: list[RunRecord]) -> str:
-    if not records:
-        return "No runs yet."
-    lines = []
-    for r in records:
-        progress = "-" if r.progress is None else f"{r.progress:.0%}"
-        exit_code = "-" if r.exit_code is None else str(r.exit_code)
-        lines.append(
-            f"{r.id}  {r.status.value:<9}  {progress:>4}  {exit_code:>4}  "
-            f"{duration_text(r.duration):>10}  {r.name}"
-        )
-    return "\n".join(lines)
+    return runs_table(records) if records else "No runs yet."
 
 
 def _preview(root: Path, item: OutputFile) -> str:
