@@ -4,14 +4,36 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+TOOLS := $(VENV)/.build-tools
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint bench clean
+# the JupyterLab extension: TypeScript in labextension/, built into the Python package
+LABEXT := jupyter_pyrunner/labextension/static/style.js
+LAB_SOURCES := $(wildcard labextension/src/*) $(wildcard labextension/style/*) \
+	labextension/package.json labextension/yarn.lock labextension/tsconfig.json \
+	labextension/schema/plugin.json
+# jlpm and `jupyter labextension build` come from JupyterLab in the venv
+LAB_ENV := PATH="$(CURDIR)/$(BIN):$$PATH"
 
-$(STAMP): pyproject.toml
+.PHONY: demo test lint bench clean labextension
+
+# the venv and what building the package needs (JupyterLab brings jlpm, the extension builder)
+$(TOOLS):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet hatchling "hatch-jupyter-builder>=0.9" editables "jupyterlab>=4,<5"
+	touch $(TOOLS)
+
+$(LABEXT): $(TOOLS) $(LAB_SOURCES)
+	cd labextension && $(LAB_ENV) jlpm install --immutable
+	cd labextension && $(LAB_ENV) jlpm build:prod
+
+labextension: $(LABEXT)
+
+# the extension is built first, so the editable install below finds it and builds nothing
+$(STAMP): pyproject.toml $(TOOLS) | $(LABEXT)
+	$(LAB_ENV) $(BIN)/python -m pip install --quiet --no-build-isolation -e ".[dev]"
+	$(LAB_ENV) jupyter labextension develop --overwrite .
 	@# bytecode for our own sources: with PYTHONDONTWRITEBYTECODE set, nothing else writes it
 	$(BIN)/python -m compileall -q jupyter_pyrunner
 	touch $(STAMP)
@@ -26,8 +48,9 @@ demo: $(STAMP)
 $(CHROMIUM):
 	apt-get update -qq && apt-get install -y -qq chromium
 
-## test: lint, type-check and run the whole test suite
-test: $(STAMP) $(CHROMIUM) lint
+## test: lint, type-check and run the whole test suite (Python, TypeScript units, browser)
+test: $(STAMP) $(LABEXT) $(CHROMIUM) lint
+	cd labextension && $(LAB_ENV) jlpm test
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -40,4 +63,5 @@ bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache jupyter_pyrunner/labextension \
+		labextension/node_modules labextension/lib labextension/tsconfig.tsbuildinfo

@@ -91,6 +91,11 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     return [{"module": "jupyter_pyrunner.server.app", "app": PyRunnerApp}]
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the built JupyterLab extension lives (for ``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "jupyter-pyrunner"}]
+
+
 def load_ipython_extension(shell: Any) -> None:
     """``%load_ext jupyter_pyrunner`` registers the ``%pyrunner`` magics."""
     from .notebook import load_ipython_extension as load

@@ -1,0 +1,68 @@
+/**
+ * Recent runs, from any face (this panel, the `%pyrunner` magic, the CLI): open one to see
+ * its log and outputs, or delete it.
+ */
+
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { deleteIcon, refreshIcon } from '@jupyterlab/ui-components';
+import React from 'react';
+
+import { formatDuration, formatTime, isLive } from './format';
+import { RunnerModel } from './model';
+import { StatusBadge } from './runview';
+
+export function HistoryList({ model }: { model: RunnerModel }): JSX.Element {
+  return (
+    <section className="jp-PyRunner-section jp-PyRunner-history" aria-label="Runs">
+      <div className="jp-PyRunner-row">
+        <h3>Runs</h3>
+        <button className="jp-PyRunner-iconButton" title="Refresh" aria-label="Refresh the runs" onClick={() => void model.refreshHistory()}>
+          <refreshIcon.react tag="span" />
+        </button>
+      </div>
+      {model.historyError && <p className="jp-PyRunner-error">{model.historyError}</p>}
+      {model.history.length === 0 && !model.historyError ? (
+        <p className="jp-PyRunner-muted">No runs yet.</p>
+      ) : (
+        <ul className="jp-PyRunner-runList">
+          {model.history.map(run => (
+            <li key={run.id} className={model.run?.id === run.id ? 'jp-mod-selected' : ''} data-run-id={run.id}>
+              <button className="jp-PyRunner-runItem" onClick={() => void model.open(run.id)} title={`Open ${run.name} (${run.id})`}>
+                <StatusBadge status={run.status} />
+                <span className="jp-PyRunner-runItemName">{run.name}</span>
+                <span className="jp-PyRunner-muted">
+                  {formatTime(run.created)} · {formatDuration(run.duration)}
+                </span>
+              </button>
+              <button
+                className="jp-PyRunner-iconButton"
+                title={isLive(run.status) ? 'Cancel it first to delete it' : 'Delete this run and its files'}
+                aria-label={`Delete run ${run.name}`}
+                disabled={isLive(run.status)}
+                onClick={() => void confirmDelete(model, run.id, run.name)}
+              >
+                <deleteIcon.react tag="span" />
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {model.history.length < model.historyTotal && (
+        <button className="jp-PyRunner-linkButton" onClick={() => void model.loadMoreHistory()}>
+          Show older runs ({model.historyTotal - model.history.length} more)
+        </button>
+      )}
+    </section>
+  );
+}
+
+async function confirmDelete(model: RunnerModel, runId: string, name: string): Promise<void> {
+  const result = await showDialog({
+    title: 'Delete run',
+    body: `Delete the run "${name}" (${runId}) with its log and outputs?`,
+    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+  });
+  if (result.button.accept) {
+    await model.deleteRun(runId);
+  }
+}

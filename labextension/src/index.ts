@@ -1,0 +1,129 @@
+/**
+ * The JupyterLab extension: the Python Runner panel in a side bar, a command in the palette
+ * and the launcher, and "Run with Python Runner" in the file browser's context menu.
+ */
+
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { ILauncher } from '@jupyterlab/launcher';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStateDB } from '@jupyterlab/statedb';
+import { ReadonlyJSONObject } from '@lumino/coreutils';
+
+import { RunnerApi } from './api';
+import { runnerIcon } from './icons';
+import { RunnerModel } from './model';
+import { RunnerPanel } from './panel';
+
+const PLUGIN_ID = 'jupyter-pyrunner:plugin';
+const STATE_KEY = 'jupyter-pyrunner:panel';
+
+export namespace CommandIDs {
+  export const open = 'pyrunner:open';
+  export const runSelected = 'pyrunner:run-selected';
+  export const runPath = 'pyrunner:run-path';
+}
+
+/** True for what the runner takes from the file browser: a folder or a `.zip`. */
+export function isRunnable(item: { type: string; name: string }): boolean {
+  return item.type === 'directory' || item.name.toLowerCase().endsWith('.zip');
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'Run a zipped Python project in an isolated environment and follow it live.',
+  autoStart: true,
+  optional: [ILayoutRestorer, ICommandPalette, ILauncher, IDefaultFileBrowser, ISettingRegistry, IStateDB],
+  activate: (
+    app: JupyterFrontEnd,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    launcher: ILauncher | null,
+    browser: IDefaultFileBrowser | null,
+    settingRegistry: ISettingRegistry | null,
+    state: IStateDB | null
+  ) => {
+    const api = new RunnerApi();
+    const model = new RunnerModel(api, {
+      workspaceFolder: () => browser?.model.path.replace(/^[^/:]*:/, '') ?? '',
+      reveal: async path => {
+        if (browser) {
+          await browser.model.cd(`/${path}`);
+          app.shell.activateById(browser.id);
+        }
+      }
+    });
+    const panel = new RunnerPanel(model);
+    let area: 'left' | 'right' = 'left';
+
+    const { commands } = app;
+    commands.addCommand(CommandIDs.open, {
+      label: 'Python Runner',
+      caption: 'Run a zipped Python project and follow its log',
+      icon: args => (args.isPalette ? undefined : runnerIcon),
+      execute: () => {
+        app.shell.activateById(panel.id);
+      }
+    });
+    commands.addCommand(CommandIDs.runPath, {
+      label: args => `Run ${args.path as string} with Python Runner`,
+      execute: async args => {
+        await commands.execute(CommandIDs.open);
+        await model.runPath(args.path as string);
+      }
+    });
+    commands.addCommand(CommandIDs.runSelected, {
+      label: 'Run with Python Runner',
+      icon: runnerIcon,
+      isVisible: () => {
+        const item = browser?.selectedItems().next();
+        return !!item && !item.done && isRunnable(item.value);
+      },
+      execute: async () => {
+        const item = browser?.selectedItems().next();
+        if (item && !item.done && isRunnable(item.value)) {
+          await commands.execute(CommandIDs.runPath, { path: item.value.path.replace(/^[^/:]*:/, '') });
+        }
+      }
+    });
+    app.contextMenu.addItem({ command: CommandIDs.runSelected, selector: '.jp-DirListing-item[data-isdir]', rank: 3 });
+    palette?.addItem({ command: CommandIDs.open, category: 'Python Runner' });
+    launcher?.add({ command: CommandIDs.open, category: 'Other', rank: 1 });
+
+    app.shell.add(panel, area, { rank: 650 });
+    restorer?.add(panel, 'jupyter-pyrunner-panel');
+
+    // the run on show survives a page reload
+    model.runChanged.connect((_, runId) => {
+      void state?.save(STATE_KEY, { runId } as ReadonlyJSONObject);
+    });
+    const restore = async (): Promise<void> => {
+      const saved = (await state?.fetch(STATE_KEY)) as { runId?: string | null } | undefined;
+      if (saved?.runId) {
+        await model.open(saved.runId);
+      }
+    };
+
+    if (settingRegistry) {
+      settingRegistry.load(PLUGIN_ID).then(
+        settings => {
+          const apply = (): void => {
+            model.setMaxLogLines(settings.get('maxLogLines').composite as number);
+            const wanted = settings.get('area').composite === 'right' ? 'right' : 'left';
+            if (wanted !== area) {
+              area = wanted;
+              app.shell.add(panel, area, { rank: 650 });
+            }
+          };
+          apply();
+          settings.changed.connect(apply);
+        },
+        reason => console.warn('jupyter-pyrunner: settings not loaded', reason)
+      );
+    }
+    void app.restored.then(restore);
+  }
+};
+
+export default plugin;

@@ -1,0 +1,176 @@
+/**
+ * Draws a `LogModel` into an element, at most once per animation frame, touching only the
+ * lines that changed. Follows the end of the log until the user scrolls up; scrolling back
+ * to the bottom (or `follow()`) resumes.
+ */
+
+import { ILogLine, LogModel } from './logmodel';
+
+export class LogView {
+  constructor(readonly node: HTMLElement) {
+    node.classList.add('jp-PyRunner-log');
+    node.setAttribute('role', 'log');
+    node.setAttribute('aria-live', 'off');
+    node.tabIndex = 0;
+    this._notice = document.createElement('div');
+    this._notice.className = 'jp-PyRunner-logNotice';
+    this._notice.hidden = true;
+    this._body = document.createElement('div');
+    node.append(this._notice, this._body);
+    node.addEventListener('scroll', this._onScroll);
+  }
+
+  /** Called with `true` when following the end stops (the user scrolled up) or resumes. */
+  onFollowChange: ((following: boolean) => void) | null = null;
+
+  /** The log shown. */
+  get model(): LogModel | null {
+    return this._model;
+  }
+
+  get following(): boolean {
+    return this._following;
+  }
+
+  /** Show this model (from the start). */
+  setModel(model: LogModel): void {
+    this._model = model;
+    this._body.textContent = '';
+    this._elements.clear();
+    this.schedule();
+  }
+
+  /** Redraw on the next animation frame. */
+  schedule(): void {
+    if (this._frame === 0 && this._model) {
+      this._frame = requestAnimationFrame(() => {
+        this._frame = 0;
+        this.render();
+      });
+    }
+  }
+
+  /** Scroll to the end and keep following it. */
+  follow(): void {
+    this._setFollowing(true);
+    this.node.scrollTop = this.node.scrollHeight;
+  }
+
+  dispose(): void {
+    if (this._frame) {
+      cancelAnimationFrame(this._frame);
+    }
+    this.node.removeEventListener('scroll', this._onScroll);
+    this._model = null;
+  }
+
+  render(): void {
+    const model = this._model;
+    if (!model) {
+      return;
+    }
+    const { reset, changed } = model.takeChanges();
+    if (reset) {
+      this._body.textContent = '';
+      this._elements.clear();
+    }
+    const lines = model.lines;
+    const firstId = lines.length ? lines[0].id : Infinity;
+    // lines dropped from the front
+    for (const [id, element] of this._elements) {
+      if (id >= firstId) {
+        break; // the map is in id order
+      }
+      element.remove();
+      this._elements.delete(id);
+    }
+    if (reset) {
+      for (const line of lines) {
+        this._append(line);
+      }
+    } else if (changed.length) {
+      const byId = new Map<number, ILogLine>();
+      const start = lines.length ? changed[0] - lines[0].id : 0;
+      for (let i = Math.max(0, start); i < lines.length; i++) {
+        byId.set(lines[i].id, lines[i]);
+      }
+      for (const id of changed) {
+        const line = byId.get(id);
+        if (!line) {
+          continue;
+        }
+        const element = this._elements.get(id);
+        if (element) {
+          fillLine(element, line);
+        } else {
+          this._append(line);
+        }
+      }
+    }
+    this._notice.hidden = model.dropped === 0;
+    if (model.dropped) {
+      this._notice.textContent = `${model.dropped.toLocaleString()} earlier lines are not shown here: download the full log to see them.`;
+    }
+    if (this._following) {
+      this.node.scrollTop = this.node.scrollHeight;
+    }
+  }
+
+  private _append(line: ILogLine): void {
+    const element = document.createElement('div');
+    element.className = 'jp-PyRunner-logLine';
+    fillLine(element, line);
+    this._body.appendChild(element);
+    this._elements.set(line.id, element);
+  }
+
+  private _onScroll = (): void => {
+    // scrolling to the end (ours or the user's) keeps following; anything above pauses
+    const node = this.node;
+    const atEnd = node.scrollTop + node.clientHeight >= node.scrollHeight - 8;
+    this._setFollowing(atEnd);
+  };
+
+  private _setFollowing(following: boolean): void {
+    if (following !== this._following) {
+      this._following = following;
+      this.onFollowChange?.(following);
+    }
+  }
+
+  private _model: LogModel | null = null;
+  private _elements = new Map<number, HTMLElement>();
+  private _body: HTMLElement;
+  private _notice: HTMLElement;
+  private _frame = 0;
+  private _following = true;
+}
+
+function fillLine(element: HTMLElement, line: ILogLine): void {
+  element.classList.toggle('jp-mod-stderr', line.stderr);
+  element.textContent = '';
+  for (const segment of line.segments) {
+    if (!segment.style.classes && !segment.style.css && !segment.stderr) {
+      element.appendChild(document.createTextNode(segment.text));
+      continue;
+    }
+    const span = document.createElement('span');
+    span.textContent = segment.text;
+    if (segment.style.classes) {
+      span.className = segment.style.classes;
+    }
+    if (segment.style.css) {
+      span.style.cssText = segment.style.css;
+    }
+    if (segment.stderr) {
+      span.classList.add('jp-PyRunner-stderr');
+    }
+    element.appendChild(span);
+  }
+  if (line.truncated) {
+    const more = document.createElement('span');
+    more.className = 'jp-PyRunner-logTruncated';
+    more.textContent = ' … (line cut; the full log has all of it)';
+    element.appendChild(more);
+  }
+}

@@ -1,0 +1,431 @@
+/**
+ * The state behind the Python Runner panel: what is about to run, the run on show (its record,
+ * live log and outputs) and the history. The view renders it; nothing here touches the DOM.
+ */
+
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { ApiError, ICopyResult, IRunRecord, IStartRequest, RunnerApi } from './api';
+import { splitArgs } from './args';
+import { isLive } from './format';
+import { LogModel } from './logmodel';
+import { ConnectionState, IEndMessage, IStatusMessage, LogStream } from './stream';
+import { IOutputFile } from './tree';
+import { IUploadProgress, uploadFile } from './upload';
+
+/** A project or input file: picked in the browser (uploaded first) or a path on the server. */
+export type Source =
+  | { kind: 'file'; name: string; file: Blob; size: number }
+  | { kind: 'path'; name: string; path: string };
+
+/** What the panel needs from JupyterLab around it. */
+export interface IRunnerHost {
+  /** The folder of the file browser (for "Copy to workspace"), relative to the server root. */
+  workspaceFolder(): string;
+  /** Show a folder of the server's contents in the file browser. */
+  reveal(path: string): Promise<void>;
+}
+
+export interface IUploadState extends IUploadProgress {
+  name: string;
+}
+
+const HISTORY_PAGE = 30;
+
+export class RunnerModel {
+  constructor(
+    readonly api: RunnerApi,
+    readonly host: IRunnerHost,
+    options: { maxLogLines?: number } = {}
+  ) {
+    this.log = new LogModel({ maxLines: options.maxLogLines });
+  }
+
+  /** The log of the run on show, fed by the stream. */
+  log: LogModel;
+
+  source: Source | null = null;
+  inputs: Source[] = [];
+  args = '';
+  timeout = '';
+  upload: IUploadState | null = null;
+  starting = false;
+  error: string | null = null;
+
+  run: IRunRecord | null = null;
+  connection: ConnectionState = 'stopped';
+  connectionReason = '';
+  outputs: IOutputFile[] | null = null;
+  outputsError: string | null = null;
+  copied: ICopyResult | null = null;
+
+  history: IRunRecord[] = [];
+  historyTotal = 0;
+  historyError: string | null = null;
+
+  /** Any change of what the panel shows, except log text. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** New log text (the view redraws at most once a frame). */
+  get logChanged(): ISignal<this, void> {
+    return this._logChanged;
+  }
+
+  /** The run on show changed (its id is worth remembering across reloads). */
+  get runChanged(): ISignal<this, string | null> {
+    return this._runChanged;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this._stream?.stop();
+    this._abort?.abort();
+    Signal.clearData(this);
+  }
+
+  setMaxLogLines(maxLines: number): void {
+    if (maxLines !== this.log.maxLines) {
+      this.log = new LogModel({ maxLines });
+      if (this.run) {
+        void this.open(this.run.id);
+      }
+    }
+  }
+
+  // -- choosing what to run -------------------------------------------------------------------
+
+  setSource(source: Source | null): void {
+    this.source = source;
+    this.error = null;
+    this._emit();
+  }
+
+  addInputs(inputs: Source[]): void {
+    this.inputs = [...this.inputs, ...inputs];
+    this._emit();
+  }
+
+  removeInput(index: number): void {
+    this.inputs = this.inputs.filter((_, i) => i !== index);
+    this._emit();
+  }
+
+  setArgs(args: string): void {
+    this.args = args;
+    this._emit();
+  }
+
+  setTimeout(timeout: string): void {
+    this.timeout = timeout;
+    this._emit();
+  }
+
+  showError(message: string | null): void {
+    this.error = message;
+    this._emit();
+  }
+
+  /** Run a zip or folder of the server's contents at once, with the options as they are. */
+  async runPath(path: string): Promise<void> {
+    const name = path.split('/').pop() || path;
+    this.setSource({ kind: 'path', name, path });
+    await this.start();
+  }
+
+  /** Upload what needs uploading, then start the run and follow it. */
+  async start(): Promise<void> {
+    if (!this.source || this.starting) {
+      return;
+    }
+    const request: IStartRequest = {};
+    const args = splitArgs(this.args);
+    if (args === null) {
+      this.showError('The arguments have an unclosed quote.');
+      return;
+    }
+    if (args.length) {
+      request.args = args;
+    }
+    if (this.timeout.trim()) {
+      const timeout = Number(this.timeout);
+      if (!Number.isFinite(timeout) || timeout <= 0) {
+        this.showError('The timeout is a number of seconds, more than 0.');
+        return;
+      }
+      request.timeout = timeout;
+    }
+    this.starting = true;
+    this.error = null;
+    this._emit();
+    this._abort = new AbortController();
+    try {
+      const source = await this._place(this.source);
+      if (this.source.kind === 'file') {
+        request.upload_id = source;
+      } else {
+        request.path = source;
+      }
+      const inputs: string[] = [];
+      for (const input of this.inputs) {
+        inputs.push(await this._place(input));
+      }
+      if (inputs.length) {
+        request.inputs = inputs;
+      }
+      const record = await this.api.startRun(request);
+      this._show(record);
+      void this.refreshHistory();
+    } catch (error) {
+      this.error = messageOf(error);
+    } finally {
+      this.starting = false;
+      this.upload = null;
+      this._abort = null;
+      this._emit();
+    }
+  }
+
+  /** Stop an upload in progress. */
+  abortUpload(): void {
+    this._abort?.abort();
+  }
+
+  /** Upload a picked file (resolving to its upload id), or pass a server path on. */
+  private async _place(source: Source): Promise<string> {
+    if (source.kind === 'path') {
+      return source.path;
+    }
+    this.upload = { name: source.name, loaded: 0, total: source.size, speed: 0 };
+    this._emit();
+    const done = await uploadFile(
+      this.api,
+      source.file,
+      source.name,
+      progress => {
+        this.upload = { name: source.name, ...progress };
+        this._emit();
+      },
+      this._abort?.signal
+    );
+    this.upload = null;
+    return done.upload_id;
+  }
+
+  // -- the run on show -------------------------------------------------------------------------
+
+  /** Show a run (from the history, or after a reload) and follow its log. */
+  async open(runId: string): Promise<void> {
+    try {
+      this._show(await this.api.getRun(runId));
+    } catch (error) {
+      this.showError(messageOf(error));
+      if (error instanceof ApiError && error.status === 404 && this.run?.id === runId) {
+        this.close();
+      }
+    }
+  }
+
+  /** Stop showing the run. */
+  close(): void {
+    this._stream?.stop();
+    this._stream = null;
+    this.run = null;
+    this.outputs = null;
+    this.copied = null;
+    this.log.clear();
+    this._logChanged.emit();
+    this._runChanged.emit(null);
+    this._emit();
+  }
+
+  async cancel(): Promise<void> {
+    if (!this.run) {
+      return;
+    }
+    try {
+      this._merge(await this.api.cancelRun(this.run.id));
+    } catch (error) {
+      this.showError(messageOf(error));
+    }
+  }
+
+  async copyOutputs(): Promise<void> {
+    if (!this.run) {
+      return;
+    }
+    const folder = this.host.workspaceFolder();
+    const name = `${this.run.name || 'run'}-outputs`;
+    const target = folder ? `${folder}/${name}` : name;
+    try {
+      this.copied = await this.api.copyOutputs(this.run.id, target);
+      this._emit();
+      await this.host.reveal(this.copied.path);
+    } catch (error) {
+      this.showError(messageOf(error));
+    }
+  }
+
+  private _show(record: IRunRecord): void {
+    this._stream?.stop();
+    this.run = record;
+    this.outputs = null;
+    this.outputsError = null;
+    this.copied = null;
+    this.log.clear();
+    this._logChanged.emit();
+    this._runChanged.emit(record.id);
+    const runId = record.id;
+    const stream = new LogStream({
+      url: offset => this.api.streamUrl(runId, offset),
+      onLog: message => {
+        this.log.append(message.text, message.stream);
+        this._logChanged.emit();
+      },
+      onStatus: message => this._mergeStatus(message),
+      onEnd: message => void this._ended(message),
+      onConnection: (state, detail) => {
+        this.connection = state;
+        this.connectionReason = detail.reason;
+        this._emit();
+        if (state === 'reconnecting' && detail.attempt >= 2) {
+          void this._checkStillThere(runId);
+        }
+      }
+    });
+    this._stream = stream;
+    stream.start(0);
+    this._emit();
+  }
+
+  /** After a few failed reconnections: is the run gone (deleted elsewhere)? */
+  private async _checkStillThere(runId: string): Promise<void> {
+    try {
+      this._merge(await this.api.getRun(runId));
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404 && this.run?.id === runId) {
+        this._stream?.stop();
+        this.showError(`The run ${runId} no longer exists.`);
+      }
+    }
+  }
+
+  private _merge(update: Partial<IRunRecord>): void {
+    if (!this.run) {
+      return;
+    }
+    this.run = { ...this.run, ...update };
+    this._emit();
+  }
+
+  private _mergeStatus(message: IStatusMessage | IEndMessage): void {
+    const { status, progress, message: text, exit_code } = message;
+    this._merge({ status, progress, message: text, exit_code });
+  }
+
+  private async _ended(message: IEndMessage): Promise<void> {
+    const runId = message.run_id;
+    this._mergeStatus(message);
+    try {
+      const record = await this.api.getRun(runId);
+      if (this.run?.id === runId) {
+        this._merge(record);
+      }
+    } catch {
+      // the end message already told the outcome
+    }
+    await this.loadOutputs();
+    void this.refreshHistory();
+  }
+
+  async loadOutputs(): Promise<void> {
+    const run = this.run;
+    if (!run) {
+      return;
+    }
+    try {
+      const listing = await this.api.listOutputs(run.id);
+      if (this.run?.id === run.id) {
+        this.outputs = listing.files;
+        this.outputsError = null;
+      }
+    } catch (error) {
+      this.outputsError = messageOf(error);
+    }
+    this._emit();
+  }
+
+  // -- history ----------------------------------------------------------------------------------
+
+  /** Reload the newest runs (keeping as many as are shown). */
+  async refreshHistory(): Promise<void> {
+    try {
+      const page = await this.api.listRuns(Math.max(HISTORY_PAGE, this.history.length), 0);
+      this.history = page.runs;
+      this.historyTotal = page.total;
+      this.historyError = null;
+      const shown = this.run && page.runs.find(run => run.id === this.run?.id);
+      if (shown && this.run && !isLive(shown.status) && isLive(this.run.status) && this.connection !== 'open') {
+        this._merge(shown); // ended while the stream was away
+      }
+    } catch (error) {
+      this.historyError = messageOf(error);
+    }
+    this._emit();
+  }
+
+  async loadMoreHistory(): Promise<void> {
+    try {
+      const page = await this.api.listRuns(HISTORY_PAGE, this.history.length);
+      const known = new Set(this.history.map(run => run.id));
+      this.history = [...this.history, ...page.runs.filter(run => !known.has(run.id))];
+      this.historyTotal = page.total;
+    } catch (error) {
+      this.historyError = messageOf(error);
+    }
+    this._emit();
+  }
+
+  async deleteRun(runId: string): Promise<void> {
+    try {
+      await this.api.deleteRun(runId);
+      if (this.run?.id === runId) {
+        this.close();
+      }
+      this.history = this.history.filter(run => run.id !== runId);
+      this.historyTotal = Math.max(0, this.historyTotal - 1);
+      this._emit();
+    } catch (error) {
+      this.showError(messageOf(error));
+    }
+  }
+
+  private _emit(): void {
+    if (!this._disposed) {
+      this._changed.emit();
+    }
+  }
+
+  private _stream: LogStream | null = null;
+  private _abort: AbortController | null = null;
+  private _disposed = false;
+  private _changed = new Signal<this, void>(this);
+  private _logChanged = new Signal<this, void>(this);
+  private _runChanged = new Signal<this, string | null>(this);
+}
+
+/** A readable sentence for any failure. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) {
+    return error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,220 @@
+/**
+ * Following a run's log over the WebSocket: replay from an offset, then live, reconnecting
+ * after a network blip from the last offset received, so no line is lost or shown twice.
+ */
+
+export interface IStatusMessage {
+  type: 'status';
+  run_id: string;
+  status: string;
+  progress: number | null;
+  message: string | null;
+  exit_code: number | null;
+}
+
+export interface ILogMessage {
+  type: 'log';
+  stream: 'stdout' | 'stderr';
+  text: string;
+  offset: number;
+  next_offset: number;
+}
+
+export interface IEndMessage {
+  type: 'end';
+  run_id: string;
+  status: string;
+  exit_code: number | null;
+  progress: number | null;
+  message: string | null;
+  next_offset: number;
+}
+
+export type StreamMessage = IStatusMessage | ILogMessage | IEndMessage;
+
+/** Where the connection stands, for the panel to show. */
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'ended' | 'stopped';
+
+/** The parts of a WebSocket this module uses (the browser's, or `ws` in tests). */
+export interface ISocket {
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  close(code?: number, reason?: string): void;
+}
+
+export interface ILogStreamOptions {
+  /** The WebSocket URL that replays the log from `offset`. */
+  url: (offset: number) => string;
+  /** Makes a socket; the browser's `WebSocket` by default. */
+  connect?: (url: string) => ISocket;
+  onLog?: (message: ILogMessage) => void;
+  onStatus?: (message: IStatusMessage) => void;
+  onEnd?: (message: IEndMessage) => void;
+  onConnection?: (state: ConnectionState, detail: { attempt: number; reason: string }) => void;
+  /** First wait before reconnecting, in ms (doubled each failure up to `maxDelay`). */
+  initialDelay?: number;
+  maxDelay?: number;
+}
+
+/** The delay before reconnection attempt `attempt` (1, 2, ...). */
+export function backoff(attempt: number, initial = 250, max = 8000): number {
+  return Math.min(max, initial * 2 ** Math.max(0, attempt - 1));
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The part of a log message after `offset` (bytes), or null when all of it was seen.
+ * The server sends whole messages from the offset asked for; this guards the rare overlap.
+ */
+export function unseenPart(message: ILogMessage, offset: number): ILogMessage | null {
+  if (message.next_offset <= offset) {
+    return null;
+  }
+  if (message.offset >= offset) {
+    return message;
+  }
+  const bytes = encoder.encode(message.text).subarray(offset - message.offset);
+  return { ...message, text: decoder.decode(bytes), offset };
+}
+
+export class LogStream {
+  constructor(options: ILogStreamOptions) {
+    this._options = options;
+  }
+
+  /** The byte offset of the log up to which everything was delivered. */
+  get offset(): number {
+    return this._offset;
+  }
+
+  get state(): ConnectionState {
+    return this._state;
+  }
+
+  /** Start following from `offset` (0 replays the whole log). */
+  start(offset = 0): void {
+    this._offset = offset;
+    this._stopped = false;
+    this._connect();
+  }
+
+  /** Stop following; no more callbacks. */
+  stop(): void {
+    this._stopped = true;
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
+    const socket = this._socket;
+    this._socket = null;
+    if (socket) {
+      socket.onmessage = socket.onclose = socket.onerror = socket.onopen = null;
+      socket.close(1000, 'stopped');
+    }
+    this._setState('stopped', '');
+  }
+
+  /** Reconnect now (after the browser comes back online, for instance). */
+  retryNow(): void {
+    if (this._state === 'reconnecting' && this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+      this._connect();
+    }
+  }
+
+  private _connect(): void {
+    if (this._stopped) {
+      return;
+    }
+    this._setState(this._attempt === 0 ? 'connecting' : 'reconnecting', '');
+    const connect = this._options.connect ?? ((url: string) => new WebSocket(url) as ISocket);
+    let socket: ISocket;
+    try {
+      socket = connect(this._options.url(this._offset));
+    } catch (error) {
+      this._scheduleReconnect(String(error));
+      return;
+    }
+    this._socket = socket;
+    let ended = false;
+    socket.onopen = () => {
+      this._setState('open', '');
+    };
+    socket.onmessage = event => {
+      if (typeof event.data !== 'string') {
+        return;
+      }
+      let message: StreamMessage;
+      try {
+        message = JSON.parse(event.data) as StreamMessage;
+      } catch {
+        return;
+      }
+      this._attempt = 0; // the connection works: the next blip starts with a short wait
+      if (message.type === 'log') {
+        const part = unseenPart(message, this._offset);
+        if (part !== null) {
+          this._offset = part.next_offset;
+          this._options.onLog?.(part);
+        }
+      } else if (message.type === 'status') {
+        this._options.onStatus?.(message);
+      } else if (message.type === 'end') {
+        ended = true;
+        this._offset = Math.max(this._offset, message.next_offset);
+        this._options.onEnd?.(message);
+      }
+    };
+    socket.onerror = () => {
+      // a close event follows; reconnection is decided there
+    };
+    socket.onclose = event => {
+      if (this._socket !== socket) {
+        return;
+      }
+      this._socket = null;
+      if (ended) {
+        this._setState('ended', event.reason);
+        return;
+      }
+      if (event.code === 1011 || event.code === 4404) {
+        // the run is gone (deleted): there is nothing to come back to
+        this._stopped = true;
+        this._setState('stopped', event.reason || 'the run no longer exists');
+        return;
+      }
+      this._scheduleReconnect(event.reason || `connection closed (${event.code})`);
+    };
+  }
+
+  private _scheduleReconnect(reason: string): void {
+    if (this._stopped) {
+      return;
+    }
+    this._attempt += 1;
+    this._setState('reconnecting', reason);
+    const delay = backoff(this._attempt, this._options.initialDelay, this._options.maxDelay);
+    this._timer = setTimeout(() => {
+      this._timer = null;
+      this._connect();
+    }, delay);
+  }
+
+  private _setState(state: ConnectionState, reason: string): void {
+    this._state = state;
+    this._options.onConnection?.(state, { attempt: this._attempt, reason });
+  }
+
+  private _options: ILogStreamOptions;
+  private _socket: ISocket | null = null;
+  private _offset = 0;
+  private _attempt = 0;
+  private _timer: ReturnType<typeof setTimeout> | null = null;
+  private _stopped = true;
+  private _state: ConnectionState = 'stopped';
+}
