@@ -1,9 +1,12 @@
-"""A run's output folder: listing it and reaching one file safely."""
+"""A run's output folder: listing it, reaching one file safely, copying it elsewhere."""
 
 from __future__ import annotations
 
+import errno
 import mimetypes
 import os
+import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
@@ -13,6 +16,10 @@ from .errors import PyRunnerError
 
 class OutputNotFoundError(PyRunnerError):
     """No such output file (or the path leads outside the output folder)."""
+
+
+class OutputsReplacedError(PyRunnerError, OSError):
+    """The program replaced its output folder by a link: nothing of it is copied."""
 
 
 class OutputFile(Record):
@@ -88,6 +95,60 @@ def resolve_output(root: Path, relpath: str) -> Path:
     if not real.is_file():
         raise OutputNotFoundError(f"no output '{relpath}'")
     return real
+
+
+def copy_outputs(root: Path, target: Path) -> tuple[int, int]:
+    """Copy the output folder ``root`` into ``target``; returns (files copied, bytes copied).
+
+    ``target`` and its parents are created if needed. Files already in ``target`` are kept,
+    except those with the path of an output, which are replaced; folders are merged. What is
+    copied is what ``list_outputs`` lists (regular files), plus the folders, empty ones too.
+    Symbolic links (and other special files) are skipped: neither followed nor copied, so the
+    copy never holds anything from outside the output folder nor a link pointing out of it.
+    A program that replaced its whole output folder by a link gets ``OutputsReplacedError``,
+    and nothing is copied; a missing output folder copies nothing.
+    """
+    real = _trusted_root(root)
+    if real is None:
+        raise OutputsReplacedError(f"{root} was replaced by a link: the outputs are not copied")
+    target.mkdir(parents=True, exist_ok=True)
+    if not os.path.isdir(real):
+        return 0, 0
+    files = size = 0
+    # fwalk opens each folder relative to its parent and does not enter links to folders, so
+    # a folder swapped for a link while the copy runs is not followed either
+    for dirpath, _dirnames, filenames, dir_fd in os.fwalk(real):
+        folder = target / os.path.relpath(dirpath, real)
+        folder.mkdir(exist_ok=True)
+        for name in sorted(filenames):
+            copied = _copy_file(name, dir_fd, folder / name)
+            if copied is not None:
+                files += 1
+                size += copied
+    return files, size
+
+
+def _copy_file(name: str, dir_fd: int, dest: Path) -> int | None:
+    """Copy the regular file ``name`` of the folder ``dir_fd`` to ``dest`` (its size), or skip
+    it (None) when it is a link or a special file."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.ENOENT):  # a link, a socket, or gone
+            return None
+        raise
+    with os.fdopen(fd, "rb") as src:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if dest.is_symlink() or dest.is_file():
+            dest.unlink()  # replaced, never written through (a link there may lead anywhere)
+        with open(dest, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+            copied = out.tell()
+    os.chmod(dest, st.st_mode & 0o777)
+    os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+    return copied
 
 
 class _Spool:

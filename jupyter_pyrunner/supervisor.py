@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
@@ -422,12 +421,11 @@ class Supervisor:
         target = record.spec.output_dir
         if not target:
             return None
-        source = self.store.outputs_dir(self.run_id)
-        if os.path.islink(source):
-            return f"the outputs were not copied to {target}: the program replaced its output folder by a link"
+        from .outputs import copy_outputs
+
         try:
-            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-        except (OSError, shutil.Error) as exc:
+            copy_outputs(self.store.outputs_dir(self.run_id), Path(target))
+        except OSError as exc:  # OutputsReplacedError is one
             return f"the outputs could not be copied to {target}: {exc}"
         return None
 

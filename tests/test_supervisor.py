@@ -164,6 +164,30 @@ def test_exit_code_and_partial_outputs_are_kept_on_failure(
     assert provenance["timings"]["run"] > 0
 
 
+
+def test_an_output_folder_replaced_by_a_link_is_not_copied_and_says_why(
+    home: Path, project, tmp_path: Path
+) -> None:
+    secret = tmp_path / "elsewhere"
+    secret.mkdir()
+    (secret / "private.txt").write_text("not an output")
+    src = project(
+        {
+            "main.py": f"""
+        import os, shutil
+        out = os.environ["OUTPUT_FOLDER"]
+        shutil.rmtree(out)
+        os.symlink({str(secret)!r}, out)
+    """
+        }
+    )
+    copy = tmp_path / "copied"
+    handle = run_project(src, infer_requirements=False, output_dir=copy)
+    assert handle.record.status is RunStatus.SUCCEEDED
+    assert not (copy / "private.txt").exists()
+    assert any("could not be copied" in w and "link" in w for w in handle.record.warnings)
+
+
 DAEMONS = """
 import os, sys, time
 def spawn_daemon():

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
-from ..outputs import resolve_output
+from ..outputs import copy_outputs, resolve_output
 from ..sdk import RunHandle
 from . import views
 
@@ -38,12 +37,11 @@ class RunResult(RunHandle):
         return open(resolve_output(self.outputs_dir, path), mode, **kwargs)
 
     def copy_to(self, folder: str | os.PathLike[str]) -> Path:
-        """Copy every output into ``folder`` (created if needed); returns it."""
+        """Copy every output into ``folder`` (created if needed, merged into if it exists);
+        returns it. Links the program left among its outputs are skipped; if it replaced its
+        whole output folder by a link, nothing is copied and ``OSError`` is raised."""
         target = Path(folder).expanduser().absolute()
-        if os.path.islink(self.outputs_dir):
-            raise OSError(f"{self.outputs_dir} was replaced by a link: not copied")
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(self.outputs_dir, target, symlinks=True, dirs_exist_ok=True)
+        copy_outputs(self.outputs_dir, target)
         return target
 
     def __repr__(self) -> str:

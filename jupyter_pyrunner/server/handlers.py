@@ -18,9 +18,15 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..errors import ProjectError, RunNotFoundError, RunStateError
-from ..logfile import read_chunks
+from ..logfile import LOG_NAME, log_size, read_chunks
 from ..models import RunRecord
-from ..outputs import OutputNotFoundError, iter_zip, list_outputs, resolve_output
+from ..outputs import (
+    OutputNotFoundError,
+    OutputsReplacedError,
+    iter_zip,
+    list_outputs,
+    resolve_output,
+)
 from .manager import PathOutsideRootError, RunManager, UploadNotFoundError, UploadTooLargeError
 
 TYPE_CHECKING = False
@@ -42,6 +48,7 @@ STATUS_FOR = {
     UploadNotFoundError: 404,
     OutputNotFoundError: 404,
     RunStateError: 409,
+    OutputsReplacedError: 409,
     UploadTooLargeError: 413,
 }
 
@@ -204,11 +211,7 @@ class RunsHandler(PyRunnerHandler):
     @authorized
     @domain_errors
     async def post(self) -> None:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise ProjectError("the request body is not valid JSON") from None
-        spec = self.manager.spec_from_request(body)
+        spec = self.manager.spec_from_request(_json_body(self))
         loop = asyncio.get_running_loop()
         record = await loop.run_in_executor(self.manager.intake_pool, self.manager.submit, spec)
         self.set_header("Location", self.base_url.rstrip("/") + f"/pyrunner/api/runs/{record.id}")
@@ -278,6 +281,34 @@ class LogHandler(PyRunnerHandler):
         )
 
 
+class LogFileHandler(PyRunnerHandler):
+    """``GET /pyrunner/api/runs/{id}/log.txt``: the whole log as a text file to download."""
+
+    @web.authenticated
+    @authorized
+    @domain_errors
+    async def get(self, run_id: str) -> None:
+        record = await self.run_record(run_id)
+        run_dir = self.manager.store.run_dir(run_id)
+        # the log as it is now: a live run's later output is not sent
+        size = await asyncio.to_thread(log_size, run_dir)
+        name = f"{record.name or run_id}-log.txt"
+        self.set_header("Content-Disposition", _disposition("attachment", name))
+        await _send_file(self, run_dir / LOG_NAME, "text/plain; charset=utf-8", size)
+
+
+class CopyHandler(PyRunnerHandler):
+    """``POST /pyrunner/api/runs/{id}/copy``: the outputs copied into a new contents folder."""
+
+    @web.authenticated
+    @authorized
+    @domain_errors
+    async def post(self, run_id: str) -> None:
+        body = _json_body(self)
+        copied = await asyncio.to_thread(self.manager.copy_outputs, run_id, body)
+        self.write_json(copied, 201)
+
+
 class OutputsHandler(PyRunnerHandler):
     """``GET /pyrunner/api/runs/{id}/outputs``: the output tree."""
 
@@ -305,14 +336,11 @@ class OutputFileHandler(PyRunnerHandler):
 
         await self.run_record(run_id)
         real = resolve_output(self.manager.store.outputs_dir(run_id), path)
-        self.set_header("Content-Type", mime_type(real.name))
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Content-Length", str(real.stat().st_size))
         disposition = (
             "attachment" if self.get_argument("download", "0") in ("1", "true") else "inline"
         )
         self.set_header("Content-Disposition", _disposition(disposition, real.name))
-        await _send_file(self, real)
+        await _send_file(self, real, mime_type(real.name), real.stat().st_size)
 
 
 class OutputsZipHandler(PyRunnerHandler):
@@ -336,15 +364,29 @@ class OutputsZipHandler(PyRunnerHandler):
         self.finish()
 
 
-async def _send_file(handler: PyRunnerHandler, path: Path) -> None:
-    with open(path, "rb") as f:
-        while True:
-            block = await asyncio.to_thread(f.read, 1 << 20)
-            if not block:
-                break
-            handler.write(block)
-            await handler.flush()
-    handler.finish()
+async def _send_file(handler: PyRunnerHandler, path: Path, content_type: str, size: int) -> None:
+    """The first ``size`` bytes of the file, sent in blocks of 1 MiB (``size`` 0: no file needed)."""
+    handler.set_header("Content-Type", content_type)
+    handler.set_header("X-Content-Type-Options", "nosniff")
+    handler.set_header("Content-Length", str(size))
+    if size:
+        with open(path, "rb") as f:
+            left = size
+            while left > 0:
+                block = await asyncio.to_thread(f.read, min(left, 1 << 20))
+                if not block:
+                    break
+                left -= len(block)
+                handler.write(block)
+                await handler.flush()
+    handler.finish(set_content_type=content_type)  # (an API handler would say JSON otherwise)
+
+
+def _json_body(handler: PyRunnerHandler) -> Any:
+    try:
+        return json.loads(handler.request.body or b"{}")
+    except ValueError:
+        raise ProjectError("the request body is not valid JSON") from None
 
 
 def _disposition(kind: str, name: str) -> str:
@@ -376,6 +418,8 @@ def handlers(base: str = "/pyrunner/api") -> list[tuple[str, type]]:
         (rf"{base}/runs", RunsHandler),
         (rf"{base}/runs/{RUN_ID}", RunHandler),
         (rf"{base}/runs/{RUN_ID}/cancel", CancelHandler),
+        (rf"{base}/runs/{RUN_ID}/copy", CopyHandler),
+        (rf"{base}/runs/{RUN_ID}/log\.txt", LogFileHandler),
         (rf"{base}/runs/{RUN_ID}/log", LogHandler),
         (rf"{base}/runs/{RUN_ID}/stream", StreamHandler),
         (rf"{base}/runs/{RUN_ID}/outputs\.zip", OutputsZipHandler),

@@ -8,6 +8,7 @@ at most ``max_concurrent`` runs at a time, in the order they were submitted.
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import json
 import math
@@ -21,9 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ProjectError, PyRunnerError
+from ..errors import ProjectError, PyRunnerError, RunStateError
 from ..executors import Executor
 from ..models import RunRecord, RunSpec, RunStatus
+from ..outputs import copy_outputs
 from ..sdk import prepare_run
 from ..store import RunStore
 
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+#: how many ``name (n)`` folders are tried before a copy gives up
+MAX_FOLDER_SUFFIX = 1000
 
 
 class PathOutsideRootError(PyRunnerError):
@@ -168,6 +172,32 @@ class RunManager:
             raise PathOutsideRootError(f"'{relpath}' is outside the server's root folder")
         return candidate
 
+    def new_folder(self, relpath: str) -> tuple[Path, bool]:
+        """A folder of the contents to put new files in, and whether it was created now.
+
+        The folder at ``relpath`` if it does not exist yet or is empty, else the first free one
+        of ``relpath (2)``, ``relpath (3)``, …: files of the user's are never written over or
+        mixed with new ones. Parent folders are created.
+        """
+        wanted = self.contents_path(relpath)
+        if wanted == self.contents_root:
+            raise ProjectError("give a folder inside the server's root folder, not the root itself")
+        try:
+            wanted.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ProjectError(f"'{relpath}' cannot be a folder: a file is in the way") from None
+        for n in range(1, MAX_FOLDER_SUFFIX + 1):
+            candidate = wanted if n == 1 else wanted.with_name(f"{wanted.name} ({n})")
+            try:
+                candidate.mkdir()  # claims the name, even against a copy running at once
+                return candidate, True
+            except FileExistsError:
+                if _empty_folder(candidate):
+                    return candidate, False
+        raise ProjectError(
+            f"'{relpath}' and {MAX_FOLDER_SUFFIX - 1} numbered folders beside it are all taken"
+        )
+
     def _source(self, item: str) -> Path:
         """An input given as an upload id or a contents path."""
         if UPLOAD_ID.match(item):
@@ -175,6 +205,38 @@ class RunManager:
         return self.contents_path(item)
 
     # -- runs --------------------------------------------------------------------------------
+    def copy_outputs(self, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Copy an ended run's outputs into a new folder of the contents (see ``new_folder``).
+
+        ``{"path": ...}`` in, ``{"path", "files", "size"}`` out: the contents path used, with
+        ``/`` separators, and the number and total size of the files copied. Links the program
+        left among its outputs are not copied (see ``outputs.copy_outputs``).
+        """
+        if not isinstance(body, dict):
+            raise ProjectError("the request body must be a JSON object")
+        unknown = set(body) - {"path"}
+        if unknown:
+            raise ProjectError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        relpath = _string(body, "path")
+        record = self.store.get(run_id)
+        if not record.status.is_terminal:
+            raise RunStateError(
+                f"run {run_id} is still {record.status.value}: copy it once it has ended"
+            )
+        target, created = self.new_folder(relpath)
+        try:
+            files, size = copy_outputs(self.store.outputs_dir(run_id), target)
+        except Exception:
+            if created:  # a refused copy leaves no empty folder behind (rmdir takes only that)
+                with contextlib.suppress(OSError):
+                    target.rmdir()
+            raise
+        return {
+            "path": target.relative_to(self.contents_root).as_posix(),
+            "files": files,
+            "size": size,
+        }
+
     def spec_from_request(self, body: dict[str, Any]) -> RunSpec:
         if not isinstance(body, dict):
             raise ProjectError("the request body must be a JSON object")
@@ -284,6 +346,14 @@ class RunManager:
     @property
     def queued(self) -> list[str]:
         return list(self._queue)
+
+
+def _empty_folder(path: Path) -> bool:
+    """A real folder (not a link to one) with nothing in it."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    with os.scandir(path) as entries:
+        return next(entries, None) is None
 
 
 def _string(body: dict[str, Any], key: str) -> str:

@@ -84,7 +84,7 @@ export function OutputsBrowser({ model }: { model: RunnerModel }): JSX.Element |
             <a className="jp-PyRunner-link" href={model.api.outputsZipUrl(run.id)} download={`${run.id}-outputs.zip`}>
               <downloadIcon.react tag="span" /> Download all (.zip)
             </a>
-            <button className="jp-Button jp-mod-styled jp-mod-reject jp-PyRunner-small" onClick={() => void model.copyOutputs()}>
+            <button className="jp-Button jp-mod-styled jp-PyRunner-secondary jp-PyRunner-small" onClick={() => void model.copyOutputs()}>
               <copyIcon.react tag="span" /> Copy to workspace
             </button>
           </div>

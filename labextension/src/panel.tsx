@@ -118,10 +118,10 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
           </p>
         )}
         <div className="jp-PyRunner-row">
-          <button className="jp-Button jp-mod-styled jp-mod-reject jp-PyRunner-small" onClick={() => zipInput.current?.click()} disabled={busy}>
+          <button className="jp-Button jp-mod-styled jp-PyRunner-secondary jp-PyRunner-small" onClick={() => zipInput.current?.click()} disabled={busy}>
             <fileUploadIcon.react tag="span" /> Choose .zip…
           </button>
-          <button className="jp-Button jp-mod-styled jp-mod-reject jp-PyRunner-small" onClick={() => folderInput.current?.click()} disabled={busy}>
+          <button className="jp-Button jp-mod-styled jp-PyRunner-secondary jp-PyRunner-small" onClick={() => folderInput.current?.click()} disabled={busy}>
             <folderIcon.react tag="span" /> Choose folder…
           </button>
         </div>
@@ -161,7 +161,7 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
         <DropZone className="jp-PyRunner-inputs" label="Drop input files here" onSources={addInputs} disabled={busy}>
           <div className="jp-PyRunner-row">
             <span className="jp-PyRunner-label">Input files</span>
-            <button className="jp-Button jp-mod-styled jp-mod-reject jp-PyRunner-small" onClick={() => inputsInput.current?.click()} disabled={busy}>
+            <button className="jp-Button jp-mod-styled jp-PyRunner-secondary jp-PyRunner-small" onClick={() => inputsInput.current?.click()} disabled={busy}>
               Add…
             </button>
           </div>

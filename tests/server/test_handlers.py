@@ -85,6 +85,114 @@ async def test_a_contents_folder_runs_and_outputs_are_copied_into_the_workspace(
     assert (jp_root_dir / "results" / "first" / "table.csv").read_text() == "a,b\n1,2\n"
 
 
+async def test_outputs_are_copied_into_a_new_contents_folder_never_over_user_files(
+    api, contents, jp_root_dir: Path
+) -> None:
+    contents("tool", PLOT)
+    run = await api.json("POST", "runs", body={"path": "tool"})
+    assert (await api.wait(run["id"]))["status"] == "succeeded"
+    tree = await api.json("GET", "runs", run["id"], "outputs")
+
+    copied = await api.call("POST", "runs", run["id"], "copy", body={"path": "results/plot"})
+    assert copied.code == 201
+    assert json.loads(copied.body) == {
+        "path": "results/plot", "files": 3, "size": tree["total_size"],
+    }  # fmt: skip
+    folder = jp_root_dir / "results" / "plot"
+    assert (folder / "table.csv").read_text() == "a,b\n1,2\n"
+    assert (folder / "output_1" / "note.txt").read_text() == "port one"
+    assert (folder / "pixel.png").read_bytes().startswith(b"\x89PNG")
+
+    # the folder is taken now: the next copies go beside it, the first copy is left as it is
+    (folder / "table.csv").write_text("edited by the user")
+    again = await api.json("POST", "runs", run["id"], "copy", body={"path": "results/plot"})
+    assert again["path"] == "results/plot (2)" and again["files"] == 3
+    assert (folder / "table.csv").read_text() == "edited by the user"
+    assert (jp_root_dir / "results" / "plot (2)" / "table.csv").read_text() == "a,b\n1,2\n"
+    third = await api.json("POST", "runs", run["id"], "copy", body={"path": "/results/plot/"})
+    assert third["path"] == "results/plot (3)"
+
+    (jp_root_dir / "empty").mkdir()  # an empty folder is used as it is
+    empty = await api.json("POST", "runs", run["id"], "copy", body={"path": "empty"})
+    assert empty["path"] == "empty"
+    (jp_root_dir / "report").write_text("a file, not a folder")
+    beside = await api.json("POST", "runs", run["id"], "copy", body={"path": "report"})
+    assert beside["path"] == "report (2)"
+    assert (jp_root_dir / "report").read_text() == "a file, not a folder"
+
+    for path in ("../outside", "results/../../x"):
+        error = await expect_error(
+            api.json("POST", "runs", run["id"], "copy", body={"path": path}), 403
+        )
+        assert "outside the server's root folder" in error["message"]
+    assert not (jp_root_dir.parent / "outside").exists()
+    for body, words in (({}, "'path'"), ({"path": "x", "to": "y"}, "unknown field"),
+                        ({"path": "/"}, "not the root itself")):  # fmt: skip
+        error = await expect_error(api.json("POST", "runs", run["id"], "copy", body=body), 400)
+        assert words in error["message"], (body, error)
+    for missing in ("20260101-000000-abcdef", "not-an-id"):
+        await expect_error(api.json("POST", "runs", missing, "copy", body={"path": "x"}), 404)
+    assert not (jp_root_dir / "x").exists()
+
+
+@pytest.mark.parametrize("pyrunner_config", [{"max_concurrent_runs": 1}])
+async def test_live_runs_cannot_be_copied_and_their_log_is_what_it_is_so_far(
+    api, contents, home: Path, jp_root_dir: Path
+) -> None:
+    contents("slow", {"main.py": "import time\nprint('up', flush=True)\ntime.sleep(60)",
+                      "requirements.txt": ""})  # fmt: skip
+    running = await api.json("POST", "runs", body={"path": "slow"})
+    queued = await api.json("POST", "runs", body={"path": "slow"})
+    assert queued["status"] == "queued"
+    for run in (running, queued):
+        error = await expect_error(
+            api.json("POST", "runs", run["id"], "copy", body={"path": "early"}), 409
+        )
+        assert "copy it once it has ended" in error["message"]
+    assert not (jp_root_dir / "early").exists()
+    # a queued run has written nothing: its log is an empty text file, even with no file yet
+    for _ in range(2):
+        log = await api.call("GET", "runs", queued["id"], "log.txt")
+        assert log.code == 200 and log.body == b""
+        assert log.headers["Content-Type"] == "text/plain; charset=utf-8"
+        (home / "runs" / queued["id"] / "log.txt").unlink(missing_ok=True)
+    for run in (queued, running):
+        await api.call("POST", "runs", run["id"], "cancel")
+        await api.wait(run["id"])
+    copied = await api.json("POST", "runs", running["id"], "copy", body={"path": "early"})
+    assert copied["path"] == "early"  # once ended, a cancelled run's outputs can be copied
+
+
+async def test_the_whole_log_downloads_as_a_text_file(api, contents) -> None:
+    contents(
+        "chatty",
+        {
+            "main.py": """
+        import sys
+        print("héllo wörld ✓", flush=True)
+        print("oops", file=sys.stderr, flush=True)
+        print("x" * 3_000_000, flush=True)
+        print("the end")
+    """,
+            "requirements.txt": "",
+        },
+    )
+    run = await api.json("POST", "runs", body={"path": "chatty"})
+    final = await api.wait(run["id"])
+    assert final["status"] == "succeeded"
+    log = await api.call("GET", "runs", run["id"], "log.txt")
+    assert log.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert log.headers["Content-Disposition"].startswith(
+        f'attachment; filename="{final["name"]}-log.txt"'
+    )
+    assert final["name"] == "chatty"
+    page = await api.json("GET", "runs", run["id"], "log", params={"max_bytes": 16 << 20})
+    assert log.body.decode() == page["text"]  # the whole log, engine messages included
+    printed = "".join(c["text"] for c in page["chunks"] if c["stream"] == "stdout")
+    assert printed == "héllo wörld ✓\n" + "x" * 3_000_000 + "\nthe end\n"
+    await expect_error(api.call("GET", "runs", "20260101-000000-abcdef", "log.txt"), 404)
+
+
 async def test_paths_outside_the_contents_root_are_forbidden(api, contents) -> None:
     contents("tool", PLOT)
     for body in ({"path": "../outside"}, {"path": "tool/../../x"}, {"path": "tool", "output_path": "../x"},
@@ -151,7 +259,9 @@ async def test_cancel_and_delete(api, contents) -> None:
     await expect_error(api.json("GET", "runs", "not-an-id"), 404)
 
 
-async def test_output_paths_cannot_escape_the_output_folder(api, contents, home: Path) -> None:
+async def test_output_paths_cannot_escape_the_output_folder(
+    api, contents, home: Path, jp_root_dir: Path
+) -> None:
     contents(
         "links",
         {
@@ -174,6 +284,11 @@ async def test_output_paths_cannot_escape_the_output_folder(api, contents, home:
     bundle = await api.call("GET", "runs", run["id"], "outputs.zip")
     with zipfile.ZipFile(io.BytesIO(bundle.body)) as zf:
         assert zf.namelist() == ["ok.txt"]
+    copied = await api.json("POST", "runs", run["id"], "copy", body={"path": "copied"})
+    assert (copied["files"], copied["size"]) == (1, 4)  # the links are not copied, nor followed
+    folder = jp_root_dir / "copied"
+    inside = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+    assert [p for p in inside if not p.startswith("output_")] == ["ok.txt"]
 
 
 @pytest.mark.parametrize("pyrunner_config", [{"max_upload_size": 1000}])
@@ -270,7 +385,9 @@ UNAUTHENTICATED = [
     ("GET", ("runs", "20260101-000000-abcdef")),
     ("DELETE", ("runs", "20260101-000000-abcdef")),
     ("POST", ("runs", "20260101-000000-abcdef", "cancel")),
+    ("POST", ("runs", "20260101-000000-abcdef", "copy")),
     ("GET", ("runs", "20260101-000000-abcdef", "log")),
+    ("GET", ("runs", "20260101-000000-abcdef", "log.txt")),
     ("GET", ("runs", "20260101-000000-abcdef", "outputs")),
     ("GET", ("runs", "20260101-000000-abcdef", "outputs", "a.txt")),
     ("GET", ("runs", "20260101-000000-abcdef", "outputs.zip")),
@@ -372,7 +489,7 @@ def test_no_route_is_left_without_authentication(
 ) -> None:
     app, warned = _boot_and_collect_auth_warnings(jp_configurable_serverapp, jp_server_config)
     assert warned == []
-    assert len(_pyrunner_routes(app)) == 9
+    assert len(_pyrunner_routes(app)) == 11
 
 
 def test_the_check_above_would_catch_an_unauthenticated_route(
@@ -393,7 +510,7 @@ def test_the_check_above_would_catch_an_unauthenticated_route(
 
 
 async def test_a_program_replacing_its_output_folder_by_a_link_exposes_nothing(
-    api, contents
+    api, contents, jp_root_dir: Path
 ) -> None:
     contents("swap", {"main.py": """
         import os, shutil
@@ -409,6 +526,11 @@ async def test_a_program_replacing_its_output_folder_by_a_link_exposes_nothing(
     bundle = await api.call("GET", "runs", run["id"], "outputs.zip")
     with zipfile.ZipFile(io.BytesIO(bundle.body)) as zf:
         assert zf.namelist() == []
+    error = await expect_error(
+        api.json("POST", "runs", run["id"], "copy", body={"path": "got"}), 409
+    )
+    assert "replaced by a link" in error["message"]
+    assert not (jp_root_dir / "got").exists()  # nothing copied, no folder left behind
 
 
 @pytest.mark.parametrize("pyrunner_config", [{"max_concurrent_runs": 1}])

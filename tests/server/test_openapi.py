@@ -112,6 +112,18 @@ async def test_live_responses_match_the_description(api, zipped, jp_ws_fetch) ->
         api, "GET", "/pyrunner/api/runs/{run_id}/log", 400, (*base, "log"), params={"offset": "x"}
     )
     await _call(api, "GET", "/pyrunner/api/runs/{run_id}/outputs", 200, (*base, "outputs"))
+    copy = "/pyrunner/api/runs/{run_id}/copy"
+    copied = await _call(api, "POST", copy, 201, (*base, "copy"), body={"path": "out"})
+    assert copied == {"path": "out", "files": 1, "size": 1}
+    await _call(api, "POST", copy, 400, (*base, "copy"), body={"to": "out"})
+    await _call(api, "POST", copy, 403, (*base, "copy"), body={"path": "../out"})
+    await _call(api, "POST", copy, 404, ("runs", RUN_ID, "copy"), body={"path": "out"})
+    log_txt = "/pyrunner/api/runs/{run_id}/log.txt"
+    log = await api.call("GET", *base, "log.txt")
+    documented = SPEC["paths"][log_txt]["get"]["responses"]["200"]["content"]
+    assert log.headers["Content-Type"].split(";")[0] in documented
+    assert b"[PROGRESS] 1/1" in log.body
+    await _call(api, "GET", log_txt, 404, ("runs", RUN_ID, "log.txt"))
     await _call(
         api,
         "GET",

@@ -1,0 +1,102 @@
+"""Copying an output folder: what a program wrote, and nothing it merely points at."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from jupyter_pyrunner.outputs import OutputsReplacedError, copy_outputs, list_outputs
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    """``{relative path: bytes}`` for files, None for folders; links show as ``-> target``."""
+    found: dict[str, bytes | None] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            found[rel] = f"-> {os.readlink(path)}".encode()
+        else:
+            found[rel] = None if path.is_dir() else path.read_bytes()
+    return found
+
+
+def test_every_output_file_is_copied_with_its_folders_and_times(tmp_path: Path) -> None:
+    out = tmp_path / "outputs"
+    (out / "plots" / "deep").mkdir(parents=True)
+    (out / "empty").mkdir()
+    (out / "table.csv").write_text("a,b\n1,2\n")
+    (out / "plots" / "deep" / "p.bin").write_bytes(os.urandom(3 << 20))  # several blocks
+    (out / "table.csv").chmod(0o640)
+    os.utime(out / "table.csv", (1_000_000, 1_000_000))
+    target = tmp_path / "new" / "copy"
+
+    files, size = copy_outputs(out, target)
+
+    listed = list_outputs(out)
+    assert (files, size) == (len(listed), sum(f.size for f in listed)) == (2, 8 + (3 << 20))
+    assert _tree(target) == _tree(out)
+    assert (target / "table.csv").stat().st_mtime == 1_000_000
+    assert (target / "table.csv").stat().st_mode & 0o777 == 0o640
+
+
+def test_links_and_special_files_are_neither_followed_nor_copied(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key.txt").write_text("private")
+    out = tmp_path / "outputs"
+    out.mkdir()
+    (out / "ok.txt").write_text("fine")
+    (out / "key.txt").symlink_to(secret / "key.txt")
+    (out / "secrets").symlink_to(secret, target_is_directory=True)
+    (out / "up").symlink_to("..")
+    (out / "dangling").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(out / "pipe")  # reading it would wait for ever
+
+    files, size = copy_outputs(out, tmp_path / "copy")
+
+    assert (files, size) == (1, 4)
+    assert _tree(tmp_path / "copy") == {"ok.txt": b"fine"}
+
+
+def test_an_existing_target_is_merged_into_and_links_in_it_are_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "outputs"
+    out.mkdir()
+    (out / "result.txt").write_text("new")
+    (out / "notes.txt").write_text("from the run")
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "mine.txt").write_text("the user's")
+    (target / "result.txt").write_text("old")
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("untouched")
+    (target / "notes.txt").symlink_to(elsewhere)
+
+    assert copy_outputs(out, target) == (2, len("new") + len("from the run"))
+
+    assert _tree(target) == {"mine.txt": b"the user's", "notes.txt": b"from the run",
+                             "result.txt": b"new"}  # fmt: skip
+    assert elsewhere.read_text() == "untouched"  # the link was replaced, not written through
+
+
+def test_an_output_folder_replaced_by_a_link_is_refused_and_nothing_is_made(
+    tmp_path: Path,
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "passwd").write_text("root:x:0:0")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "outputs").symlink_to(elsewhere, target_is_directory=True)
+
+    with pytest.raises(OutputsReplacedError, match="replaced by a link") as info:
+        copy_outputs(run / "outputs", tmp_path / "copy")
+
+    assert isinstance(info.value, OSError)  # what the notebook's copy_to has always raised
+    assert not (tmp_path / "copy").exists()
+
+
+def test_a_missing_output_folder_copies_nothing(tmp_path: Path) -> None:
+    assert copy_outputs(tmp_path / "never-made", tmp_path / "copy") == (0, 0)
+    assert (tmp_path / "copy").is_dir()
