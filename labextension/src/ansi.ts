@@ -74,7 +74,7 @@ export class AnsiState {
           if (code === 38) {
             this._fg = color;
           } else {
-            this._bg = color;
+            this._bg = swapKind(color, 'fg', 'bg'); // indexes below 16 come back as -fg classes
           }
         }
         i += used;
@@ -172,12 +172,13 @@ export type AnsiToken =
   | { kind: 'cr' }
   | { kind: 'lf' };
 
-// CSI (ESC [ params final), OSC (ESC ] ... BEL or ESC \), two-byte escapes, lone controls
+// CSI (ESC [ params final), OSC (ESC ] ... BEL or ESC \), other escapes (ESC, intermediates
+// such as `(`, a final byte: `ESC ( B`, `ESC 7`, `ESC M`), lone controls (a stray ESC too)
 // eslint-disable-next-line no-control-regex
-const TOKEN = /\x1b\[([0-9;:?<=>]*)([ -/]*)([@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\r|\n|[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]/g;
-// an escape sequence cut at the end of a chunk
+const TOKEN = /\x1b\[([0-9;:?<=>]*)([ -/]*)([@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]|\r|\n|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
+// an escape sequence cut at the end of a chunk (an OSC possibly cut inside its ESC \ end)
 // eslint-disable-next-line no-control-regex
-const UNFINISHED = /\x1b(?:\[[0-9;:?<=>]*[ -/]*|\][^\x07\x1b]*)?$/;
+const UNFINISHED = /\x1b(?:\[[0-9;:?<=>]*[ -/]*|\][^\x07\x1b]*\x1b?|[ -/]+)?$/;
 
 /**
  * Splits chunks of output into tokens. An escape sequence split across two chunks is held

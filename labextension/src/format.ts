@@ -23,7 +23,8 @@ export function formatDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) {
     return '–';
   }
-  if (seconds < 10) {
+  if (seconds < 9.95) {
+    // (9.95 and up would print as "10.0s")
     return `${Math.max(0, seconds).toFixed(1)}s`;
   }
   const total = Math.round(seconds);

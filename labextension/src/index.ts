@@ -123,6 +123,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       );
     }
     void app.restored.then(restore);
+    // back online: resume the log at once instead of waiting for the next retry
+    window.addEventListener('online', () => model.reconnectNow());
   }
 };
 

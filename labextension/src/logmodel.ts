@@ -53,6 +53,7 @@ export class LogModel {
 
   /** The lines kept, oldest first. */
   get lines(): readonly ILogLine[] {
+    this._compact();
     return this._lines;
   }
 
@@ -94,6 +95,7 @@ export class LogModel {
   /** Forget everything (for showing another run). */
   clear(): void {
     this._lines = [];
+    this._head = 0;
     this._dropped = 0;
     this._nextId = 0;
     this._streams.clear();
@@ -114,7 +116,7 @@ export class LogModel {
 
   /** The kept text, one `\n` per line (for tests and copying). */
   text(): string {
-    return this._lines.map(line => line.segments.map(s => s.text).join('')).join('\n');
+    return this.lines.map(line => line.segments.map(s => s.text).join('')).join('\n');
   }
 
   private _stream(name: StreamName): IStreamState {
@@ -130,20 +132,30 @@ export class LogModel {
     const line: ILogLine = { id: this._nextId++, segments: [], length: 0, stderr, truncated: false };
     this._lines.push(line);
     this._changed.add(line.id);
-    if (this._lines.length > this.maxLines) {
-      const gone = this._lines.splice(0, this._lines.length - this.maxLines);
-      this._dropped += gone.length;
-      for (const old of gone) {
-        this._changed.delete(old.id);
-        for (const other of this._streams.values()) {
-          if (other.open === old) {
-            other.open = null;
-          }
+    // dropping from the front of a big array one line at a time would be quadratic: lines
+    // only move past a head index here, and leave the array in one splice (see _compact)
+    while (this._lines.length - this._head > this.maxLines) {
+      const old = this._lines[this._head++];
+      this._dropped += 1;
+      this._changed.delete(old.id);
+      for (const other of this._streams.values()) {
+        if (other.open === old) {
+          other.open = null;
         }
       }
     }
+    if (this._head > this.maxLines) {
+      this._compact();
+    }
     state.open = line;
     return line;
+  }
+
+  private _compact(): void {
+    if (this._head > 0) {
+      this._lines.splice(0, this._head);
+      this._head = 0;
+    }
   }
 
   private _clear(line: ILogLine): void {
@@ -181,6 +193,8 @@ export class LogModel {
   }
 
   private _lines: ILogLine[] = [];
+  /** Lines before this index are dropped (not yet spliced out). */
+  private _head = 0;
   private _dropped = 0;
   private _nextId = 0;
   private _streams = new Map<StreamName, IStreamState>();

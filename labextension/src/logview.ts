@@ -40,14 +40,30 @@ export class LogView {
     this.schedule();
   }
 
-  /** Redraw on the next animation frame. */
+  /**
+   * Redraw on the next animation frame. A redraw that took long (thousands of new lines while
+   * a log is replayed) pushes the next one back by a few times its cost, so that a fast stream
+   * is drawn a few times rather than once per message.
+   */
   schedule(): void {
-    if (this._frame === 0 && this._model) {
-      this._frame = requestAnimationFrame(() => {
-        this._frame = 0;
-        this.render();
-      });
+    if (this._frame !== 0 || this._timer !== 0 || !this._model) {
+      return;
     }
+    const wait = this._notBefore - performance.now();
+    if (wait > 0) {
+      this._timer = window.setTimeout(() => {
+        this._timer = 0;
+        this.schedule();
+      }, wait);
+      return;
+    }
+    this._frame = requestAnimationFrame(() => {
+      this._frame = 0;
+      const start = performance.now();
+      this.render();
+      const cost = performance.now() - start;
+      this._notBefore = cost > 16 ? performance.now() + 3 * cost : 0;
+    });
   }
 
   /** Scroll to the end and keep following it. */
@@ -60,6 +76,7 @@ export class LogView {
     if (this._frame) {
       cancelAnimationFrame(this._frame);
     }
+    window.clearTimeout(this._timer);
     this.node.removeEventListener('scroll', this._onScroll);
     this._model = null;
   }
@@ -76,13 +93,16 @@ export class LogView {
     }
     const lines = model.lines;
     const firstId = lines.length ? lines[0].id : Infinity;
-    // lines dropped from the front
-    for (const [id, element] of this._elements) {
+    // lines dropped from the front (the body's children are in id order)
+    for (let first = this._body.firstElementChild as HTMLElement | null; first !== null; ) {
+      const id = Number(first.dataset.line);
       if (id >= firstId) {
-        break; // the map is in id order
+        break;
       }
-      element.remove();
+      const next = first.nextElementSibling as HTMLElement | null;
+      first.remove();
       this._elements.delete(id);
+      first = next;
     }
     if (reset) {
       for (const line of lines) {
@@ -119,6 +139,7 @@ export class LogView {
   private _append(line: ILogLine): void {
     const element = document.createElement('div');
     element.className = 'jp-PyRunner-logLine';
+    element.dataset.line = String(line.id);
     fillLine(element, line);
     this._body.appendChild(element);
     this._elements.set(line.id, element);
@@ -143,6 +164,8 @@ export class LogView {
   private _body: HTMLElement;
   private _notice: HTMLElement;
   private _frame = 0;
+  private _timer = 0;
+  private _notBefore = 0;
   private _following = true;
 }
 

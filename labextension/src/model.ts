@@ -234,6 +234,11 @@ export class RunnerModel {
     }
   }
 
+  /** Reconnect the log stream now rather than after its back-off (the network is back). */
+  reconnectNow(): void {
+    this._stream?.retryNow();
+  }
+
   /** Stop showing the run. */
   close(): void {
     this._stream?.stop();
