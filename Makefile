@@ -53,10 +53,11 @@ test: $(STAMP) $(LABEXT) $(CHROMIUM) lint
 	cd labextension && $(LAB_ENV) jlpm test
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: $(STAMP) $(LABEXT)
 	$(BIN)/ruff check jupyter_pyrunner tests benchmarks examples
 	$(BIN)/ruff format --check jupyter_pyrunner tests benchmarks examples
 	$(BIN)/mypy
+	cd labextension && $(LAB_ENV) jlpm lint
 
 ## bench: run every benchmark (figures go to docs/benchmarks.md by hand)
 bench: $(STAMP)

@@ -175,7 +175,8 @@ export type AnsiToken =
 // CSI (ESC [ params final), OSC (ESC ] ... BEL or ESC \), other escapes (ESC, intermediates
 // such as `(`, a final byte: `ESC ( B`, `ESC 7`, `ESC M`), lone controls (a stray ESC too)
 // eslint-disable-next-line no-control-regex
-const TOKEN = /\x1b\[([0-9;:?<=>]*)([ -/]*)([@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]|\r|\n|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
+const TOKEN =
+  /\x1b\[([0-9;:?<=>]*)([ -/]*)([@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]|\r|\n|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
 // an escape sequence cut at the end of a chunk (an OSC possibly cut inside its ESC \ end)
 // eslint-disable-next-line no-control-regex
 const UNFINISHED = /\x1b(?:\[[0-9;:?<=>]*[ -/]*|\][^\x07\x1b]*\x1b?|[ -/]+)?$/;

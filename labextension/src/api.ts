@@ -87,7 +87,13 @@ export class RunnerApi {
     if (token && this.settings.appendToken) {
       query.token = token;
     }
-    const base = URLExt.join(this.settings.wsUrl, API_PATH, 'runs', encodeURIComponent(runId), 'stream');
+    const base = URLExt.join(
+      this.settings.wsUrl,
+      API_PATH,
+      'runs',
+      encodeURIComponent(runId),
+      'stream'
+    );
     return `${base}?${new URLSearchParams(query).toString()}`;
   }
 
@@ -125,7 +131,10 @@ export class RunnerApi {
   /** The URL of one output file (inline, or as a download). */
   outputUrl(runId: string, path: string, download = false): string {
     const encoded = path.split('/').map(encodeURIComponent).join('/');
-    return this.url(`runs/${encodeURIComponent(runId)}/outputs/${encoded}`, download ? { download: '1' } : {});
+    return this.url(
+      `runs/${encodeURIComponent(runId)}/outputs/${encoded}`,
+      download ? { download: '1' } : {}
+    );
   }
 
   outputsZipUrl(runId: string): string {
@@ -140,8 +149,15 @@ export class RunnerApi {
    * The first `limit` bytes of an output file as text (previews never load a whole file);
    * `cut` says whether the file was longer.
    */
-  async outputText(runId: string, path: string, limit = 256 * 1024): Promise<{ text: string; cut: boolean }> {
-    const response = await this._request(`runs/${encodeURIComponent(runId)}/outputs/${path.split('/').map(encodeURIComponent).join('/')}`, { method: 'GET' });
+  async outputText(
+    runId: string,
+    path: string,
+    limit = 256 * 1024
+  ): Promise<{ text: string; cut: boolean }> {
+    const response = await this._request(
+      `runs/${encodeURIComponent(runId)}/outputs/${path.split('/').map(encodeURIComponent).join('/')}`,
+      { method: 'GET' }
+    );
     const reader = response.body?.getReader();
     if (!reader) {
       const text = await response.text();
@@ -172,12 +188,20 @@ export class RunnerApi {
     return { text: new TextDecoder().decode(bytes), cut: cut || size > limit };
   }
 
-  private async _json<T>(path: string, init: RequestInit, query: Record<string, string> = {}): Promise<T> {
+  private async _json<T>(
+    path: string,
+    init: RequestInit,
+    query: Record<string, string> = {}
+  ): Promise<T> {
     const response = await this._request(path, init, query);
     return (await response.json()) as T;
   }
 
-  private async _request(path: string, init: RequestInit, query: Record<string, string> = {}): Promise<Response> {
+  private async _request(
+    path: string,
+    init: RequestInit,
+    query: Record<string, string> = {}
+  ): Promise<Response> {
     let response: Response;
     try {
       response = await ServerConnection.makeRequest(this.url(path, query), init, this.settings);

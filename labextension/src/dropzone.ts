@@ -32,7 +32,12 @@ export async function sourcesFromDataTransfer(data: DataTransfer): Promise<Sourc
   if (!data.items?.length) {
     plain.push(...Array.from(data.files ?? []));
   }
-  const sources: Source[] = plain.map(file => ({ kind: 'file', name: file.name, file, size: file.size }));
+  const sources: Source[] = plain.map(file => ({
+    kind: 'file',
+    name: file.name,
+    file,
+    size: file.size
+  }));
   for (const entry of entries) {
     sources.push(await zipped(entry.name, await filesOfEntry(entry)));
   }
@@ -60,7 +65,11 @@ export function sourcesFromLuminoDrag(event: Drag.Event): Source[] {
   if (!Array.isArray(paths)) {
     return [];
   }
-  return paths.map(path => ({ kind: 'path', name: path.split('/').pop() || path, path: stripDrive(path) }));
+  return paths.map(path => ({
+    kind: 'path',
+    name: path.split('/').pop() || path,
+    path: stripDrive(path)
+  }));
 }
 
 /** `"RTC:folder/x.zip"` → `"folder/x.zip"`: the server API takes paths of its own contents. */

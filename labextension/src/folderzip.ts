@@ -6,11 +6,25 @@
 import { zip, Zippable } from 'fflate';
 
 /** Folders never worth sending: caches, virtual environments, version control. */
-const SKIPPED = new Set(['.git', '.hg', '.svn', '__pycache__', '.venv', 'venv', 'node_modules', '.ipynb_checkpoints', '.mypy_cache', '.pytest_cache']);
+const SKIPPED = new Set([
+  '.git',
+  '.hg',
+  '.svn',
+  '__pycache__',
+  '.venv',
+  'venv',
+  'node_modules',
+  '.ipynb_checkpoints',
+  '.mypy_cache',
+  '.pytest_cache'
+]);
 
 /** True if a relative path goes through a skipped folder. */
 export function isSkipped(relativePath: string): boolean {
-  return relativePath.split('/').slice(0, -1).some(part => SKIPPED.has(part));
+  return relativePath
+    .split('/')
+    .slice(0, -1)
+    .some(part => SKIPPED.has(part));
 }
 
 export interface IFolderFile {
@@ -25,7 +39,9 @@ export async function filesOfEntry(entry: FileSystemEntry): Promise<IFolderFile[
   const walk = async (item: FileSystemEntry, prefix: string): Promise<void> => {
     const path = prefix ? `${prefix}/${item.name}` : item.name;
     if (item.isFile) {
-      const file = await new Promise<File>((resolve, reject) => (item as FileSystemFileEntry).file(resolve, reject));
+      const file = await new Promise<File>((resolve, reject) =>
+        (item as FileSystemFileEntry).file(resolve, reject)
+      );
       out.push({ path, file });
       return;
     }
@@ -35,7 +51,9 @@ export async function filesOfEntry(entry: FileSystemEntry): Promise<IFolderFile[
     const reader = (item as FileSystemDirectoryEntry).createReader();
     for (;;) {
       // readEntries returns the entries in batches until an empty one
-      const batch = await new Promise<FileSystemEntry[]>((resolve, reject) => reader.readEntries(resolve, reject));
+      const batch = await new Promise<FileSystemEntry[]>((resolve, reject) =>
+        reader.readEntries(resolve, reject)
+      );
       if (batch.length === 0) {
         break;
       }

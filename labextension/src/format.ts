@@ -52,14 +52,7 @@ export function formatTime(epochSeconds: number, now: Date = new Date()): string
 
 /** The statuses of a run, as the server names them. */
 export type RunStatus =
-  | 'queued'
-  | 'preparing'
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'cancelled'
-  | 'timed_out'
-  | 'error';
+  'queued' | 'preparing' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'error';
 
 const LIVE: ReadonlySet<string> = new Set(['queued', 'preparing', 'running']);
 

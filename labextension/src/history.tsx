@@ -16,7 +16,12 @@ export function HistoryList({ model }: { model: RunnerModel }): JSX.Element {
     <section className="jp-PyRunner-section jp-PyRunner-history" aria-label="Runs">
       <div className="jp-PyRunner-row">
         <h3>Runs</h3>
-        <button className="jp-PyRunner-iconButton" title="Refresh" aria-label="Refresh the runs" onClick={() => void model.refreshHistory()}>
+        <button
+          className="jp-PyRunner-iconButton"
+          title="Refresh"
+          aria-label="Refresh the runs"
+          onClick={() => void model.refreshHistory()}
+        >
           <refreshIcon.react tag="span" />
         </button>
       </div>
@@ -26,8 +31,16 @@ export function HistoryList({ model }: { model: RunnerModel }): JSX.Element {
       ) : (
         <ul className="jp-PyRunner-runList">
           {model.history.map(run => (
-            <li key={run.id} className={model.run?.id === run.id ? 'jp-mod-selected' : ''} data-run-id={run.id}>
-              <button className="jp-PyRunner-runItem" onClick={() => void model.open(run.id)} title={`Open ${run.name} (${run.id})`}>
+            <li
+              key={run.id}
+              className={model.run?.id === run.id ? 'jp-mod-selected' : ''}
+              data-run-id={run.id}
+            >
+              <button
+                className="jp-PyRunner-runItem"
+                onClick={() => void model.open(run.id)}
+                title={`Open ${run.name} (${run.id})`}
+              >
                 <StatusBadge status={run.status} />
                 <span className="jp-PyRunner-runItemName">{run.name}</span>
                 <span className="jp-PyRunner-muted">
@@ -36,7 +49,11 @@ export function HistoryList({ model }: { model: RunnerModel }): JSX.Element {
               </button>
               <button
                 className="jp-PyRunner-iconButton"
-                title={isLive(run.status) ? 'Cancel it first to delete it' : 'Delete this run and its files'}
+                title={
+                  isLive(run.status)
+                    ? 'Cancel it first to delete it'
+                    : 'Delete this run and its files'
+                }
                 aria-label={`Delete run ${run.name}`}
                 disabled={isLive(run.status)}
                 onClick={() => void confirmDelete(model, run.id, run.name)}

@@ -34,7 +34,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'Run a zipped Python project in an isolated environment and follow it live.',
   autoStart: true,
-  optional: [ILayoutRestorer, ICommandPalette, ILauncher, IDefaultFileBrowser, ISettingRegistry, IStateDB],
+  optional: [
+    ILayoutRestorer,
+    ICommandPalette,
+    ILauncher,
+    IDefaultFileBrowser,
+    ISettingRegistry,
+    IStateDB
+  ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
@@ -83,11 +90,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: async () => {
         const item = browser?.selectedItems().next();
         if (item && !item.done && isRunnable(item.value)) {
-          await commands.execute(CommandIDs.runPath, { path: item.value.path.replace(/^[^/:]*:/, '') });
+          await commands.execute(CommandIDs.runPath, {
+            path: item.value.path.replace(/^[^/:]*:/, '')
+          });
         }
       }
     });
-    app.contextMenu.addItem({ command: CommandIDs.runSelected, selector: '.jp-DirListing-item[data-isdir]', rank: 3 });
+    app.contextMenu.addItem({
+      command: CommandIDs.runSelected,
+      selector: '.jp-DirListing-item[data-isdir]',
+      rank: 3
+    });
     palette?.addItem({ command: CommandIDs.open, category: 'Python Runner' });
     launcher?.add({ command: CommandIDs.open, category: 'Other', rank: 1 });
 

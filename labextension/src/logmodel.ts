@@ -122,14 +122,25 @@ export class LogModel {
   private _stream(name: StreamName): IStreamState {
     let state = this._streams.get(name);
     if (!state) {
-      state = { tokenizer: new AnsiTokenizer(), ansi: new AnsiState(), open: null, returned: false };
+      state = {
+        tokenizer: new AnsiTokenizer(),
+        ansi: new AnsiState(),
+        open: null,
+        returned: false
+      };
       this._streams.set(name, state);
     }
     return state;
   }
 
   private _begin(state: IStreamState, stderr: boolean): ILogLine {
-    const line: ILogLine = { id: this._nextId++, segments: [], length: 0, stderr, truncated: false };
+    const line: ILogLine = {
+      id: this._nextId++,
+      segments: [],
+      length: 0,
+      stderr,
+      truncated: false
+    };
     this._lines.push(line);
     this._changed.add(line.id);
     // dropping from the front of a big array one line at a time would be quadratic: lines

@@ -94,7 +94,7 @@ export class LogView {
     const lines = model.lines;
     const firstId = lines.length ? lines[0].id : Infinity;
     // lines dropped from the front (the body's children are in id order)
-    for (let first = this._body.firstElementChild as HTMLElement | null; first !== null; ) {
+    for (let first = this._body.firstElementChild as HTMLElement | null; first !== null;) {
       const id = Number(first.dataset.line);
       if (id >= firstId) {
         break;

@@ -378,7 +378,13 @@ export class RunnerModel {
       this.historyTotal = page.total;
       this.historyError = null;
       const shown = this.run && page.runs.find(run => run.id === this.run?.id);
-      if (shown && this.run && !isLive(shown.status) && isLive(this.run.status) && this.connection !== 'open') {
+      if (
+        shown &&
+        this.run &&
+        !isLive(shown.status) &&
+        isLive(this.run.status) &&
+        this.connection !== 'open'
+      ) {
         this._merge(shown); // ended while the stream was away
       }
     } catch (error) {

@@ -4,7 +4,14 @@
  * the workspace.
  */
 
-import { caretDownIcon, caretRightIcon, copyIcon, downloadIcon, fileIcon, folderIcon } from '@jupyterlab/ui-components';
+import {
+  caretDownIcon,
+  caretRightIcon,
+  copyIcon,
+  downloadIcon,
+  fileIcon,
+  folderIcon
+} from '@jupyterlab/ui-components';
 import React, { useEffect, useMemo, useState } from 'react';
 
 import { parseCsv } from './csv';
@@ -45,7 +52,10 @@ export function OutputsBrowser({ model }: { model: RunnerModel }): JSX.Element |
     <section className="jp-PyRunner-outputs" aria-label="Outputs">
       <div className="jp-PyRunner-row jp-PyRunner-outputsHeader">
         <h3>
-          Outputs <span className="jp-PyRunner-muted">{tree.files} files · {formatBytes(tree.size)}</span>
+          Outputs{' '}
+          <span className="jp-PyRunner-muted">
+            {tree.files} files · {formatBytes(tree.size)}
+          </span>
         </h3>
       </div>
       {tree.files === 0 ? (
@@ -54,16 +64,28 @@ export function OutputsBrowser({ model }: { model: RunnerModel }): JSX.Element |
         <>
           <ul className="jp-PyRunner-tree" role="tree" aria-label="Output files">
             {rows.map(({ node, depth }) => (
-              <li key={node.path} role="treeitem" aria-level={depth + 1} aria-expanded={node.kind === 'folder' ? expanded.has(node.path) : undefined} aria-selected={node.kind === 'file' && selected?.path === node.path}>
+              <li
+                key={node.path}
+                role="treeitem"
+                aria-level={depth + 1}
+                aria-expanded={node.kind === 'folder' ? expanded.has(node.path) : undefined}
+                aria-selected={node.kind === 'file' && selected?.path === node.path}
+              >
                 <button
                   className={`jp-PyRunner-treeItem${node.kind === 'file' && selected?.path === node.path ? ' jp-mod-selected' : ''}`}
                   style={{ paddingLeft: `${4 + depth * 14}px` }}
-                  onClick={() => (node.kind === 'folder' ? toggle(node.path) : setSelected(node.file))}
+                  onClick={() =>
+                    node.kind === 'folder' ? toggle(node.path) : setSelected(node.file)
+                  }
                   title={node.path}
                 >
                   {node.kind === 'folder' ? (
                     <>
-                      {expanded.has(node.path) ? <caretDownIcon.react tag="span" /> : <caretRightIcon.react tag="span" />}
+                      {expanded.has(node.path) ? (
+                        <caretDownIcon.react tag="span" />
+                      ) : (
+                        <caretRightIcon.react tag="span" />
+                      )}
                       <folderIcon.react tag="span" />
                     </>
                   ) : (
@@ -73,7 +95,13 @@ export function OutputsBrowser({ model }: { model: RunnerModel }): JSX.Element |
                   <span className="jp-PyRunner-treeSize">{formatBytes(node.size)}</span>
                 </button>
                 {node.kind === 'file' && (
-                  <a className="jp-PyRunner-iconButton" href={model.api.outputUrl(run.id, node.path, true)} download={node.name} title={`Download ${node.name}`} aria-label={`Download ${node.name}`}>
+                  <a
+                    className="jp-PyRunner-iconButton"
+                    href={model.api.outputUrl(run.id, node.path, true)}
+                    download={node.name}
+                    title={`Download ${node.name}`}
+                    aria-label={`Download ${node.name}`}
+                  >
                     <downloadIcon.react tag="span" />
                   </a>
                 )}
@@ -81,10 +109,17 @@ export function OutputsBrowser({ model }: { model: RunnerModel }): JSX.Element |
             ))}
           </ul>
           <div className="jp-PyRunner-row jp-PyRunner-actions">
-            <a className="jp-PyRunner-link" href={model.api.outputsZipUrl(run.id)} download={`${run.id}-outputs.zip`}>
+            <a
+              className="jp-PyRunner-link"
+              href={model.api.outputsZipUrl(run.id)}
+              download={`${run.id}-outputs.zip`}
+            >
               <downloadIcon.react tag="span" /> Download all (.zip)
             </a>
-            <button className="jp-Button jp-mod-styled jp-PyRunner-secondary jp-PyRunner-small" onClick={() => void model.copyOutputs()}>
+            <button
+              className="jp-Button jp-mod-styled jp-PyRunner-secondary jp-PyRunner-small"
+              onClick={() => void model.copyOutputs()}
+            >
               <copyIcon.react tag="span" /> Copy to workspace
             </button>
           </div>
@@ -102,7 +137,15 @@ export function OutputsBrowser({ model }: { model: RunnerModel }): JSX.Element |
 
 const TABLE_ROWS = 200;
 
-function Preview({ model, runId, file }: { model: RunnerModel; runId: string; file: IOutputFile }): JSX.Element {
+function Preview({
+  model,
+  runId,
+  file
+}: {
+  model: RunnerModel;
+  runId: string;
+  file: IOutputFile;
+}): JSX.Element {
   const kind = previewKind(file);
   const [text, setText] = useState<{ text: string; cut: boolean } | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -123,16 +166,25 @@ function Preview({ model, runId, file }: { model: RunnerModel; runId: string; fi
   }, [runId, file.path, kind]);
   const title = (
     <div className="jp-PyRunner-previewTitle">
-      <strong>{file.path}</strong> <span className="jp-PyRunner-muted">{formatBytes(file.size)}</span>
+      <strong>{file.path}</strong>{' '}
+      <span className="jp-PyRunner-muted">{formatBytes(file.size)}</span>
     </div>
   );
   let body: JSX.Element;
   if (error) {
     body = <p className="jp-PyRunner-error">{error}</p>;
   } else if (kind === 'image') {
-    body = <img className="jp-PyRunner-previewImage" src={model.api.outputUrl(runId, file.path)} alt={file.path} />;
+    body = (
+      <img
+        className="jp-PyRunner-previewImage"
+        src={model.api.outputUrl(runId, file.path)}
+        alt={file.path}
+      />
+    );
   } else if (kind === 'none') {
-    body = <p className="jp-PyRunner-muted">No preview for this kind of file; download it to open it.</p>;
+    body = (
+      <p className="jp-PyRunner-muted">No preview for this kind of file; download it to open it.</p>
+    );
   } else if (text === null) {
     body = <p className="jp-PyRunner-muted">Loading…</p>;
   } else if (kind === 'table') {
@@ -142,21 +194,33 @@ function Preview({ model, runId, file }: { model: RunnerModel; runId: string; fi
       <div className="jp-PyRunner-tableBox">
         <table className="jp-PyRunner-table">
           <thead>
-            <tr>{(head ?? []).map((cell, i) => <th key={i}>{cell}</th>)}</tr>
+            <tr>
+              {(head ?? []).map((cell, i) => (
+                <th key={i}>{cell}</th>
+              ))}
+            </tr>
           </thead>
           <tbody>
             {rows.map((row, r) => (
-              <tr key={r}>{row.map((cell, c) => <td key={c}>{cell}</td>)}</tr>
+              <tr key={r}>
+                {row.map((cell, c) => (
+                  <td key={c}>{cell}</td>
+                ))}
+              </tr>
             ))}
           </tbody>
         </table>
-        {table.truncated && <p className="jp-PyRunner-muted">The first {rows.length} rows are shown.</p>}
+        {table.truncated && (
+          <p className="jp-PyRunner-muted">The first {rows.length} rows are shown.</p>
+        )}
       </div>
     );
   } else {
     body = (
       <>
-        <pre className="jp-PyRunner-previewText">{kind === 'json' && !text.cut ? prettyJson(text.text) : text.text}</pre>
+        <pre className="jp-PyRunner-previewText">
+          {kind === 'json' && !text.cut ? prettyJson(text.text) : text.text}
+        </pre>
         {text.cut && <p className="jp-PyRunner-muted">The beginning of the file is shown.</p>}
       </>
     );

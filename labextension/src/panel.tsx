@@ -4,7 +4,13 @@
  * history of runs.
  */
 
-import { ReactWidget, closeIcon, fileUploadIcon, folderIcon, runIcon } from '@jupyterlab/ui-components';
+import {
+  ReactWidget,
+  closeIcon,
+  fileUploadIcon,
+  folderIcon,
+  runIcon
+} from '@jupyterlab/ui-components';
 import React, { useEffect, useRef, useState } from 'react';
 
 import { installDropTarget, sourceFromFolderSelection } from './dropzone';
@@ -56,7 +62,12 @@ function RunnerComponent({ model }: { model: RunnerModel }): JSX.Element {
       {model.error && (
         <div className="jp-PyRunner-error" role="alert">
           <span className="jp-PyRunner-errorText">{model.error}</span>
-          <button className="jp-PyRunner-iconButton" title="Dismiss" aria-label="Dismiss the message" onClick={() => model.showError(null)}>
+          <button
+            className="jp-PyRunner-iconButton"
+            title="Dismiss"
+            aria-label="Dismiss the message"
+            onClick={() => model.showError(null)}
+          >
             <closeIcon.react tag="span" />
           </button>
         </div>
@@ -97,16 +108,30 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
   };
   return (
     <section className="jp-PyRunner-section jp-PyRunner-project" aria-label="Project">
-      <DropZone className="jp-PyRunner-dropzone" label="Drop a .zip or a project folder here" onSources={choose} disabled={busy}>
+      <DropZone
+        className="jp-PyRunner-dropzone"
+        label="Drop a .zip or a project folder here"
+        onSources={choose}
+        disabled={busy}
+      >
         {model.source ? (
           <div className="jp-PyRunner-chosen">
-            <span className="jp-PyRunner-chosenName" title={model.source.kind === 'path' ? model.source.path : model.source.name}>
+            <span
+              className="jp-PyRunner-chosenName"
+              title={model.source.kind === 'path' ? model.source.path : model.source.name}
+            >
               {model.source.name}
             </span>
             <span className="jp-PyRunner-muted">
               {model.source.kind === 'file' ? formatBytes(model.source.size) : 'in the workspace'}
             </span>
-            <button className="jp-PyRunner-iconButton" title="Choose another project" aria-label="Clear the chosen project" onClick={() => model.setSource(null)} disabled={busy}>
+            <button
+              className="jp-PyRunner-iconButton"
+              title="Choose another project"
+              aria-label="Clear the chosen project"
+              onClick={() => model.setSource(null)}
+              disabled={busy}
+            >
               <closeIcon.react tag="span" />
             </button>
           </div>
@@ -118,10 +143,18 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
           </p>
         )}
         <div className="jp-PyRunner-row">
-          <button className="jp-Button jp-mod-styled jp-PyRunner-secondary jp-PyRunner-small" onClick={() => zipInput.current?.click()} disabled={busy}>
+          <button
+            className="jp-Button jp-mod-styled jp-PyRunner-secondary jp-PyRunner-small"
+            onClick={() => zipInput.current?.click()}
+            disabled={busy}
+          >
             <fileUploadIcon.react tag="span" /> Choose .zip…
           </button>
-          <button className="jp-Button jp-mod-styled jp-PyRunner-secondary jp-PyRunner-small" onClick={() => folderInput.current?.click()} disabled={busy}>
+          <button
+            className="jp-Button jp-mod-styled jp-PyRunner-secondary jp-PyRunner-small"
+            onClick={() => folderInput.current?.click()}
+            disabled={busy}
+          >
             <folderIcon.react tag="span" /> Choose folder…
           </button>
         </div>
@@ -148,7 +181,9 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
           onChange={event => {
             const files = event.currentTarget.files;
             if (files?.length) {
-              const picked = sourceFromFolderSelection(files).then(source => (source ? [source] : []));
+              const picked = sourceFromFolderSelection(files).then(source =>
+                source ? [source] : []
+              );
               void choose(picked);
             }
             event.currentTarget.value = '';
@@ -158,10 +193,19 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
 
       <details className="jp-PyRunner-options" open={model.inputs.length > 0 || undefined}>
         <summary>Inputs, arguments and timeout</summary>
-        <DropZone className="jp-PyRunner-inputs" label="Drop input files here" onSources={addInputs} disabled={busy}>
+        <DropZone
+          className="jp-PyRunner-inputs"
+          label="Drop input files here"
+          onSources={addInputs}
+          disabled={busy}
+        >
           <div className="jp-PyRunner-row">
             <span className="jp-PyRunner-label">Input files</span>
-            <button className="jp-Button jp-mod-styled jp-PyRunner-secondary jp-PyRunner-small" onClick={() => inputsInput.current?.click()} disabled={busy}>
+            <button
+              className="jp-Button jp-mod-styled jp-PyRunner-secondary jp-PyRunner-small"
+              onClick={() => inputsInput.current?.click()}
+              disabled={busy}
+            >
               Add…
             </button>
           </div>
@@ -172,8 +216,16 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
               {model.inputs.map((input, index) => (
                 <li key={`${input.name}-${index}`}>
                   <span>{input.name}</span>
-                  <span className="jp-PyRunner-muted">{input.kind === 'file' ? formatBytes(input.size) : 'workspace'}</span>
-                  <button className="jp-PyRunner-iconButton" aria-label={`Remove ${input.name}`} title="Remove" onClick={() => model.removeInput(index)} disabled={busy}>
+                  <span className="jp-PyRunner-muted">
+                    {input.kind === 'file' ? formatBytes(input.size) : 'workspace'}
+                  </span>
+                  <button
+                    className="jp-PyRunner-iconButton"
+                    aria-label={`Remove ${input.name}`}
+                    title="Remove"
+                    onClick={() => model.removeInput(index)}
+                    disabled={busy}
+                  >
                     <closeIcon.react tag="span" />
                   </button>
                 </li>
@@ -188,18 +240,35 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
             aria-label="Input files"
             onChange={event => {
               const files = Array.from(event.currentTarget.files ?? []);
-              model.addInputs(files.map(file => ({ kind: 'file', name: file.name, file, size: file.size })));
+              model.addInputs(
+                files.map(file => ({ kind: 'file', name: file.name, file, size: file.size }))
+              );
               event.currentTarget.value = '';
             }}
           />
         </DropZone>
         <label className="jp-PyRunner-field">
           <span className="jp-PyRunner-label">Arguments</span>
-          <input className="jp-mod-styled" type="text" value={model.args} placeholder='e.g. --steps 10 "a b"' onChange={event => model.setArgs(event.currentTarget.value)} disabled={busy} />
+          <input
+            className="jp-mod-styled"
+            type="text"
+            value={model.args}
+            placeholder='e.g. --steps 10 "a b"'
+            onChange={event => model.setArgs(event.currentTarget.value)}
+            disabled={busy}
+          />
         </label>
         <label className="jp-PyRunner-field">
           <span className="jp-PyRunner-label">Timeout (seconds)</span>
-          <input className="jp-mod-styled" type="number" min="1" value={model.timeout} placeholder="none" onChange={event => model.setTimeout(event.currentTarget.value)} disabled={busy} />
+          <input
+            className="jp-mod-styled"
+            type="number"
+            min="1"
+            value={model.timeout}
+            placeholder="none"
+            onChange={event => model.setTimeout(event.currentTarget.value)}
+            disabled={busy}
+          />
         </label>
       </details>
 
@@ -213,12 +282,17 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
           </div>
           <progress max={model.upload.total || 1} value={model.upload.loaded} />
           <span className="jp-PyRunner-muted jp-PyRunner-uploadFigures">
-            {formatBytes(model.upload.loaded)} of {formatBytes(model.upload.total)} · {formatSpeed(model.upload.speed)}
+            {formatBytes(model.upload.loaded)} of {formatBytes(model.upload.total)} ·{' '}
+            {formatSpeed(model.upload.speed)}
           </span>
         </div>
       )}
 
-      <button className="jp-Button jp-mod-styled jp-mod-accept jp-PyRunner-run" onClick={() => void model.start()} disabled={!model.source || busy}>
+      <button
+        className="jp-Button jp-mod-styled jp-mod-accept jp-PyRunner-run"
+        onClick={() => void model.start()}
+        disabled={!model.source || busy}
+      >
         <runIcon.react tag="span" /> {busy ? 'Starting…' : 'Run'}
       </button>
     </section>
@@ -253,7 +327,12 @@ function DropZone(props: {
     );
   }, []);
   return (
-    <div ref={node} className={`${props.className}${hover ? ' jp-mod-dropTarget' : ''}`} aria-label={props.label} role="group">
+    <div
+      ref={node}
+      className={`${props.className}${hover ? ' jp-mod-dropTarget' : ''}`}
+      aria-label={props.label}
+      role="group"
+    >
       {props.children}
     </div>
   );

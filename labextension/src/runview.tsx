@@ -13,7 +13,9 @@ import { OutputsBrowser } from './outputs';
 import { useNow } from './usemodel';
 
 export function StatusBadge({ status }: { status: string }): JSX.Element {
-  return <span className={`jp-PyRunner-badge jp-PyRunner-status-${status}`}>{statusLabel(status)}</span>;
+  return (
+    <span className={`jp-PyRunner-badge jp-PyRunner-status-${status}`}>{statusLabel(status)}</span>
+  );
 }
 
 export function RunView({ model }: { model: RunnerModel }): JSX.Element | null {
@@ -26,19 +28,30 @@ export function RunView({ model }: { model: RunnerModel }): JSX.Element | null {
   const elapsed = run.started === null ? null : (run.finished ?? now / 1000) - run.started;
   const progress = typeof run.progress === 'number' ? Math.min(1, Math.max(0, run.progress)) : null;
   return (
-    <section className="jp-PyRunner-section jp-PyRunner-runView" aria-label={`Run ${run.name}`} data-run-id={run.id}>
+    <section
+      className="jp-PyRunner-section jp-PyRunner-runView"
+      aria-label={`Run ${run.name}`}
+      data-run-id={run.id}
+    >
       <div className="jp-PyRunner-runHeader">
         <StatusBadge status={run.status} />
         <span className="jp-PyRunner-runName" title={run.id}>
           {run.name}
         </span>
-        <button className="jp-PyRunner-iconButton" title="Close" aria-label="Close this run" onClick={() => model.close()}>
+        <button
+          className="jp-PyRunner-iconButton"
+          title="Close"
+          aria-label="Close this run"
+          onClick={() => model.close()}
+        >
           <closeIcon.react tag="span" />
         </button>
       </div>
       <dl className="jp-PyRunner-facts">
         <dt>{live ? 'Elapsed' : 'Duration'}</dt>
-        <dd className="jp-PyRunner-elapsed">{formatDuration(live ? elapsed : run.duration ?? elapsed)}</dd>
+        <dd className="jp-PyRunner-elapsed">
+          {formatDuration(live ? elapsed : (run.duration ?? elapsed))}
+        </dd>
         {!live && (
           <>
             <dt>Exit code</dt>
@@ -59,10 +72,18 @@ export function RunView({ model }: { model: RunnerModel }): JSX.Element | null {
           ) : (
             <progress aria-label="Progress" />
           )}
-          {progress !== null && <span className="jp-PyRunner-muted">{Math.round(progress * 100)}%</span>}
+          {progress !== null && (
+            <span className="jp-PyRunner-muted">{Math.round(progress * 100)}%</span>
+          )}
         </div>
       )}
-      {run.message && <p className={`jp-PyRunner-message${live || run.status === 'succeeded' ? '' : ' jp-mod-failed'}`}>{run.message}</p>}
+      {run.message && (
+        <p
+          className={`jp-PyRunner-message${live || run.status === 'succeeded' ? '' : ' jp-mod-failed'}`}
+        >
+          {run.message}
+        </p>
+      )}
       {run.error_details && !live && (
         <details className="jp-PyRunner-details" open>
           <summary>Details</summary>
@@ -76,11 +97,18 @@ export function RunView({ model }: { model: RunnerModel }): JSX.Element | null {
       )}
       <div className="jp-PyRunner-row jp-PyRunner-actions">
         {live && (
-          <button className="jp-Button jp-mod-styled jp-mod-warn jp-PyRunner-small" onClick={() => void model.cancel()}>
+          <button
+            className="jp-Button jp-mod-styled jp-mod-warn jp-PyRunner-small"
+            onClick={() => void model.cancel()}
+          >
             <stopIcon.react tag="span" /> Cancel
           </button>
         )}
-        <a className="jp-PyRunner-link" href={model.api.logTextUrl(run.id)} download={`${run.name}-log.txt`}>
+        <a
+          className="jp-PyRunner-link"
+          href={model.api.logTextUrl(run.id)}
+          download={`${run.name}-log.txt`}
+        >
           <downloadIcon.react tag="span" /> Download full log
         </a>
       </div>
@@ -117,7 +145,10 @@ function LogPane({ model }: { model: RunnerModel }): JSX.Element {
     <div className="jp-PyRunner-logBox">
       <div ref={host} aria-label="Log" />
       {!following && (
-        <button className="jp-Button jp-mod-styled jp-PyRunner-follow" onClick={() => view.current?.follow()}>
+        <button
+          className="jp-Button jp-mod-styled jp-PyRunner-follow"
+          onClick={() => view.current?.follow()}
+        >
           Follow the log ↓
         </button>
       )}

@@ -62,7 +62,11 @@ export function uploadFile(
     xhr.withCredentials = true;
     xhr.upload.onprogress = event => {
       const total = event.lengthComputable ? event.total : file.size;
-      onProgress({ loaded: event.loaded, total, speed: meter.sample(event.loaded, performance.now()) });
+      onProgress({
+        loaded: event.loaded,
+        total,
+        speed: meter.sample(event.loaded, performance.now())
+      });
     };
     xhr.onload = () => {
       if (xhr.status === 201) {

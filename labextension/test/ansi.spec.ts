@@ -66,16 +66,23 @@ describe('AnsiState: SGR colours and attributes', () => {
   it('applies the partial resets 22, 23, 24, 27, 39 and 49', () => {
     const all = '1;2;3;4;31;44';
     expect(styleOf(all, '22').classes).toBe(`${P}red-fg ${P}blue-bg ${P}italic ${P}underline`);
-    expect(styleOf(all, '23').classes).toBe(`${P}red-fg ${P}blue-bg ${P}bold ${P}dim ${P}underline`);
+    expect(styleOf(all, '23').classes).toBe(
+      `${P}red-fg ${P}blue-bg ${P}bold ${P}dim ${P}underline`
+    );
     expect(styleOf(all, '24').classes).toBe(`${P}red-fg ${P}blue-bg ${P}bold ${P}dim ${P}italic`);
-    expect(styleOf(all, '39').classes).toBe(`${P}blue-bg ${P}bold ${P}dim ${P}italic ${P}underline`);
+    expect(styleOf(all, '39').classes).toBe(
+      `${P}blue-bg ${P}bold ${P}dim ${P}italic ${P}underline`
+    );
     expect(styleOf(all, '49').classes).toBe(`${P}red-fg ${P}bold ${P}dim ${P}italic ${P}underline`);
     expect(styleOf('31;7', '27').classes).toBe(`${P}red-fg`);
     expect(styleOf('38;5;200;48;2;1;2;3', '39')).toEqual({
       classes: '',
       css: 'background-color: rgb(1, 2, 3)'
     });
-    expect(styleOf('38;5;200;48;2;1;2;3', '49')).toEqual({ classes: '', css: 'color: rgb(255, 0, 215)' });
+    expect(styleOf('38;5;200;48;2;1;2;3', '49')).toEqual({
+      classes: '',
+      css: 'color: rgb(255, 0, 215)'
+    });
   });
 
   it('ignores unknown codes', () => {
@@ -124,7 +131,10 @@ describe('AnsiState: 256-colour and true colour', () => {
 
   it('maps true colour 38;2 and 48;2 to rgb() CSS', () => {
     expect(styleOf('38;2;255;128;0')).toEqual({ classes: '', css: 'color: rgb(255, 128, 0)' });
-    expect(styleOf('48;2;10;20;30')).toEqual({ classes: '', css: 'background-color: rgb(10, 20, 30)' });
+    expect(styleOf('48;2;10;20;30')).toEqual({
+      classes: '',
+      css: 'background-color: rgb(10, 20, 30)'
+    });
     expect(styleOf('38;2;1;2;3;48;2;4;5;6')).toEqual({
       classes: '',
       css: 'color: rgb(1, 2, 3); background-color: rgb(4, 5, 6)'
@@ -218,7 +228,9 @@ describe('AnsiTokenizer', () => {
   });
 
   it('drops cursor movement and other non-SGR CSI sequences', () => {
-    const tokens = new AnsiTokenizer().feed('a\x1b[2Ab\x1b[10;5Hc\x1b[?25ld\x1b[?25he\x1b[3Cf\x1b[>4;1mg\x1b[Jh');
+    const tokens = new AnsiTokenizer().feed(
+      'a\x1b[2Ab\x1b[10;5Hc\x1b[?25ld\x1b[?25he\x1b[3Cf\x1b[>4;1mg\x1b[Jh'
+    );
     expect(tokens.every(t => t.kind === 'text')).toBe(true);
     expect(textOf(tokens)).toBe('abcdefgh');
   });
@@ -270,6 +282,8 @@ describe('AnsiTokenizer', () => {
   });
 
   it('keeps non-ASCII text intact', () => {
-    expect(new AnsiTokenizer().feed('héllo ✓ 日本')).toEqual([{ kind: 'text', text: 'héllo ✓ 日本' }]);
+    expect(new AnsiTokenizer().feed('héllo ✓ 日本')).toEqual([
+      { kind: 'text', text: 'héllo ✓ 日本' }
+    ]);
   });
 });

@@ -4,7 +4,13 @@ import { splitArgs } from '../src/args';
 
 describe('splitArgs', () => {
   it('splits words on any whitespace', () => {
-    expect(splitArgs('--epochs 3  -v\tdata.csv\n--fast')).toEqual(['--epochs', '3', '-v', 'data.csv', '--fast']);
+    expect(splitArgs('--epochs 3  -v\tdata.csv\n--fast')).toEqual([
+      '--epochs',
+      '3',
+      '-v',
+      'data.csv',
+      '--fast'
+    ]);
     expect(splitArgs('  lead and trail  ')).toEqual(['lead', 'and', 'trail']);
   });
 

@@ -4,15 +4,27 @@ import { parseCsv } from '../src/csv';
 
 describe('parseCsv', () => {
   it('splits plain rows and fields', () => {
-    expect(parseCsv('a,b,c\n1,2,3\n')).toEqual({ rows: [['a', 'b', 'c'], ['1', '2', '3']], truncated: false });
+    expect(parseCsv('a,b,c\n1,2,3\n')).toEqual({
+      rows: [
+        ['a', 'b', 'c'],
+        ['1', '2', '3']
+      ],
+      truncated: false
+    });
   });
 
   it('keeps the last row without a final newline', () => {
-    expect(parseCsv('a,b\n1,2').rows).toEqual([['a', 'b'], ['1', '2']]);
+    expect(parseCsv('a,b\n1,2').rows).toEqual([
+      ['a', 'b'],
+      ['1', '2']
+    ]);
   });
 
   it('keeps empty fields', () => {
-    expect(parseCsv('a,,c\n,,\n').rows).toEqual([['a', '', 'c'], ['', '', '']]);
+    expect(parseCsv('a,,c\n,,\n').rows).toEqual([
+      ['a', '', 'c'],
+      ['', '', '']
+    ]);
   });
 
   it('reads quoted fields containing the separator', () => {
@@ -39,7 +51,11 @@ describe('parseCsv', () => {
 
   it('reads CRLF line endings', () => {
     expect(parseCsv('a,b\r\n1,2\r\n3,4\r\n')).toEqual({
-      rows: [['a', 'b'], ['1', '2'], ['3', '4']],
+      rows: [
+        ['a', 'b'],
+        ['1', '2'],
+        ['3', '4']
+      ],
       truncated: false
     });
   });
@@ -49,37 +65,59 @@ describe('parseCsv', () => {
   });
 
   it('guesses a semicolon separator from the first line', () => {
-    expect(parseCsv('a;b;c\n1,5;2,5;3\n').rows).toEqual([['a', 'b', 'c'], ['1,5', '2,5', '3']]);
+    expect(parseCsv('a;b;c\n1,5;2,5;3\n').rows).toEqual([
+      ['a', 'b', 'c'],
+      ['1,5', '2,5', '3']
+    ]);
   });
 
   it('guesses a tab separator from the first line', () => {
-    expect(parseCsv('a\tb\n1, 2\t3\n').rows).toEqual([['a', 'b'], ['1, 2', '3']]);
+    expect(parseCsv('a\tb\n1, 2\t3\n').rows).toEqual([
+      ['a', 'b'],
+      ['1, 2', '3']
+    ]);
   });
 
   it('guesses a pipe separator, and falls back to a comma for a single column', () => {
-    expect(parseCsv('a|b\n1|2').rows).toEqual([['a', 'b'], ['1', '2']]);
+    expect(parseCsv('a|b\n1|2').rows).toEqual([
+      ['a', 'b'],
+      ['1', '2']
+    ]);
     expect(parseCsv('only\n1,2').rows).toEqual([['only'], ['1', '2']]);
   });
 
   it('stops at maxRows and says the table was truncated', () => {
-    expect(parseCsv('h\n1\n2\n3\n4\n', 3)).toEqual({ rows: [['h'], ['1'], ['2']], truncated: true });
+    expect(parseCsv('h\n1\n2\n3\n4\n', 3)).toEqual({
+      rows: [['h'], ['1'], ['2']],
+      truncated: true
+    });
   });
 
   it('is not truncated when the text has exactly maxRows rows', () => {
     expect(parseCsv('h\n1\n2\n', 3)).toEqual({ rows: [['h'], ['1'], ['2']], truncated: false });
     expect(parseCsv('h\n1\n2', 3)).toEqual({ rows: [['h'], ['1'], ['2']], truncated: false });
-    expect(parseCsv('h\r\n1\r\n2\r\n', 3)).toEqual({ rows: [['h'], ['1'], ['2']], truncated: false });
+    expect(parseCsv('h\r\n1\r\n2\r\n', 3)).toEqual({
+      rows: [['h'], ['1'], ['2']],
+      truncated: false
+    });
   });
 
   it('drops the possibly cut last row when the text was cut short', () => {
     expect(parseCsv('a,b\n1,2\n3,4\n5,', 200, true)).toEqual({
-      rows: [['a', 'b'], ['1', '2'], ['3', '4']],
+      rows: [
+        ['a', 'b'],
+        ['1', '2'],
+        ['3', '4']
+      ],
       truncated: true
     });
   });
 
   it('drops a row cut inside a quoted field when cut short', () => {
-    expect(parseCsv('a,b\n1,"long\ntext', 200, true)).toEqual({ rows: [['a', 'b']], truncated: true });
+    expect(parseCsv('a,b\n1,"long\ntext', 200, true)).toEqual({
+      rows: [['a', 'b']],
+      truncated: true
+    });
   });
 
   it('keeps the only row of a text cut short', () => {

@@ -74,15 +74,9 @@ describe('isLive and statusLabel', () => {
   });
 
   it('treats finished and unknown statuses as not live', () => {
-    expect(['succeeded', 'failed', 'cancelled', 'timed_out', 'error', 'unknown', ''].map(isLive)).toEqual([
-      false,
-      false,
-      false,
-      false,
-      false,
-      false,
-      false
-    ]);
+    expect(
+      ['succeeded', 'failed', 'cancelled', 'timed_out', 'error', 'unknown', ''].map(isLive)
+    ).toEqual([false, false, false, false, false, false, false]);
   });
 
   it('writes underscores as spaces', () => {

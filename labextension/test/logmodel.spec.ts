@@ -144,7 +144,9 @@ describe('LogModel: styles', () => {
     const model = new LogModel();
     model.append('\x1b[3', 'stdout');
     model.append('4mblue\nstill blue\x1b[0m\n', 'stdout');
-    expect(model.lines[0].segments).toEqual([{ text: 'blue', style: { classes: `${P}blue-fg`, css: '' }, stderr: false }]);
+    expect(model.lines[0].segments).toEqual([
+      { text: 'blue', style: { classes: `${P}blue-fg`, css: '' }, stderr: false }
+    ]);
     expect(model.lines[1].segments[0].style.classes).toBe(`${P}blue-fg`);
   });
 

@@ -16,7 +16,11 @@ import {
 
 const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
 
-function logMessage(text: string, offset: number, stream: 'stdout' | 'stderr' = 'stdout'): ILogMessage {
+function logMessage(
+  text: string,
+  offset: number,
+  stream: 'stdout' | 'stderr' = 'stdout'
+): ILogMessage {
   return { type: 'log', stream, text, offset, next_offset: offset + bytes(text) };
 }
 
@@ -51,7 +55,9 @@ const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(r
 
 describe('backoff', () => {
   it('doubles from the initial delay up to the maximum', () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 10].map(a => backoff(a))).toEqual([250, 500, 1000, 2000, 4000, 8000, 8000, 8000]);
+    expect([1, 2, 3, 4, 5, 6, 7, 10].map(a => backoff(a))).toEqual([
+      250, 500, 1000, 2000, 4000, 8000, 8000, 8000
+    ]);
     expect([1, 2, 3, 4, 5].map(a => backoff(a, 10, 40))).toEqual([10, 20, 40, 40, 40]);
   });
 
@@ -78,7 +84,12 @@ describe('unseenPart', () => {
   it('slices a partial overlap on UTF-8 bytes, multi-byte characters included', () => {
     expect(unseenPart(message, 101)).toEqual({ ...message, text: 'é€b', offset: 101 });
     expect(unseenPart(message, 103)).toEqual({ ...message, text: '€b', offset: 103 });
-    expect(unseenPart(message, 106)).toEqual({ ...message, text: 'b', offset: 106, next_offset: 107 });
+    expect(unseenPart(message, 106)).toEqual({
+      ...message,
+      text: 'b',
+      offset: 106,
+      next_offset: 107
+    });
   });
 
   it('does not modify the message it was given', () => {
@@ -212,7 +223,10 @@ describe('LogStream against a real WebSocket server', () => {
     await server.close();
   });
 
-  function follow(options?: { initialDelay?: number; maxDelay?: number }): { stream: LogStream; rec: IRecorder } {
+  function follow(options?: { initialDelay?: number; maxDelay?: number }): {
+    stream: LogStream;
+    rec: IRecorder;
+  } {
     const made = makeStream(server, options);
     streams.push(made.stream);
     return made;
@@ -337,7 +351,11 @@ describe('LogStream against a real WebSocket server', () => {
     await waitFor(() => stream.state === 'ended', 'ended');
     expect(rec.ends).toEqual([endMessage(4)]);
     expect(stream.offset).toBe(4);
-    expect(rec.states[rec.states.length - 1]).toEqual({ state: 'ended', attempt: 0, reason: 'finished' });
+    expect(rec.states[rec.states.length - 1]).toEqual({
+      state: 'ended',
+      attempt: 0,
+      reason: 'finished'
+    });
     await sleep(100); // ten initial backoff periods
     expect(server.connections).toHaveLength(1);
     expect(rec.connects).toHaveLength(1);
@@ -360,7 +378,11 @@ describe('LogStream against a real WebSocket server', () => {
     const { stream, rec } = follow();
     stream.start(0);
     await waitFor(() => stream.state === 'stopped', 'stopped');
-    expect(rec.states[rec.states.length - 1]).toEqual({ state: 'stopped', attempt: 0, reason: 'run deleted' });
+    expect(rec.states[rec.states.length - 1]).toEqual({
+      state: 'stopped',
+      attempt: 0,
+      reason: 'run deleted'
+    });
     await sleep(100);
     expect(server.connections).toHaveLength(1);
     expect(rec.connects).toHaveLength(1);
@@ -389,7 +411,11 @@ describe('LogStream against a real WebSocket server', () => {
     expect(rec.connects).toHaveLength(made);
     expect(stream.state).toBe('stopped');
     expect(rec.states).toHaveLength(states);
-    expect(rec.states[states - 1]).toEqual({ state: 'stopped', attempt: expect.any(Number), reason: '' });
+    expect(rec.states[states - 1]).toEqual({
+      state: 'stopped',
+      attempt: expect.any(Number),
+      reason: ''
+    });
   });
 
   it('stop() closes an open connection with code 1000 and delivers nothing more', async () => {
@@ -413,7 +439,9 @@ describe('LogStream against a real WebSocket server', () => {
     stream.start(0);
     await waitFor(() => rec.connects.length >= 4, 'four attempts');
     stream.stop();
-    const attempts = rec.states.filter(s => s.state === 'reconnecting' && s.reason !== '').map(s => s.attempt);
+    const attempts = rec.states
+      .filter(s => s.state === 'reconnecting' && s.reason !== '')
+      .map(s => s.attempt);
     expect(attempts.slice(0, 3)).toEqual([1, 2, 3]);
   });
 
@@ -475,6 +503,10 @@ describe('LogStream against a real WebSocket server', () => {
     server.handle = conn => send(conn, logMessage('ok\n', 0));
     stream.start(0);
     await waitFor(() => rec.includes('ok\n'), 'the message');
-    expect(rec.slice(0, 3)).toEqual(['connecting:', 'reconnecting:Error: bad url', 'reconnecting:']);
+    expect(rec.slice(0, 3)).toEqual([
+      'connecting:',
+      'reconnecting:Error: bad url',
+      'reconnecting:'
+    ]);
   });
 });

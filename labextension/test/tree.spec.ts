@@ -1,8 +1,19 @@
 import { describe, expect, it } from 'vitest';
 
-import { buildTree, IFolderNode, IOutputFile, previewKind, TreeNode, visibleRows } from '../src/tree';
+import {
+  buildTree,
+  IFolderNode,
+  IOutputFile,
+  previewKind,
+  TreeNode,
+  visibleRows
+} from '../src/tree';
 
-function file(path: string, size = 1, mime: string | null = 'application/octet-stream'): IOutputFile {
+function file(
+  path: string,
+  size = 1,
+  mime: string | null = 'application/octet-stream'
+): IOutputFile {
   return { path, size, mtime: 0, mime_type: mime };
 }
 
@@ -33,7 +44,12 @@ describe('buildTree', () => {
     expect(plots.path).toBe('results/plots');
     const deep = folder(plots.children.find(c => c.name === 'deep'));
     expect(deep.children).toHaveLength(1);
-    expect(deep.children[0]).toMatchObject({ kind: 'file', name: 'x.json', path: 'results/plots/deep/x.json', size: 1000 });
+    expect(deep.children[0]).toMatchObject({
+      kind: 'file',
+      name: 'x.json',
+      path: 'results/plots/deep/x.json',
+      size: 1000
+    });
     const x = deep.children[0];
     expect(x.kind === 'file' && x.file).toBe(files[5]);
   });
@@ -60,11 +76,21 @@ describe('buildTree', () => {
     ]);
     const results = folder(root.children[1]);
     expect(results.children.map(c => c.name)).toEqual(['plots', 'table.csv']);
-    expect(folder(results.children[0]).children.map(c => c.name)).toEqual(['deep', 'a.png', 'b.png']);
+    expect(folder(results.children[0]).children.map(c => c.name)).toEqual([
+      'deep',
+      'a.png',
+      'b.png'
+    ]);
   });
 
   it('ignores empty and "." path segments', () => {
-    const root = buildTree([file('./a//b.txt', 3), file('a/./c.txt', 4), file('/d.txt', 5), file('./', 9), file('', 9)]);
+    const root = buildTree([
+      file('./a//b.txt', 3),
+      file('a/./c.txt', 4),
+      file('/d.txt', 5),
+      file('./', 9),
+      file('', 9)
+    ]);
     expect(root.files).toBe(3);
     expect(root.size).toBe(12);
     expect(root.children.map(c => c.path)).toEqual(['a', 'd.txt']);
@@ -74,17 +100,19 @@ describe('buildTree', () => {
   });
 
   it('gives an empty root for no files', () => {
-    expect(buildTree([])).toEqual({ kind: 'folder', name: '', path: '', size: 0, files: 0, children: [] });
+    expect(buildTree([])).toEqual({
+      kind: 'folder',
+      name: '',
+      path: '',
+      size: 0,
+      files: 0,
+      children: []
+    });
   });
 });
 
 describe('visibleRows', () => {
-  const root = buildTree([
-    file('a/b/c.txt'),
-    file('a/d.txt'),
-    file('e.txt'),
-    file('f/g.txt')
-  ]);
+  const root = buildTree([file('a/b/c.txt'), file('a/d.txt'), file('e.txt'), file('f/g.txt')]);
   const rows = (expanded: string[]): string[] =>
     visibleRows(root, new Set(expanded)).map(r => `${r.depth}:${r.node.path}`);
 
@@ -94,7 +122,15 @@ describe('visibleRows', () => {
 
   it('lists the children of expanded folders right below them, one level deeper', () => {
     expect(rows(['a'])).toEqual(['0:a', '1:a/b', '1:a/d.txt', '0:f', '0:e.txt']);
-    expect(rows(['a', 'a/b', 'f'])).toEqual(['0:a', '1:a/b', '2:a/b/c.txt', '1:a/d.txt', '0:f', '1:f/g.txt', '0:e.txt']);
+    expect(rows(['a', 'a/b', 'f'])).toEqual([
+      '0:a',
+      '1:a/b',
+      '2:a/b/c.txt',
+      '1:a/d.txt',
+      '0:f',
+      '1:f/g.txt',
+      '0:e.txt'
+    ]);
   });
 
   it('hides the children of an expanded folder inside a collapsed one', () => {
