@@ -157,7 +157,9 @@ def bench_latency(page: Any, server: Server) -> dict[str, Any]:
         """)  # fmt: skip
     record = server.run({"path": name})
     page.locator("[aria-label='Refresh the runs']").click()
-    page.locator(f".jp-PyRunner-runList li[data-run-id='{record['id']}'] .jp-PyRunner-runItem").click()
+    page.locator(
+        f".jp-PyRunner-runList li[data-run-id='{record['id']}'] .jp-PyRunner-runItem"
+    ).click()
     page.locator(f".jp-PyRunner-runView[data-run-id='{record['id']}']").wait_for()
     page.evaluate(LATENCY_PROBE)
     direct: list[float] = []
@@ -214,9 +216,13 @@ def main() -> None:
     print("\n### JupyterLab panel\n")
     print("| case | direct | panel | ratio |")
     print("|---|---:|---:|---:|")
-    print(f"| upload {u['bytes'] / 1e6:.0f} MB (s) | {u['direct_s']:.2f} ({u['direct_mb_s']:.0f} MB/s) "
-          f"| {u['panel_s']:.2f} ({u['panel_mb_s']:.0f} MB/s) | {u['ratio']:.2f}x |")
-    print(f"| replay of {r['lines']:,} log lines (s) | {r['direct_s']:.2f} | {r['panel_s']:.2f} | {r['ratio']:.2f}x |")
+    print(
+        f"| upload {u['bytes'] / 1e6:.0f} MB (s) | {u['direct_s']:.2f} ({u['direct_mb_s']:.0f} MB/s) "
+        f"| {u['panel_s']:.2f} ({u['panel_mb_s']:.0f} MB/s) | {u['ratio']:.2f}x |"
+    )
+    print(
+        f"| replay of {r['lines']:,} log lines (s) | {r['direct_s']:.2f} | {r['panel_s']:.2f} | {r['ratio']:.2f}x |"
+    )
     print(f"| print → screen p50 / p95 (ms) | {lat['direct_p50_ms']:.0f} / {lat['direct_p95_ms']:.0f} "
           f"| {lat['panel_p50_ms']:.0f} / {lat['panel_p95_ms']:.0f} | |")  # fmt: skip
     if args.json:
