@@ -102,7 +102,8 @@ def copy_outputs(root: Path, target: Path) -> tuple[int, int]:
 
     ``target`` and its parents are created if needed. Files already in ``target`` are kept,
     except those with the path of an output, which are replaced; folders are merged. What is
-    copied is what ``list_outputs`` lists (regular files), plus the folders, empty ones too.
+    copied is what ``list_outputs`` lists (regular files) and the folders holding them; empty
+    folders (the unused ``OUTPUT_n`` port folders every run has, for one) are left out.
     Symbolic links (and other special files) are skipped: neither followed nor copied, so the
     copy never holds anything from outside the output folder nor a link pointing out of it.
     A program that replaced its whole output folder by a link gets ``OutputsReplacedError``,
@@ -119,7 +120,8 @@ def copy_outputs(root: Path, target: Path) -> tuple[int, int]:
     # a folder swapped for a link while the copy runs is not followed either
     for dirpath, _dirnames, filenames, dir_fd in os.fwalk(real):
         folder = target / os.path.relpath(dirpath, real)
-        folder.mkdir(exist_ok=True)
+        if filenames:
+            folder.mkdir(parents=True, exist_ok=True)
         for name in sorted(filenames):
             copied = _copy_file(name, dir_fd, folder / name)
             if copied is not None:

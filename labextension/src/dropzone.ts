@@ -114,7 +114,9 @@ export function installDropTarget(
     event.preventDefault();
     event.stopPropagation();
     if (event.type === 'lm-dragenter' || event.type === 'lm-dragover') {
-      drag.dropAction = drag.proposedAction === 'none' ? 'none' : 'copy';
+      // the file browser offers only 'move'; asking for another action would refuse the drop.
+      // Nothing is moved: the file browser ignores what becomes of its drags.
+      drag.dropAction = drag.proposedAction;
       onHover(true);
     } else if (event.type === 'lm-dragleave') {
       if (!node.contains(drag.relatedTarget as Node | null)) {
@@ -122,7 +124,7 @@ export function installDropTarget(
       }
     } else if (event.type === 'lm-drop') {
       onHover(false);
-      drag.dropAction = 'copy';
+      drag.dropAction = drag.proposedAction;
       onSources(Promise.resolve(sourcesFromLuminoDrag(drag)));
     }
   };
