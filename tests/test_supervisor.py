@@ -164,7 +164,6 @@ def test_exit_code_and_partial_outputs_are_kept_on_failure(
     assert provenance["timings"]["run"] > 0
 
 
-
 def test_an_output_folder_replaced_by_a_link_is_not_copied_and_says_why(
     home: Path, project, tmp_path: Path
 ) -> None:
