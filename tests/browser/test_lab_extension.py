@@ -438,15 +438,42 @@ def test_copy_to_workspace_puts_the_outputs_in_the_lab_root(lab, page: Page) -> 
     copy = lab.root / "proj-outputs"
     assert (copy / "plot.png").read_bytes() == IMAGE
     assert (copy / "data.csv").read_text() == CSV
-    # besides: the run's empty port folders output_1 … output_4 (OUTPUT_1 … OUTPUT_4), by design
-    others = sorted(p.name for p in copy.iterdir() if p.name not in ("data.csv", "plot.png"))
-    assert all(re.fullmatch(r"output_\d", name) for name in others), others
-    assert all(not any((copy / name).iterdir()) for name in others), others
+    # exactly what the tree listed: not the run's empty port folders (OUTPUT_1 … OUTPUT_4)
+    assert sorted(p.name for p in copy.iterdir()) == ["data.csv", "plot.png"]
 
     show_side_panel(page, "jp-pyrunner-panel")
     expect(run_view.locator(".jp-PyRunner-copied")).to_contain_text(
         re.compile(r"Copied 2 files to\s*proj-outputs")
     )
+    assert_clean(page)
+
+
+def test_a_folder_chosen_with_the_button_is_zipped_in_the_page_and_runs(
+    lab, page: Page, tmp_path: Path, home: Path
+) -> None:
+    folder = tmp_path / "desk" / "myproj"
+    write_project(
+        folder,
+        {
+            "main.py": "from helpers.text import greet\nprint(greet())\n",
+            "helpers/__init__.py": "",
+            "helpers/text.py": "def greet():\n    return 'hello from a chosen folder'\n",
+        },
+    )
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "junk.pyc").write_bytes(b"\0" * 1000)  # left out of the zip
+    panel = open_lab(page, lab)
+    panel.locator("input[aria-label='Project folder']").set_input_files(str(folder))
+    expect(panel.locator(".jp-PyRunner-chosenName")).to_have_text("myproj.zip")
+    panel.locator(".jp-PyRunner-run").click()
+    run_view = panel.locator(".jp-PyRunner-runView")
+    assert wait_end(run_view) == "succeeded", run_view.inner_text()
+    assert "hello from a chosen folder" in log_lines(run_view)
+    (run_dir,) = (p for p in (home / "runs").iterdir() if p.is_dir())
+    placed = {p.relative_to(run_dir / "inputs" / "input_1").as_posix()
+              for p in (run_dir / "inputs" / "input_1").rglob("*") if p.is_file()}  # fmt: skip
+    assert not any(p.endswith("junk.pyc") for p in placed), placed
+    assert any(p.endswith("helpers/text.py") for p in placed), placed
     assert_clean(page)
 
 
