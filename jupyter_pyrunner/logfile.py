@@ -99,6 +99,33 @@ def _utf8_cut(data: bytes) -> int:
     return n
 
 
+def tail_offset(run_dir: Path, tail: int) -> int:
+    """Where to start reading to get about the last ``tail`` bytes of the log.
+
+    The start of the first whole line in that stretch; when the stretch holds no line break,
+    the first character boundary in it (never inside a multi-byte UTF-8 sequence).
+    """
+    if tail < 1:
+        raise ValueError("a log tail is at least one byte")
+    try:
+        size = os.stat(run_dir / LOG_NAME).st_size
+    except FileNotFoundError:
+        return 0
+    if size <= tail:
+        return 0
+    start = size - tail
+    with open(run_dir / LOG_NAME, "rb") as f:
+        f.seek(start - 1)  # the byte before: a line break there means start is a line start
+        block = f.read(min(tail + 1, 1 << 16))
+    newline = block.find(b"\n")
+    if newline != -1:
+        return start - 1 + newline + 1
+    skip = 0
+    while skip < 3 and skip + 1 < len(block) and 0x80 <= block[skip + 1] < 0xC0:
+        skip += 1  # continuation bytes of a character begun before start
+    return start + skip
+
+
 class _Index:
     """Read-only view of ``log.idx`` with a binary search on offsets."""
 

@@ -13,6 +13,7 @@ from jupyter_pyrunner.logfile import (
     iter_lines,
     log_size,
     read_chunks,
+    tail_offset,
 )
 
 
@@ -142,3 +143,24 @@ def test_each_line_keeps_its_own_time_within_one_stream(tmp_path: Path) -> None:
         log.write(STDOUT, b"two\n", timestamp=160.0)
         log.write(STDOUT, b"three\n", timestamp=220.0)
     assert [ts for ts, _, _ in iter_lines(tmp_path)] == [100.0, 160.0, 220.0]
+
+
+def test_a_tail_starts_at_the_first_whole_line_of_the_last_bytes(tmp_path: Path) -> None:
+    assert tail_offset(tmp_path, 100) == 0  # no log yet
+    with LogWriter(tmp_path) as log:
+        for i in range(10):
+            log.write(STDOUT, f"line {i}\n".encode())  # 7 bytes each
+    assert tail_offset(tmp_path, 1000) == 0  # the whole log
+    assert tail_offset(tmp_path, 14) == 56  # exactly two lines: starts at a line start
+    start = tail_offset(tmp_path, 17)
+    chunks, _ = read_chunks(tmp_path, start)
+    assert start == 56 and "".join(c.text for c in chunks) == "line 8\nline 9\n"
+
+
+def test_a_tail_inside_one_long_line_starts_on_a_character_boundary(tmp_path: Path) -> None:
+    with LogWriter(tmp_path) as log:
+        log.write(STDOUT, "é".encode() * 100)  # 200 bytes, no line break
+    start = tail_offset(tmp_path, 51)  # 149 falls inside an 'é'
+    assert start == 150
+    chunks, _ = read_chunks(tmp_path, start, final=True)
+    assert "".join(c.text for c in chunks) == "é" * 25

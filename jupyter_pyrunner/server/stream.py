@@ -29,7 +29,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import web, websocket
 
 from ..errors import RunNotFoundError
-from ..logfile import LOG_NAME, read_chunks
+from ..logfile import LOG_NAME, read_chunks, tail_offset
 from ..store import RunStore
 from .handlers import AUTH_RESOURCE
 
@@ -95,7 +95,8 @@ class RunWatcher:
 
 
 class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
-    """``WS /pyrunner/api/runs/{id}/stream?offset=N``."""
+    """``WS /pyrunner/api/runs/{id}/stream?offset=N`` (or ``?tail=BYTES``: about the last
+    BYTES of the log, from the start of a line, then live)."""
 
     auth_resource = AUTH_RESOURCE
     _pump: asyncio.Task[None] | None = None
@@ -123,6 +124,16 @@ class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
         if not raw.isdigit():
             raise web.HTTPError(400, log_message="'offset' must be a whole number, 0 or more")
         self.start_offset = int(raw)
+        tail = self.get_argument("tail", None)
+        if tail is not None:
+            if "offset" in self.request.arguments:
+                raise web.HTTPError(400, log_message="give 'offset' or 'tail', not both")
+            if not tail.isdigit() or int(tail) == 0:
+                raise web.HTTPError(
+                    400, log_message="'tail' must be a whole number of bytes, 1 or more"
+                )
+            run_dir = self.store.run_dir(run_id)
+            self.start_offset = await asyncio.to_thread(tail_offset, run_dir, int(tail))
 
     @ws_authenticated
     async def get(self, run_id: str) -> None:

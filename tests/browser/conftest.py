@@ -43,11 +43,58 @@ def _free_port() -> int:
 
 
 class Lab:
-    def __init__(self, root: Path, port: int, proc: subprocess.Popen[bytes]) -> None:
-        self.root, self.port, self.proc = root, port, proc
+    """A ``jupyter lab`` for one test. ``kill()`` stops it like a crash (SIGKILL) and ``start()``
+    starts it again on the same port, with the same root, token, settings and PYRUNNER_HOME."""
+
+    def __init__(self, root: Path, port: int, command: list[str], env: dict[str, str],
+                 log: Path) -> None:  # fmt: skip
+        self.root, self.port = root, port
+        self._command, self._env, self._log = command, env, log
+        self.proc: subprocess.Popen[bytes] | None = None
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}?token={TOKEN}"
+
+    def start(self, timeout: float = 90) -> None:
+        """Start the server (again) and wait until it answers."""
+        assert self.proc is None or self.proc.poll() is not None, "the server is running"
+        with open(self._log, "ab") as log:  # the server writes to its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                self._command, stdout=log, stderr=subprocess.STDOUT, env=self._env
+            )
+        deadline = time.time() + timeout
+        while True:
+            try:
+                status = f"http://127.0.0.1:{self.port}/api/status?token={TOKEN}"
+                urllib.request.urlopen(status, timeout=5).close()
+                return
+            except (urllib.error.URLError, ConnectionError):
+                if self.proc.poll() is not None or time.time() > deadline:
+                    self.stop()
+                    raise RuntimeError(self._log.read_text()[-3000:]) from None
+                time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL, like a crash: the server cleans nothing up (runs go on, supervised apart)."""
+        assert self.proc is not None and self.proc.poll() is None, "the server is not running"
+        pid = self.proc.pid
+        self.proc.kill()
+        self.proc.wait(20)
+        # what a server removes itself when it stops: jpserver-<pid>.json and …-open.html
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        for stale in Path(jupyter_runtime_dir()).glob(f"jpserver-{pid}[.-]*"):
+            stale.unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(20)
 
 
 @pytest.fixture
@@ -77,31 +124,17 @@ def lab(tmp_path: Path, home: Path, request: pytest.FixtureRequest) -> Iterator[
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
     port = _free_port()
-    log = open(tmp_path / "lab.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-         f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
-         f"--LabApp.workspaces_dir={tmp_path / 'lab-workspaces'}",
-         f"--LabApp.user_settings_dir={settings}", *extra_args],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYRUNNER_HOME": str(home)},
-    )  # fmt: skip
-    deadline = time.time() + 90
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=5)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            if proc.poll() is not None or time.time() > deadline:
-                log.close()
-                raise RuntimeError((tmp_path / "lab.log").read_text()[-3000:]) from None
-            time.sleep(0.2)
-    yield Lab(root, port, proc)
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    command = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+        f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={root}", f"--LabApp.workspaces_dir={tmp_path / 'lab-workspaces'}",
+        f"--LabApp.user_settings_dir={settings}", *extra_args,
+    ]  # fmt: skip
+    env = {**os.environ, "PYRUNNER_HOME": str(home)}
+    server = Lab(root, port, command, env, tmp_path / "lab.log")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

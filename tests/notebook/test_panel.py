@@ -43,8 +43,7 @@ def test_the_panel_runs_a_chosen_project_and_shows_log_progress_and_outputs(
     assert state["run"] is False and state["cancel"] is True
     assert state["history"] and "succeeded" in state["history"][0]
     assert (
-        texts(nb.cells[3])[-1][1]
-        == "['dot.png', 'gradient.png', 'notes.json', 'output_1', 'output_2', 'output_3', 'output_4', 'table.csv'] True\n"
+        texts(nb.cells[3])[-1][1] == "['dot.png', 'gradient.png', 'notes.json', 'table.csv'] True\n"
     )
     assert texts(nb.cells[4])[-1][1] == "4 True\n"  # a recent run, re-opened in a new panel
 

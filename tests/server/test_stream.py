@@ -85,6 +85,29 @@ async def test_reconnecting_with_the_last_offset_misses_nothing_and_repeats_noth
     assert stdout_text(first) + stdout_text(rest) == EXPECTED
 
 
+async def test_a_tail_starts_at_a_line_start_near_the_end_and_then_goes_on_live(
+    api, contents, jp_ws_fetch
+) -> None:
+    contents("ticks", TICKS)
+    run = await api.json("POST", "runs", body={"path": "ticks"})
+    await api.wait(run["id"])
+    whole = stdout_text(
+        await collect(await jp_ws_fetch("pyrunner", "api", "runs", run["id"], "stream"))
+    )
+    assert whole == EXPECTED
+    ws = await jp_ws_fetch("pyrunner", "api", "runs", run["id"], "stream", params={"tail": "50"})
+    messages = await collect(ws)
+    logs = [m for m in messages if m["type"] == "log"]
+    text = "".join(m["text"] for m in logs)
+    assert logs[0]["offset"] > 0 and text.startswith("tick ")  # a whole line, not a piece
+    assert len(text.encode()) <= 50 + len("done\n") and text.endswith("done\n")
+    assert EXPECTED.endswith(stdout_text(messages))
+    assert messages[-1]["type"] == "end" and messages[-1]["next_offset"] == logs[-1]["next_offset"]
+    # a tail longer than the log is the whole log
+    ws = await jp_ws_fetch("pyrunner", "api", "runs", run["id"], "stream", params={"tail": "99999"})
+    assert stdout_text(await collect(ws)) == EXPECTED
+
+
 async def test_runs_started_outside_the_server_stream_the_same_way(
     api, jp_ws_fetch, home: Path, project
 ) -> None:
@@ -144,6 +167,8 @@ async def test_a_missing_run_or_a_bad_offset_is_refused(jp_ws_fetch, api, conten
     for parts, params, code in (
         (("runs", "20200101-000000-abcdef", "stream"), {}, 404),
         (("runs", run["id"], "stream"), {"offset": "-5"}, 400),
+        (("runs", run["id"], "stream"), {"tail": "0"}, 400),
+        (("runs", run["id"], "stream"), {"tail": "100", "offset": "0"}, 400),
     ):
         try:
             await jp_ws_fetch("pyrunner", "api", *parts, params=params)
