@@ -73,20 +73,26 @@ export class ApiError extends Error {
 export class RunnerApi {
   constructor(readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
 
-  /** The absolute URL of an API path (for links, images and downloads). */
+  /** The absolute URL of an API path, for requests made with `ServerConnection`. */
   url(path: string, query: Record<string, string> = {}): string {
     const base = URLExt.join(this.settings.baseUrl, API_PATH, path);
     const search = new URLSearchParams(query).toString();
     return search ? `${base}?${search}` : base;
   }
 
-  /** The WebSocket URL that streams a run's log from `offset`. */
-  streamUrl(runId: string, offset: number): string {
-    const query: Record<string, string> = { offset: String(offset) };
-    const token = this.settings.token;
-    if (token && this.settings.appendToken) {
-      query.token = token;
-    }
+  /**
+   * The URL of a link, an image or a download, which the browser fetches by itself: like
+   * JupyterLab's own WebSockets, it carries the token where cookies cannot be relied on.
+   */
+  linkUrl(path: string, query: Record<string, string> = {}): string {
+    return this.url(path, { ...query, ...this._tokenQuery() });
+  }
+
+  /** The WebSocket URL that streams a run's log from `offset` (or its last `tail` bytes). */
+  streamUrl(runId: string, offset: number, tail?: number): string {
+    const query: Record<string, string> =
+      tail === undefined ? { offset: String(offset) } : { tail: String(tail) };
+    Object.assign(query, this._tokenQuery());
     const base = URLExt.join(
       this.settings.wsUrl,
       API_PATH,
@@ -95,6 +101,11 @@ export class RunnerApi {
       'stream'
     );
     return `${base}?${new URLSearchParams(query).toString()}`;
+  }
+
+  private _tokenQuery(): Record<string, string> {
+    const { token, appendToken } = this.settings;
+    return token && appendToken ? { token } : {};
   }
 
   listRuns(limit = 50, offset = 0): Promise<IRunList> {
@@ -131,18 +142,18 @@ export class RunnerApi {
   /** The URL of one output file (inline, or as a download). */
   outputUrl(runId: string, path: string, download = false): string {
     const encoded = path.split('/').map(encodeURIComponent).join('/');
-    return this.url(
+    return this.linkUrl(
       `runs/${encodeURIComponent(runId)}/outputs/${encoded}`,
       download ? { download: '1' } : {}
     );
   }
 
   outputsZipUrl(runId: string): string {
-    return this.url(`runs/${encodeURIComponent(runId)}/outputs.zip`);
+    return this.linkUrl(`runs/${encodeURIComponent(runId)}/outputs.zip`);
   }
 
   logTextUrl(runId: string): string {
-    return this.url(`runs/${encodeURIComponent(runId)}/log.txt`);
+    return this.linkUrl(`runs/${encodeURIComponent(runId)}/log.txt`);
   }
 
   /**

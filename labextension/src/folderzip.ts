@@ -19,13 +19,19 @@ const SKIPPED = new Set([
   '.pytest_cache'
 ]);
 
-/** True if a relative path goes through a skipped folder. */
+/**
+ * True if a relative path (starting with the chosen folder's own name) goes through a
+ * skipped folder; the chosen folder itself may have any name.
+ */
 export function isSkipped(relativePath: string): boolean {
   return relativePath
     .split('/')
-    .slice(0, -1)
+    .slice(1, -1)
     .some(part => SKIPPED.has(part));
 }
+
+/** A folder is zipped in the page's memory: past this, zip it on the desktop and drop the zip. */
+export const MAX_FOLDER_BYTES = 1024 * 1024 * 1024;
 
 export interface IFolderFile {
   /** Path inside the folder, with `/` separators, starting with the folder's name. */
@@ -75,6 +81,13 @@ export function filesOfSelection(files: FileList | File[]): IFolderFile[] {
 
 /** Zip the files (stored, not compressed: uploads are local, and Python code is small). */
 export async function zipFolder(files: IFolderFile[]): Promise<Blob> {
+  const total = files.reduce((sum, item) => sum + item.file.size, 0);
+  if (total > MAX_FOLDER_BYTES) {
+    const gb = (total / 1024 ** 3).toFixed(1);
+    throw new Error(
+      `the folder holds ${gb} GB, too much to zip in the browser: zip it yourself and drop the .zip`
+    );
+  }
   const tree: Zippable = {};
   for (const { path, file } of files) {
     tree[path] = [new Uint8Array(await file.arrayBuffer()), { level: 0 }];

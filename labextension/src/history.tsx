@@ -33,6 +33,7 @@ export function HistoryList({ model }: { model: RunnerModel }): JSX.Element {
           {model.history.map(run => (
             <li
               key={run.id}
+              aria-current={model.run?.id === run.id ? 'true' : undefined}
               className={model.run?.id === run.id ? 'jp-mod-selected' : ''}
               data-run-id={run.id}
             >

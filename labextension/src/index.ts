@@ -3,7 +3,12 @@
  * and the launcher, and "Run with Python Runner" in the file browser's context menu.
  */
 
-import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  ILabShell,
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ILauncher } from '@jupyterlab/launcher';
@@ -20,9 +25,9 @@ const PLUGIN_ID = 'jupyter-pyrunner:plugin';
 const STATE_KEY = 'jupyter-pyrunner:panel';
 
 export namespace CommandIDs {
-  export const open = 'pyrunner:open';
-  export const runSelected = 'pyrunner:run-selected';
-  export const runPath = 'pyrunner:run-path';
+  export const open = 'jupyter-pyrunner:open';
+  export const runSelected = 'jupyter-pyrunner:run-selected';
+  export const runPath = 'jupyter-pyrunner:run-path';
 }
 
 /** True for what the runner takes from the file browser: a folder or a `.zip`. */
@@ -40,7 +45,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ILauncher,
     IDefaultFileBrowser,
     ISettingRegistry,
-    IStateDB
+    IStateDB,
+    ILabShell
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -49,7 +55,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     launcher: ILauncher | null,
     browser: IDefaultFileBrowser | null,
     settingRegistry: ISettingRegistry | null,
-    state: IStateDB | null
+    state: IStateDB | null,
+    labShell: ILabShell | null
   ) => {
     const api = new RunnerApi();
     const model = new RunnerModel(api, {
@@ -114,7 +121,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const restore = async (): Promise<void> => {
       const saved = (await state?.fetch(STATE_KEY)) as { runId?: string | null } | undefined;
       if (saved?.runId) {
-        await model.open(saved.runId);
+        await model.open(saved.runId, { quietIfGone: true });
       }
     };
 
@@ -126,7 +133,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
             const wanted = settings.get('area').composite === 'right' ? 'right' : 'left';
             if (wanted !== area) {
               area = wanted;
-              app.shell.add(panel, area, { rank: 650 });
+              if (labShell) {
+                labShell.move(panel, area); // also right after Lab's own "switch side"
+              } else {
+                app.shell.add(panel, area, { rank: 650 });
+              }
             }
           };
           apply();

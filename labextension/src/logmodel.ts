@@ -5,7 +5,8 @@
 
 import { AnsiState, AnsiTokenizer, IStyle } from './ansi';
 
-export type StreamName = 'stdout' | 'stderr';
+/** `system` lines are the runner's own (environment built, run stopped...). */
+export type StreamName = 'stdout' | 'stderr' | 'system';
 
 /** A run of text with one style. */
 export interface ISegment {
@@ -22,6 +23,8 @@ export interface ILogLine {
   length: number;
   /** True if any of the line came from stderr. */
   stderr: boolean;
+  /** True if the line is the runner's own message. */
+  system: boolean;
   /** True when the line was longer than the limit and its end was not kept. */
   truncated: boolean;
 }
@@ -57,6 +60,17 @@ export class LogModel {
     return this._lines;
   }
 
+  /** Bytes at the start of the log that were never received (a stream begun at its tail). */
+  get skippedBytes(): number {
+    return this._skipped;
+  }
+
+  /** Note that the log is shown from byte `offset` on. */
+  startAt(offset: number): void {
+    this._skipped = Math.max(0, offset);
+    this._reset = true;
+  }
+
   /** How many lines were dropped from the front to respect `maxLines`. */
   get dropped(): number {
     return this._dropped;
@@ -68,7 +82,7 @@ export class LogModel {
     for (const token of state.tokenizer.feed(text)) {
       switch (token.kind) {
         case 'text':
-          this._write(state, token.text, stream === 'stderr');
+          this._write(state, token.text, stream);
           break;
         case 'sgr':
           state.ansi.apply(token.params);
@@ -78,7 +92,7 @@ export class LogModel {
           break;
         case 'lf':
           if (state.open === null) {
-            this._begin(state, stream === 'stderr'); // an empty line
+            this._begin(state, stream); // an empty line
           }
           state.open = null;
           state.returned = false;
@@ -97,6 +111,7 @@ export class LogModel {
     this._lines = [];
     this._head = 0;
     this._dropped = 0;
+    this._skipped = 0;
     this._nextId = 0;
     this._streams.clear();
     this._changed.clear();
@@ -133,12 +148,13 @@ export class LogModel {
     return state;
   }
 
-  private _begin(state: IStreamState, stderr: boolean): ILogLine {
+  private _begin(state: IStreamState, stream: StreamName): ILogLine {
     const line: ILogLine = {
       id: this._nextId++,
       segments: [],
       length: 0,
-      stderr,
+      stderr: stream === 'stderr',
+      system: stream === 'system',
       truncated: false
     };
     this._lines.push(line);
@@ -176,10 +192,11 @@ export class LogModel {
     this._changed.add(line.id);
   }
 
-  private _write(state: IStreamState, text: string, stderr: boolean): void {
+  private _write(state: IStreamState, text: string, stream: StreamName): void {
+    const stderr = stream === 'stderr';
     let line = state.open;
     if (line === null) {
-      line = this._begin(state, stderr);
+      line = this._begin(state, stream);
     } else if (state.returned) {
       this._clear(line);
     }
@@ -207,6 +224,7 @@ export class LogModel {
   /** Lines before this index are dropped (not yet spliced out). */
   private _head = 0;
   private _dropped = 0;
+  private _skipped = 0;
   private _nextId = 0;
   private _streams = new Map<StreamName, IStreamState>();
   private _changed = new Set<number>();

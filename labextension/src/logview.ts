@@ -4,6 +4,7 @@
  * to the bottom (or `follow()`) resumes.
  */
 
+import { formatBytes } from './format';
 import { ILogLine, LogModel } from './logmodel';
 
 export class LogView {
@@ -90,6 +91,7 @@ export class LogView {
     if (reset) {
       this._body.textContent = '';
       this._elements.clear();
+      this._setFollowing(true); // another run, or the same one again: start at its end
     }
     const lines = model.lines;
     const firstId = lines.length ? lines[0].id : Infinity;
@@ -127,9 +129,14 @@ export class LogView {
         }
       }
     }
-    this._notice.hidden = model.dropped === 0;
-    if (model.dropped) {
-      this._notice.textContent = `${model.dropped.toLocaleString()} earlier lines are not shown here: download the full log to see them.`;
+    const hidden = model.dropped > 0 || model.skippedBytes > 0;
+    this._notice.hidden = !hidden;
+    if (hidden) {
+      const what =
+        model.skippedBytes > 0
+          ? `The first ${formatBytes(model.skippedBytes)}${model.dropped ? ' and ' + model.dropped.toLocaleString() + ' more lines' : ''} of the log are`
+          : `${model.dropped.toLocaleString()} earlier lines are`;
+      this._notice.textContent = `${what} not shown here: download the full log to see everything.`;
     }
     if (this._following) {
       this.node.scrollTop = this.node.scrollHeight;
@@ -171,6 +178,7 @@ export class LogView {
 
 function fillLine(element: HTMLElement, line: ILogLine): void {
   element.classList.toggle('jp-mod-stderr', line.stderr);
+  element.classList.toggle('jp-mod-system', line.system);
   element.textContent = '';
   for (const segment of line.segments) {
     if (!segment.style.classes && !segment.style.css && !segment.stderr) {

@@ -32,6 +32,9 @@ export interface IUploadState extends IUploadProgress {
 
 const HISTORY_PAGE = 30;
 
+/** A run is shown from about this many bytes before the end of its log (the rest: download). */
+export const TAIL_BYTES = 2 * 1024 * 1024;
+
 export class RunnerModel {
   constructor(
     readonly api: RunnerApi,
@@ -136,6 +139,10 @@ export class RunnerModel {
 
   /** Run a zip or folder of the server's contents at once, with the options as they are. */
   async runPath(path: string): Promise<void> {
+    if (this.starting) {
+      this.showError('Another run is being started: wait for its upload to finish.');
+      return;
+    }
     const name = path.split('/').pop() || path;
     this.setSource({ kind: 'path', name, path });
     await this.start();
@@ -143,9 +150,11 @@ export class RunnerModel {
 
   /** Upload what needs uploading, then start the run and follow it. */
   async start(): Promise<void> {
-    if (!this.source || this.starting) {
+    const project = this.source;
+    if (!project || this.starting) {
       return;
     }
+    const inputs = [...this.inputs];
     const request: IStartRequest = {};
     const args = splitArgs(this.args);
     if (args === null) {
@@ -168,18 +177,18 @@ export class RunnerModel {
     this._emit();
     this._abort = new AbortController();
     try {
-      const source = await this._place(this.source);
-      if (this.source.kind === 'file') {
-        request.upload_id = source;
+      const placed = await this._place(project);
+      if (project.kind === 'file') {
+        request.upload_id = placed;
       } else {
-        request.path = source;
+        request.path = placed;
       }
-      const inputs: string[] = [];
-      for (const input of this.inputs) {
-        inputs.push(await this._place(input));
+      const placedInputs: string[] = [];
+      for (const input of inputs) {
+        placedInputs.push(await this._place(input));
       }
-      if (inputs.length) {
-        request.inputs = inputs;
+      if (placedInputs.length) {
+        request.inputs = placedInputs;
       }
       const record = await this.api.startRun(request);
       this._show(record);
@@ -222,14 +231,32 @@ export class RunnerModel {
 
   // -- the run on show -------------------------------------------------------------------------
 
-  /** Show a run (from the history, or after a reload) and follow its log. */
-  async open(runId: string): Promise<void> {
+  /**
+   * Show a run (from the history, or after a reload) and follow its log. `quietIfGone`: a
+   * run that no longer exists is forgotten without a word (the one remembered from last time).
+   */
+  async open(runId: string, options: { quietIfGone?: boolean } = {}): Promise<void> {
+    const request = ++this._openRequest; // a later open (another click) wins
     try {
-      this._show(await this.api.getRun(runId));
+      const record = await this.api.getRun(runId);
+      if (request === this._openRequest) {
+        this._show(record);
+      }
     } catch (error) {
-      this.showError(messageOf(error));
-      if (error instanceof ApiError && error.status === 404 && this.run?.id === runId) {
-        this.close();
+      if (request !== this._openRequest) {
+        return;
+      }
+      if (error instanceof ApiError && error.status === 404) {
+        if (this.run?.id === runId) {
+          this.close();
+        }
+        if (options.quietIfGone) {
+          this._runChanged.emit(null); // forget it
+        } else {
+          this.showError(`The run ${runId} no longer exists.`);
+        }
+      } else {
+        this.showError(messageOf(error));
       }
     }
   }
@@ -241,11 +268,14 @@ export class RunnerModel {
 
   /** Stop showing the run. */
   close(): void {
+    this._openRequest += 1;
     this._stream?.stop();
     this._stream = null;
     this.run = null;
     this.outputs = null;
+    this.outputsError = null;
     this.copied = null;
+    this.connection = 'stopped';
     this.log.clear();
     this._logChanged.emit();
     this._runChanged.emit(null);
@@ -253,27 +283,32 @@ export class RunnerModel {
   }
 
   async cancel(): Promise<void> {
-    if (!this.run) {
+    const runId = this.run?.id;
+    if (!runId) {
       return;
     }
     try {
-      this._merge(await this.api.cancelRun(this.run.id));
+      this._merge(await this.api.cancelRun(runId));
     } catch (error) {
       this.showError(messageOf(error));
     }
   }
 
   async copyOutputs(): Promise<void> {
-    if (!this.run) {
+    const run = this.run;
+    if (!run) {
       return;
     }
     const folder = this.host.workspaceFolder();
-    const name = `${this.run.name || 'run'}-outputs`;
+    const name = `${run.name || 'run'}-outputs`;
     const target = folder ? `${folder}/${name}` : name;
     try {
-      this.copied = await this.api.copyOutputs(this.run.id, target);
-      this._emit();
-      await this.host.reveal(this.copied.path);
+      const copied = await this.api.copyOutputs(run.id, target);
+      if (this.run?.id === run.id) {
+        this.copied = copied;
+        this._emit();
+      }
+      await this.host.reveal(copied.path);
     } catch (error) {
       this.showError(messageOf(error));
     }
@@ -289,42 +324,60 @@ export class RunnerModel {
     this._logChanged.emit();
     this._runChanged.emit(record.id);
     const runId = record.id;
+    let first = true;
     const stream = new LogStream({
-      url: offset => this.api.streamUrl(runId, offset),
+      url: (offset, tail) => this.api.streamUrl(runId, offset, tail),
       onLog: message => {
+        if (first) {
+          first = false;
+          if (message.offset > 0) {
+            this.log.startAt(message.offset); // a long log, shown from its tail
+          }
+        }
         this.log.append(message.text, message.stream);
         this._logChanged.emit();
       },
       onStatus: message => this._mergeStatus(message),
       onEnd: message => void this._ended(message),
       onConnection: (state, detail) => {
+        if (this._stream !== stream) {
+          return;
+        }
         this.connection = state;
         this.connectionReason = detail.reason;
         this._emit();
-        if (state === 'reconnecting' && detail.attempt >= 2) {
-          void this._checkStillThere(runId);
+        if (
+          (state === 'reconnecting' && detail.attempt >= 2) ||
+          (state === 'stopped' && detail.reason)
+        ) {
+          void this._checkStillThere(runId); // deleted meanwhile, or ended while away?
         }
       }
     });
     this._stream = stream;
-    stream.start(0);
+    stream.start(0, TAIL_BYTES);
     this._emit();
   }
 
-  /** After a few failed reconnections: is the run gone (deleted elsewhere)? */
+  /** The stream is in trouble: is the run gone (deleted elsewhere), or has it ended? */
   private async _checkStillThere(runId: string): Promise<void> {
     try {
-      this._merge(await this.api.getRun(runId));
+      const record = await this.api.getRun(runId);
+      this._merge(record);
+      if (!isLive(record.status) && this.run?.id === runId && this.outputs === null) {
+        await this.loadOutputs(runId);
+      }
     } catch (error) {
       if (error instanceof ApiError && error.status === 404 && this.run?.id === runId) {
-        this._stream?.stop();
-        this.showError(`The run ${runId} no longer exists.`);
+        this.close();
+        this.showError(`The run ${runId} was deleted.`);
       }
     }
   }
 
+  /** Apply fields of the run on show (anything about another run is ignored). */
   private _merge(update: Partial<IRunRecord>): void {
-    if (!this.run) {
+    if (!this.run || (update.id !== undefined && update.id !== this.run.id)) {
       return;
     }
     this.run = { ...this.run, ...update };
@@ -332,38 +385,37 @@ export class RunnerModel {
   }
 
   private _mergeStatus(message: IStatusMessage | IEndMessage): void {
-    const { status, progress, message: text, exit_code } = message;
-    this._merge({ status, progress, message: text, exit_code });
+    const { run_id: id, status, progress, message: text, exit_code } = message;
+    this._merge({ id, status, progress, message: text, exit_code });
   }
 
   private async _ended(message: IEndMessage): Promise<void> {
     const runId = message.run_id;
     this._mergeStatus(message);
     try {
-      const record = await this.api.getRun(runId);
-      if (this.run?.id === runId) {
-        this._merge(record);
-      }
+      this._merge(await this.api.getRun(runId)); // duration, details
     } catch {
       // the end message already told the outcome
     }
-    await this.loadOutputs();
+    await this.loadOutputs(runId);
     void this.refreshHistory();
   }
 
-  async loadOutputs(): Promise<void> {
-    const run = this.run;
-    if (!run) {
+  /** List the outputs of a run, if it is still the one on show. */
+  async loadOutputs(runId: string | undefined = this.run?.id): Promise<void> {
+    if (!runId) {
       return;
     }
     try {
-      const listing = await this.api.listOutputs(run.id);
-      if (this.run?.id === run.id) {
+      const listing = await this.api.listOutputs(runId);
+      if (this.run?.id === runId) {
         this.outputs = listing.files;
         this.outputsError = null;
       }
     } catch (error) {
-      this.outputsError = messageOf(error);
+      if (this.run?.id === runId) {
+        this.outputsError = messageOf(error);
+      }
     }
     this._emit();
   }
@@ -386,6 +438,7 @@ export class RunnerModel {
         this.connection !== 'open'
       ) {
         this._merge(shown); // ended while the stream was away
+        void this.loadOutputs(shown.id);
       }
     } catch (error) {
       this.historyError = messageOf(error);
@@ -426,6 +479,7 @@ export class RunnerModel {
   }
 
   private _stream: LogStream | null = null;
+  private _openRequest = 0;
   private _abort: AbortController | null = null;
   private _disposed = false;
   private _changed = new Signal<this, void>(this);

@@ -47,7 +47,8 @@ export function OutputsBrowser({ model }: { model: RunnerModel }): JSX.Element |
     }
     setExpanded(next);
   };
-  const rows = visibleRows(tree, expanded);
+  const allRows = visibleRows(tree, expanded);
+  const rows = allRows.slice(0, MAX_TREE_ROWS);
   return (
     <section className="jp-PyRunner-outputs" aria-label="Outputs">
       <div className="jp-PyRunner-row jp-PyRunner-outputsHeader">
@@ -62,16 +63,12 @@ export function OutputsBrowser({ model }: { model: RunnerModel }): JSX.Element |
         <p className="jp-PyRunner-muted">The program wrote nothing to OUTPUT_FOLDER.</p>
       ) : (
         <>
-          <ul className="jp-PyRunner-tree" role="tree" aria-label="Output files">
+          <ul className="jp-PyRunner-tree" aria-label="Output files">
             {rows.map(({ node, depth }) => (
-              <li
-                key={node.path}
-                role="treeitem"
-                aria-level={depth + 1}
-                aria-expanded={node.kind === 'folder' ? expanded.has(node.path) : undefined}
-                aria-selected={node.kind === 'file' && selected?.path === node.path}
-              >
+              <li key={node.path}>
                 <button
+                  aria-expanded={node.kind === 'folder' ? expanded.has(node.path) : undefined}
+                  aria-pressed={node.kind === 'file' ? selected?.path === node.path : undefined}
                   className={`jp-PyRunner-treeItem${node.kind === 'file' && selected?.path === node.path ? ' jp-mod-selected' : ''}`}
                   style={{ paddingLeft: `${4 + depth * 14}px` }}
                   onClick={() =>
@@ -108,6 +105,11 @@ export function OutputsBrowser({ model }: { model: RunnerModel }): JSX.Element |
               </li>
             ))}
           </ul>
+          {allRows.length > rows.length && (
+            <p className="jp-PyRunner-muted">
+              {allRows.length - rows.length} more entries are not listed; download all to get them.
+            </p>
+          )}
           <div className="jp-PyRunner-row jp-PyRunner-actions">
             <a
               className="jp-PyRunner-link"
@@ -136,6 +138,11 @@ export function OutputsBrowser({ model }: { model: RunnerModel }): JSX.Element |
 }
 
 const TABLE_ROWS = 200;
+const MAX_COLUMNS = 100;
+/** Larger images are not previewed (the browser would load all of it). */
+const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+/** Rows of the tree drawn; a run with more files says so (and they are in the zip). */
+const MAX_TREE_ROWS = 1000;
 
 function Preview({
   model,
@@ -163,7 +170,17 @@ function Preview({
     return () => {
       current = false;
     };
-  }, [runId, file.path, kind]);
+  }, [model, runId, file.path, kind]);
+  // parsed once per file, not on every render of the panel (uploads and polls re-render it)
+  const shown = useMemo(() => {
+    if (text === null) {
+      return null;
+    }
+    if (kind === 'table') {
+      return { table: parseCsv(text.text, TABLE_ROWS + 1, text.cut) };
+    }
+    return { text: kind === 'json' && !text.cut ? prettyJson(text.text) : text.text };
+  }, [text, kind]);
   const title = (
     <div className="jp-PyRunner-previewTitle">
       <strong>{file.path}</strong>{' '}
@@ -173,6 +190,12 @@ function Preview({
   let body: JSX.Element;
   if (error) {
     body = <p className="jp-PyRunner-error">{error}</p>;
+  } else if (kind === 'image' && file.size > MAX_IMAGE_BYTES) {
+    body = (
+      <p className="jp-PyRunner-muted">
+        This image is too large to preview here ({formatBytes(file.size)}); download it to open it.
+      </p>
+    );
   } else if (kind === 'image') {
     body = (
       <img
@@ -185,17 +208,18 @@ function Preview({
     body = (
       <p className="jp-PyRunner-muted">No preview for this kind of file; download it to open it.</p>
     );
-  } else if (text === null) {
+  } else if (text === null || shown === null) {
     body = <p className="jp-PyRunner-muted">Loading…</p>;
-  } else if (kind === 'table') {
-    const table = parseCsv(text.text, TABLE_ROWS + 1, text.cut);
+  } else if (shown.table) {
+    const table = shown.table;
     const [head, ...rows] = table.rows;
+    const columns = Math.min(MAX_COLUMNS, Math.max(head?.length ?? 0, ...rows.map(r => r.length)));
     body = (
       <div className="jp-PyRunner-tableBox">
         <table className="jp-PyRunner-table">
           <thead>
             <tr>
-              {(head ?? []).map((cell, i) => (
+              {(head ?? []).slice(0, columns).map((cell, i) => (
                 <th key={i}>{cell}</th>
               ))}
             </tr>
@@ -203,24 +227,24 @@ function Preview({
           <tbody>
             {rows.map((row, r) => (
               <tr key={r}>
-                {row.map((cell, c) => (
+                {row.slice(0, columns).map((cell, c) => (
                   <td key={c}>{cell}</td>
                 ))}
               </tr>
             ))}
           </tbody>
         </table>
-        {table.truncated && (
-          <p className="jp-PyRunner-muted">The first {rows.length} rows are shown.</p>
+        {(table.truncated || (head?.length ?? 0) > columns) && (
+          <p className="jp-PyRunner-muted">
+            The first {rows.length} rows and {columns} columns are shown.
+          </p>
         )}
       </div>
     );
   } else {
     body = (
       <>
-        <pre className="jp-PyRunner-previewText">
-          {kind === 'json' && !text.cut ? prettyJson(text.text) : text.text}
-        </pre>
+        <pre className="jp-PyRunner-previewText">{shown.text}</pre>
         {text.cut && <p className="jp-PyRunner-muted">The beginning of the file is shown.</p>}
       </>
     );

@@ -31,6 +31,7 @@ export class RunnerPanel extends ReactWidget {
   }
 
   protected onAfterShow(): void {
+    window.clearInterval(this._timer);
     void this.model.refreshHistory();
     this._timer = window.setInterval(() => void this.model.refreshHistory(), 5000);
   }
@@ -41,6 +42,7 @@ export class RunnerPanel extends ReactWidget {
 
   dispose(): void {
     window.clearInterval(this._timer);
+    this.model.dispose();
     super.dispose();
   }
 
@@ -83,6 +85,7 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
   const zipInput = useRef<HTMLInputElement>(null);
   const folderInput = useRef<HTMLInputElement>(null);
   const inputsInput = useRef<HTMLInputElement>(null);
+  const [optionsOpen, setOptionsOpen] = useState(false);
   const busy = model.starting;
   const choose = async (sources: Promise<Source[]>): Promise<void> => {
     try {
@@ -191,7 +194,11 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
         />
       </DropZone>
 
-      <details className="jp-PyRunner-options" open={model.inputs.length > 0 || undefined}>
+      <details
+        className="jp-PyRunner-options"
+        open={optionsOpen}
+        onToggle={event => setOptionsOpen(event.currentTarget.open)}
+      >
         <summary>Inputs, arguments and timeout</summary>
         <DropZone
           className="jp-PyRunner-inputs"
@@ -273,14 +280,18 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
       </details>
 
       {model.upload && (
-        <div className="jp-PyRunner-upload" aria-label="Upload progress">
+        <div className="jp-PyRunner-upload" role="group" aria-label="Upload">
           <div className="jp-PyRunner-row">
             <span>Uploading {model.upload.name}</span>
             <button className="jp-PyRunner-linkButton" onClick={() => model.abortUpload()}>
               Stop
             </button>
           </div>
-          <progress max={model.upload.total || 1} value={model.upload.loaded} />
+          <progress
+            max={model.upload.total || 1}
+            value={model.upload.loaded}
+            aria-label={`Upload of ${model.upload.name}`}
+          />
           <span className="jp-PyRunner-muted jp-PyRunner-uploadFigures">
             {formatBytes(model.upload.loaded)} of {formatBytes(model.upload.total)} ·{' '}
             {formatSpeed(model.upload.speed)}

@@ -34,7 +34,9 @@ export function RunView({ model }: { model: RunnerModel }): JSX.Element | null {
       data-run-id={run.id}
     >
       <div className="jp-PyRunner-runHeader">
-        <StatusBadge status={run.status} />
+        <span role="status" aria-label={`Status: ${run.status.replace(/_/g, ' ')}`}>
+          <StatusBadge status={run.status} />
+        </span>
         <span className="jp-PyRunner-runName" title={run.id}>
           {run.name}
         </span>
@@ -79,6 +81,7 @@ export function RunView({ model }: { model: RunnerModel }): JSX.Element | null {
       )}
       {run.message && (
         <p
+          role="status"
           className={`jp-PyRunner-message${live || run.status === 'succeeded' ? '' : ' jp-mod-failed'}`}
         >
           {run.message}

@@ -14,7 +14,7 @@ export interface IStatusMessage {
 
 export interface ILogMessage {
   type: 'log';
-  stream: 'stdout' | 'stderr';
+  stream: 'stdout' | 'stderr' | 'system';
   text: string;
   offset: number;
   next_offset: number;
@@ -45,8 +45,11 @@ export interface ISocket {
 }
 
 export interface ILogStreamOptions {
-  /** The WebSocket URL that replays the log from `offset`. */
-  url: (offset: number) => string;
+  /**
+   * The WebSocket URL that replays the log from `offset`, or (when `tail` is given) from a
+   * line start about `tail` bytes before its end.
+   */
+  url: (offset: number, tail?: number) => string;
   /** Makes a socket; the browser's `WebSocket` by default. */
   connect?: (url: string) => ISocket;
   onLog?: (message: ILogMessage) => void;
@@ -95,9 +98,13 @@ export class LogStream {
     return this._state;
   }
 
-  /** Start following from `offset` (0 replays the whole log). */
-  start(offset = 0): void {
+  /**
+   * Start following from `offset` (0 replays the whole log). With `tail`, start instead with
+   * about the last `tail` bytes: the first log message's `offset` says where that was.
+   */
+  start(offset = 0, tail?: number): void {
     this._offset = offset;
+    this._tail = tail !== undefined && tail > 0 ? tail : null;
     this._stopped = false;
     this._connect();
   }
@@ -135,7 +142,11 @@ export class LogStream {
     const connect = this._options.connect ?? ((url: string) => new WebSocket(url) as ISocket);
     let socket: ISocket;
     try {
-      socket = connect(this._options.url(this._offset));
+      socket = connect(
+        this._tail === null
+          ? this._options.url(this._offset)
+          : this._options.url(this._offset, this._tail)
+      );
     } catch (error) {
       this._scheduleReconnect(String(error));
       return;
@@ -157,6 +168,10 @@ export class LogStream {
       }
       this._attempt = 0; // the connection works: the next blip starts with a short wait
       if (message.type === 'log') {
+        if (this._tail !== null) {
+          this._tail = null; // the tail is placed: from now on, offsets
+          this._offset = message.offset;
+        }
         const part = unseenPart(message, this._offset);
         if (part !== null) {
           this._offset = part.next_offset;
@@ -166,6 +181,7 @@ export class LogStream {
         this._options.onStatus?.(message);
       } else if (message.type === 'end') {
         ended = true;
+        this._tail = null;
         this._offset = Math.max(this._offset, message.next_offset);
         this._options.onEnd?.(message);
       }
@@ -213,6 +229,8 @@ export class LogStream {
   private _options: ILogStreamOptions;
   private _socket: ISocket | null = null;
   private _offset = 0;
+  /** Bytes asked for from the end, until the first log message says where that begins. */
+  private _tail: number | null = null;
   private _attempt = 0;
   private _timer: ReturnType<typeof setTimeout> | null = null;
   private _stopped = true;

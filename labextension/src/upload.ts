@@ -32,10 +32,26 @@ export class SpeedMeter {
   private _samples: Array<[number, number]> = [];
 }
 
-/** The cookie Jupyter Server checks against the `X-XSRFToken` header. */
-function xsrfToken(): string | null {
-  const match = document.cookie.match('\\b_xsrf=([^;]*)\\b');
-  return match ? decodeURIComponent(match[1]) : null;
+/**
+ * The cookie Jupyter Server checks against the `X-XSRFToken` header. With one cookie name at
+ * several paths the server keeps the last one, so the last match is taken, as
+ * `ServerConnection` does.
+ */
+function xsrfToken(): string | undefined {
+  let cookie = '';
+  try {
+    cookie = document.cookie;
+  } catch {
+    return undefined; // a sandboxed page
+  }
+  let value: string | undefined;
+  for (const part of cookie.split(';')) {
+    const trimmed = part.trim();
+    if (trimmed.startsWith('_xsrf=')) {
+      value = trimmed.slice('_xsrf='.length);
+    }
+  }
+  return value;
 }
 
 /** Upload `file` (its name is kept); resolves with the server's upload id. */
@@ -70,7 +86,13 @@ export function uploadFile(
     };
     xhr.onload = () => {
       if (xhr.status === 201) {
-        resolve(JSON.parse(xhr.responseText) as IUpload);
+        try {
+          resolve(JSON.parse(xhr.responseText) as IUpload);
+        } catch {
+          reject(
+            new ApiError(`The upload of "${name}" got an answer that is not JSON.`, xhr.status)
+          );
+        }
         return;
       }
       let message = `The upload failed: the server answered ${xhr.status} ${xhr.statusText}.`;
