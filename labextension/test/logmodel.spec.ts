@@ -260,3 +260,26 @@ describe('LogModel: takeChanges', () => {
     expect(model.takeChanges()).toEqual({ reset: true, changed: [0, 1] });
   });
 });
+
+describe('LogModel: the runner’s lines and logs shown from their tail', () => {
+  it('marks the runner’s own lines as system lines, not stderr', () => {
+    const log = new LogModel();
+    log.append('pyrunner: environment ready\n', 'system');
+    log.append('hello\n', 'stdout');
+    expect(log.lines.map(l => [l.system, l.stderr])).toEqual([
+      [true, false],
+      [false, false]
+    ]);
+  });
+
+  it('remembers where a tail began, and forgets it when cleared', () => {
+    const log = new LogModel();
+    log.append('old\n', 'stdout');
+    log.takeChanges();
+    log.startAt(4096);
+    expect(log.skippedBytes).toBe(4096);
+    expect(log.takeChanges().reset).toBe(true); // the view starts over with the notice
+    log.clear();
+    expect(log.skippedBytes).toBe(0);
+  });
+});

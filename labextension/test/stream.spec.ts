@@ -104,6 +104,8 @@ interface IServerConnection {
   socket: WebSocket;
   /** The `offset` query parameter the client asked for. */
   offset: number;
+  /** The `tail` query parameter, if the client asked for one instead. */
+  tail: number | null;
   path: string;
   closed: Promise<{ code: number; reason: string }>;
 }
@@ -124,6 +126,7 @@ class TestServer {
       const conn: IServerConnection = {
         socket,
         offset: Number(url.searchParams.get('offset')),
+        tail: url.searchParams.has('tail') ? Number(url.searchParams.get('tail')) : null,
         path: url.pathname,
         closed
       };
@@ -132,9 +135,10 @@ class TestServer {
     });
   }
 
-  url(offset: number): string {
+  url(offset: number, tail?: number): string {
     const { port } = this._wss!.address() as AddressInfo;
-    return `ws://127.0.0.1:${port}/pyrunner/runs/r1/stream?offset=${offset}`;
+    const query = tail === undefined ? `offset=${offset}` : `tail=${tail}`;
+    return `ws://127.0.0.1:${port}/pyrunner/runs/r1/stream?${query}`;
   }
 
   async close(): Promise<void> {
@@ -186,7 +190,7 @@ function makeStream(
     text: () => rec.logs.map(m => m.text).join('')
   };
   const stream = new LogStream({
-    url: offset => server.url(offset),
+    url: (offset, tail) => server.url(offset, tail),
     connect: url => {
       rec.connects.push(url);
       return wsConnect(url);
@@ -240,6 +244,47 @@ describe('LogStream against a real WebSocket server', () => {
     expect(server.connections[0].path).toBe('/pyrunner/runs/r1/stream');
     expect(rec.connects).toEqual([server.url(42)]);
     expect(stream.offset).toBe(42);
+  });
+
+  it('asks for a tail first, then resumes from offsets once the tail is placed', async () => {
+    const before = 'old line\n'.repeat(100); // never sent: the tail starts after it
+    const start = bytes(before);
+    server.handle = (conn, index) => {
+      if (index === 0) {
+        send(conn, logMessage('line a\n', start));
+        return; // dropped by the test after this message
+      }
+      send(conn, logMessage('line b\n', conn.offset));
+      send(conn, endMessage(conn.offset + bytes('line b\n')));
+      conn.socket.close(1000, 'run finished');
+    };
+    const { stream, rec } = follow();
+    stream.start(0, 64);
+    await waitFor(() => rec.logs.length === 1, 'the tail');
+    expect(server.connections[0].tail).toBe(64);
+    expect(rec.logs[0].offset).toBe(start); // where the tail begins, for the panel to say so
+    server.connections[0].socket.terminate();
+    await waitFor(() => stream.state === 'ended', 'the end');
+    expect(server.connections[1].tail).toBeNull();
+    expect(server.connections[1].offset).toBe(start + bytes('line a\n'));
+    expect(rec.text()).toBe('line a\nline b\n');
+  });
+
+  it('asks for the tail again when the connection drops before anything arrived', async () => {
+    server.handle = (conn, index) => {
+      if (index === 0) {
+        conn.socket.terminate();
+        return;
+      }
+      send(conn, logMessage('x\n', 500));
+      send(conn, endMessage(502));
+      conn.socket.close(1000, 'run finished');
+    };
+    const { stream, rec } = follow();
+    stream.start(0, 100);
+    await waitFor(() => stream.state === 'ended', 'the end');
+    expect(server.connections.map(c => c.tail)).toEqual([100, 100]);
+    expect(rec.text()).toBe('x\n');
   });
 
   it('delivers log messages in order and advances offset to next_offset', async () => {
@@ -487,7 +532,7 @@ describe('LogStream against a real WebSocket server', () => {
     let calls = 0;
     const rec: string[] = [];
     const stream = new LogStream({
-      url: offset => server.url(offset),
+      url: (offset, tail) => server.url(offset, tail),
       connect: url => {
         calls += 1;
         if (calls === 1) {

@@ -610,3 +610,33 @@ READABLE = {
 
 def readable_contrasts(panel: Locator) -> dict[str, float]:
     return {what: panel.locator(css).first.evaluate(CONTRAST) for what, css in READABLE.items()}
+
+
+def test_a_huge_log_is_shown_from_its_tail_and_downloads_whole(lab, page: Page) -> None:
+    count = 40_000  # about 3 MB: more than the 2 MiB the panel asks for
+    program = (
+        "import sys\n"
+        f"for i in range(1, {count} + 1):\n"
+        "    sys.stdout.write(f'line {i} ' + 'x' * 70 + '\\n')\n"
+    )
+    panel = open_lab(page, lab)
+    choose_zip(page, panel, zip_bytes({"main.py": program}))
+    panel.locator(".jp-PyRunner-run").click()
+    run_view = panel.locator(".jp-PyRunner-runView")
+    assert wait_end(run_view) == "succeeded", run_view.inner_text()
+    page.reload()  # opened anew: the panel asks for the tail of the log only
+    panel = open_runner_panel(page)
+    run_view = panel.locator(".jp-PyRunner-runView")
+    expect(run_view.locator(".jp-PyRunner-logLine").last).to_contain_text(f"line {count} ")
+    notice = run_view.locator(".jp-PyRunner-logNotice")
+    expect(notice).to_contain_text(re.compile(r"The first .* of the log are not shown here"))
+    lines = log_lines(run_view)
+    assert len(lines) <= 5000  # bounded in the page
+    numbers = [int(line.split()[1]) for line in lines if line.startswith("line ")]
+    assert numbers == list(range(numbers[0], count + 1))  # a contiguous tail, whole lines
+    assert numbers[0] > 1
+
+    href = run_view.get_by_role("link", name="Download full log").get_attribute("href")
+    size = page.evaluate("async href => (await (await fetch(href)).text()).length", href)
+    assert size >= count * 78  # every line, from the first
+    assert_clean(page)
