@@ -106,8 +106,8 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
-    async def stream(self, run_id: str, on_message: Any) -> None:
-        url = f"ws://127.0.0.1:{self.port}/pyrunner/api/runs/{run_id}/stream"
+    async def stream(self, run_id: str, on_message: Any, query: str = "") -> None:
+        url = f"ws://127.0.0.1:{self.port}/pyrunner/api/runs/{run_id}/stream{query}"
         ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {TOKEN}"}),
                                      max_message_size=64 * 1024 * 1024)  # fmt: skip
         while (raw := await ws.read_message()) is not None:
