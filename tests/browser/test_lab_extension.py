@@ -640,3 +640,59 @@ def test_a_huge_log_is_shown_from_its_tail_and_downloads_whole(lab, page: Page) 
     size = page.evaluate("async href => (await (await fetch(href)).text()).length", href)
     assert size >= count * 78  # every line, from the first
     assert_clean(page)
+
+
+def test_an_upload_shows_bytes_and_speed_and_can_be_stopped(lab, page: Page) -> None:
+    panel = open_lab(page, lab)
+    # the browser's network throttled to 1 MB/s up: a 4 MB upload takes seconds to watch
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 1 << 20},
+    )
+    data = zip_bytes({"main.py": "print('ok')\n", "data.bin": os.urandom(4 << 20)})
+    choose_zip(page, panel, data)
+    panel.locator(".jp-PyRunner-run").click()
+    upload = panel.locator(".jp-PyRunner-upload")
+    figures = upload.locator(".jp-PyRunner-uploadFigures")
+    # bytes sent of the total, and a speed, while it goes on
+    expect(figures).to_contain_text(
+        re.compile(r"[1-9][\d.]* (KB|MB) of 4\.0 MB · [1-9][\d.]* (KB|MB)/s"), timeout=10_000
+    )
+    progress = upload.locator("progress")
+    first = float(progress.get_attribute("value") or 0)
+    wait_until(
+        lambda: float(progress.get_attribute("value") or 0) > first, 10, "the bar to move on"
+    )
+    upload.get_by_role("button", name="Stop").click()
+    expect(panel.locator(".jp-PyRunner-error")).to_contain_text("was cancelled")
+    expect(upload).to_have_count(0)
+    expect(panel.locator(".jp-PyRunner-runView")).to_have_count(0)  # nothing was started
+    expect(panel.locator(".jp-PyRunner-run")).to_be_enabled()
+    assert_clean(page)
+
+
+def test_the_panel_is_usable_from_the_keyboard(lab, page: Page) -> None:
+    panel = open_lab(page, lab)
+    choose_zip(page, panel, zip_bytes({"main.py": lines_program(2, 0.01, outputs=False)}))
+    panel.get_by_role("button", name="Choose folder…").focus()
+    for _ in range(10):  # Tab on to the Run button (past the options' summary)
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('jp-PyRunner-run')"):
+            break
+    else:
+        raise AssertionError("Tab never reached the Run button")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    page.keyboard.press("Enter")
+    run_view = panel.locator(".jp-PyRunner-runView")
+    assert wait_end(run_view) == "succeeded", run_view.inner_text()
+    assert outline != "none"  # focus is visible
+    # the history entry opens with Enter too
+    item = panel.locator(".jp-PyRunner-runList .jp-PyRunner-runItem").first
+    run_view.get_by_role("button", name="Close this run").click()
+    expect(run_view).to_have_count(0)
+    item.focus()
+    page.keyboard.press("Enter")
+    expect(panel.locator(".jp-PyRunner-runView")).to_have_count(1)
+    assert_clean(page)

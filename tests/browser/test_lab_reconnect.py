@@ -333,3 +333,20 @@ def test_back_online_the_panel_reconnects_at_once_not_after_its_back_off(lab, pa
             (offline_from, offline_to, offline_noise(lab.port)),
         ],
     )
+
+
+def test_a_run_asked_for_while_the_server_is_down_says_it_is_unreachable(lab, page: Page) -> None:
+    panel = open_lab(page, lab)
+    choose_zip(page, panel, zip_bytes({"main.py": lines_program(1, 0.01, outputs=False)}))
+    first = console_mark(page)
+    lab.kill()
+    panel.locator(".jp-PyRunner-run").click()
+    alert = panel.locator(".jp-PyRunner-error[role=alert]")
+    expect(alert).to_contain_text(re.compile("unreachable"), timeout=15_000)
+    expect(panel.locator(".jp-PyRunner-run")).to_be_enabled()  # one can try again
+    lab.start()
+    end = console_mark(page)  # the outage: from the kill until the server is back
+    panel.locator(".jp-PyRunner-run").click()  # and it works once the server is back
+    run_view = panel.locator(".jp-PyRunner-runView")
+    assert wait_end(run_view, FIRST_RUN) == "succeeded", run_view.inner_text()
+    assert_clean(page, [(first, end, outage_noise(lab.port, r"[^/]+"))])
