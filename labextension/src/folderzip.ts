@@ -31,7 +31,7 @@ export function isSkipped(relativePath: string): boolean {
 }
 
 /** A folder is zipped in the page's memory: past this, zip it on the desktop and drop the zip. */
-export const MAX_FOLDER_BYTES = 1024 * 1024 * 1024;
+export const MAX_FOLDER_BYTES = 256 * 1024 * 1024;
 
 export interface IFolderFile {
   /** Path inside the folder, with `/` separators, starting with the folder's name. */
@@ -83,9 +83,9 @@ export function filesOfSelection(files: FileList | File[]): IFolderFile[] {
 export async function zipFolder(files: IFolderFile[]): Promise<Blob> {
   const total = files.reduce((sum, item) => sum + item.file.size, 0);
   if (total > MAX_FOLDER_BYTES) {
-    const gb = (total / 1024 ** 3).toFixed(1);
+    const mb = Math.round(total / 1024 ** 2);
     throw new Error(
-      `the folder holds ${gb} GB, too much to zip in the browser: zip it yourself and drop the .zip`
+      `the folder holds ${mb} MB, too much to zip in the browser (the limit is 256 MB): zip it yourself and drop the .zip`
     );
   }
   const tree: Zippable = {};

@@ -132,10 +132,11 @@ export class LogView {
     const hidden = model.dropped > 0 || model.skippedBytes > 0;
     this._notice.hidden = !hidden;
     if (hidden) {
+      const lines = (n: number): string => `${n.toLocaleString()} ${n === 1 ? 'line' : 'lines'}`;
       const what =
         model.skippedBytes > 0
-          ? `The first ${formatBytes(model.skippedBytes)}${model.dropped ? ' and ' + model.dropped.toLocaleString() + ' more lines' : ''} of the log are`
-          : `${model.dropped.toLocaleString()} earlier lines are`;
+          ? `The first ${formatBytes(model.skippedBytes)}${model.dropped ? ` and ${lines(model.dropped)} more` : ''} of the log are`
+          : `${lines(model.dropped)} before these ${model.dropped === 1 ? 'is' : 'are'}`;
       this._notice.textContent = `${what} not shown here: download the full log to see everything.`;
     }
     if (this._following) {

@@ -99,7 +99,7 @@ export class RunnerModel {
     if (maxLines !== this.log.maxLines) {
       this.log = new LogModel({ maxLines });
       if (this.run) {
-        void this.open(this.run.id);
+        this._show(this.run); // follow it again into the new log, from its tail
       }
     }
   }
@@ -248,10 +248,12 @@ export class RunnerModel {
       }
       if (error instanceof ApiError && error.status === 404) {
         if (this.run?.id === runId) {
-          this.close();
+          this._clearShown();
         }
         if (options.quietIfGone) {
-          this._runChanged.emit(null); // forget it
+          if (this.run === null) {
+            this._runChanged.emit(null); // forget it
+          }
         } else {
           this.showError(`The run ${runId} no longer exists.`);
         }
@@ -268,7 +270,12 @@ export class RunnerModel {
 
   /** Stop showing the run. */
   close(): void {
-    this._openRequest += 1;
+    this._openRequest += 1; // a run still loading is not shown either
+    this._clearShown();
+  }
+
+  /** Stop showing the run on show (without cancelling an `open()` under way). */
+  private _clearShown(): void {
     this._stream?.stop();
     this._stream = null;
     this.run = null;
@@ -315,6 +322,7 @@ export class RunnerModel {
   }
 
   private _show(record: IRunRecord): void {
+    this._openRequest += 1; // an older open() still loading must not replace this one
     this._stream?.stop();
     this.run = record;
     this.outputs = null;
@@ -363,13 +371,16 @@ export class RunnerModel {
   private async _checkStillThere(runId: string): Promise<void> {
     try {
       const record = await this.api.getRun(runId);
+      if (this.connection === 'ended' || (this.run && !isLive(this.run.status))) {
+        return; // the stream brought the end meanwhile: an older answer must not undo it
+      }
       this._merge(record);
       if (!isLive(record.status) && this.run?.id === runId && this.outputs === null) {
         await this.loadOutputs(runId);
       }
     } catch (error) {
       if (error instanceof ApiError && error.status === 404 && this.run?.id === runId) {
-        this.close();
+        this._clearShown();
         this.showError(`The run ${runId} was deleted.`);
       }
     }
@@ -462,7 +473,7 @@ export class RunnerModel {
     try {
       await this.api.deleteRun(runId);
       if (this.run?.id === runId) {
-        this.close();
+        this._clearShown();
       }
       this.history = this.history.filter(run => run.id !== runId);
       this.historyTotal = Math.max(0, this.historyTotal - 1);

@@ -130,7 +130,7 @@ export function OutputsBrowser({ model }: { model: RunnerModel }): JSX.Element |
               Copied {model.copied.files} files to <code>{model.copied.path}</code>
             </p>
           )}
-          {selected && <Preview model={model} runId={run.id} file={selected} />}
+          {selected && <Preview key={selected.path} model={model} runId={run.id} file={selected} />}
         </>
       )}
     </section>

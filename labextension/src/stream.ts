@@ -138,7 +138,9 @@ export class LogStream {
     if (this._stopped) {
       return;
     }
-    this._setState(this._attempt === 0 ? 'connecting' : 'reconnecting', '');
+    if (this._attempt === 0) {
+      this._setState('connecting', '');
+    } // a reconnection was reported (with its reason) when it was scheduled
     const connect = this._options.connect ?? ((url: string) => new WebSocket(url) as ISocket);
     let socket: ISocket;
     try {

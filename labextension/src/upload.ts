@@ -115,6 +115,10 @@ export function uploadFile(
     xhr.onabort = () => {
       reject(new ApiError(`The upload of "${name}" was cancelled.`, 0));
     };
+    if (signal?.aborted) {
+      reject(new ApiError(`The upload of "${name}" was cancelled.`, 0));
+      return;
+    }
     signal?.addEventListener('abort', () => xhr.abort(), { once: true });
     xhr.send(file);
   });

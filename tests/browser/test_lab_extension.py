@@ -184,6 +184,23 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str) -> No
         time.sleep(0.1)
 
 
+def wait_saved_in_workspace(tmp_path: Path, run_id: str) -> None:
+    """JupyterLab writes its state database (the run on show) into the workspace file,
+    debounced: a reload before that would not know the run."""
+    workspaces = tmp_path / "lab-workspaces"
+
+    def saved() -> bool:
+        for path in workspaces.glob("*.jupyterlab-workspace"):
+            try:
+                if run_id in path.read_text():
+                    return True
+            except OSError:  # being replaced right now
+                pass
+        return False
+
+    wait_until(saved, 10, "the run on show was never saved in the workspace")
+
+
 # -- the tests ------------------------------------------------------------------------------------
 
 
@@ -302,19 +319,7 @@ def test_a_reload_mid_run_shows_the_same_run_with_its_whole_log_once(
     )
     run_id = run_view.get_attribute("data-run-id")
     assert run_id
-    # JupyterLab writes its state database into the workspace file, debounced: wait for it
-    workspaces = tmp_path / "lab-workspaces"
-
-    def saved() -> bool:
-        for path in workspaces.glob("*.jupyterlab-workspace"):
-            try:
-                if run_id in path.read_text():
-                    return True
-            except OSError:  # being replaced right now
-                pass
-        return False
-
-    wait_until(saved, 10, "the run on show was never saved in the workspace")
+    wait_saved_in_workspace(tmp_path, run_id)
     assert f"line {count}" not in log_lines(run_view), "the run ended before the reload"
 
     page.reload()
@@ -612,7 +617,9 @@ def readable_contrasts(panel: Locator) -> dict[str, float]:
     return {what: panel.locator(css).first.evaluate(CONTRAST) for what, css in READABLE.items()}
 
 
-def test_a_huge_log_is_shown_from_its_tail_and_downloads_whole(lab, page: Page) -> None:
+def test_a_huge_log_is_shown_from_its_tail_and_downloads_whole(
+    lab, page: Page, tmp_path: Path
+) -> None:
     count = 40_000  # about 3 MB: more than the 2 MiB the panel asks for
     program = (
         "import sys\n"
@@ -624,6 +631,7 @@ def test_a_huge_log_is_shown_from_its_tail_and_downloads_whole(lab, page: Page) 
     panel.locator(".jp-PyRunner-run").click()
     run_view = panel.locator(".jp-PyRunner-runView")
     assert wait_end(run_view) == "succeeded", run_view.inner_text()
+    wait_saved_in_workspace(tmp_path, run_view.get_attribute("data-run-id") or "?")
     page.reload()  # opened anew: the panel asks for the tail of the log only
     panel = open_runner_panel(page)
     run_view = panel.locator(".jp-PyRunner-runView")
