@@ -6,7 +6,7 @@
 import { Drag } from '@lumino/dragdrop';
 
 import { filesOfEntry, filesOfSelection, IFolderFile, zipFolder } from './folderzip';
-import { Source } from './model';
+import { Source } from './runform';
 
 /** The MIME type JupyterLab's file browser puts its dragged paths under. */
 export const CONTENTS_MIME = 'application/x-jupyter-icontents';

@@ -12,6 +12,7 @@ import { RunnerModel } from './model';
 import { StatusBadge } from './runview';
 
 export function HistoryList({ model }: { model: RunnerModel }): JSX.Element {
+  const history = model.history;
   return (
     <section className="jp-PyRunner-section jp-PyRunner-history" aria-label="Runs">
       <div className="jp-PyRunner-row">
@@ -25,12 +26,12 @@ export function HistoryList({ model }: { model: RunnerModel }): JSX.Element {
           <refreshIcon.react tag="span" />
         </button>
       </div>
-      {model.historyError && <p className="jp-PyRunner-error">{model.historyError}</p>}
-      {model.history.length === 0 && !model.historyError ? (
+      {history.error && <p className="jp-PyRunner-error">{history.error}</p>}
+      {history.runs.length === 0 && !history.error ? (
         <p className="jp-PyRunner-muted">No runs yet.</p>
       ) : (
         <ul className="jp-PyRunner-runList">
-          {model.history.map(run => (
+          {history.runs.map(run => (
             <li
               key={run.id}
               aria-current={model.run?.id === run.id ? 'true' : undefined}
@@ -65,9 +66,9 @@ export function HistoryList({ model }: { model: RunnerModel }): JSX.Element {
           ))}
         </ul>
       )}
-      {model.history.length < model.historyTotal && (
-        <button className="jp-PyRunner-linkButton" onClick={() => void model.loadMoreHistory()}>
-          Show older runs ({model.historyTotal - model.history.length} more)
+      {history.runs.length < history.total && (
+        <button className="jp-PyRunner-linkButton" onClick={() => void history.loadMore()}>
+          Show older runs ({history.total - history.runs.length} more)
         </button>
       )}
     </section>

@@ -1,22 +1,18 @@
 /**
- * The state behind the Python Runner panel: what is about to run, the run on show (its record,
- * live log and outputs) and the history. The view renders it; nothing here touches the DOM.
+ * The state behind the Python Runner panel: the run on show (its record, live log and outputs),
+ * with what is about to run (`RunForm`) and the list of runs (`RunHistory`). The view renders
+ * it; nothing here touches the DOM.
  */
 
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ApiError, ICopyResult, IRunRecord, IStartRequest, RunnerApi } from './api';
-import { splitArgs } from './args';
+import { ApiError, ICopyResult, IRunRecord, RunnerApi } from './api';
 import { isLive } from './format';
 import { LogModel } from './logmodel';
+import { RunForm, Source } from './runform';
+import { RunHistory } from './runhistory';
 import { ConnectionState, IEndMessage, IStatusMessage, LogStream } from './stream';
 import { IOutputFile } from './tree';
-import { IUploadProgress, uploadFile } from './upload';
-
-/** A project or input file: picked in the browser (uploaded first) or a path on the server. */
-export type Source =
-  | { kind: 'file'; name: string; file: Blob; size: number }
-  | { kind: 'path'; name: string; path: string };
 
 /** What the panel needs from JupyterLab around it. */
 export interface IRunnerHost {
@@ -25,12 +21,6 @@ export interface IRunnerHost {
   /** Show a folder of the server's contents in the file browser. */
   reveal(path: string): Promise<void>;
 }
-
-export interface IUploadState extends IUploadProgress {
-  name: string;
-}
-
-const HISTORY_PAGE = 30;
 
 /** A run is shown from about this many bytes before the end of its log (the rest: download). */
 export const TAIL_BYTES = 2 * 1024 * 1024;
@@ -42,17 +32,18 @@ export class RunnerModel {
     options: { maxLogLines?: number } = {}
   ) {
     this.log = new LogModel({ maxLines: options.maxLogLines });
+    this.history = new RunHistory(api);
+    this.history.changed.connect(() => this._emit());
+    this.form = new RunForm(api);
+    this.form.changed.connect(() => this._emit());
   }
 
   /** The log of the run on show, fed by the stream. */
   log: LogModel;
 
-  source: Source | null = null;
-  inputs: Source[] = [];
-  args = '';
-  timeout = '';
-  upload: IUploadState | null = null;
-  starting = false;
+  /** What is about to run. */
+  readonly form: RunForm;
+  /** The last failure, for the panel's alert. */
   error: string | null = null;
 
   run: IRunRecord | null = null;
@@ -62,9 +53,8 @@ export class RunnerModel {
   outputsError: string | null = null;
   copied: ICopyResult | null = null;
 
-  history: IRunRecord[] = [];
-  historyTotal = 0;
-  historyError: string | null = null;
+  /** The runs listed below the run on show. */
+  readonly history: RunHistory;
 
   /** Any change of what the panel shows, except log text. */
   get changed(): ISignal<this, void> {
@@ -91,7 +81,8 @@ export class RunnerModel {
     }
     this._disposed = true;
     this._stream?.stop();
-    this._abort?.abort();
+    this.form.dispose();
+    this.history.dispose();
     Signal.clearData(this);
   }
 
@@ -106,30 +97,10 @@ export class RunnerModel {
 
   // -- choosing what to run -------------------------------------------------------------------
 
+  /** Choose the project (and clear an earlier error). */
   setSource(source: Source | null): void {
-    this.source = source;
-    this.error = null;
-    this._emit();
-  }
-
-  addInputs(inputs: Source[]): void {
-    this.inputs = [...this.inputs, ...inputs];
-    this._emit();
-  }
-
-  removeInput(index: number): void {
-    this.inputs = this.inputs.filter((_, i) => i !== index);
-    this._emit();
-  }
-
-  setArgs(args: string): void {
-    this.args = args;
-    this._emit();
-  }
-
-  setTimeout(timeout: string): void {
-    this.timeout = timeout;
-    this._emit();
+    this.form.setSource(source);
+    this.showError(null);
   }
 
   showError(message: string | null): void {
@@ -139,7 +110,7 @@ export class RunnerModel {
 
   /** Run a zip or folder of the server's contents at once, with the options as they are. */
   async runPath(path: string): Promise<void> {
-    if (this.starting) {
+    if (this.form.starting) {
       this.showError('Another run is being started: wait for its upload to finish.');
       return;
     }
@@ -148,85 +119,19 @@ export class RunnerModel {
     await this.start();
   }
 
-  /** Upload what needs uploading, then start the run and follow it. */
+  /** Upload what needs uploading, start the run and follow it. */
   async start(): Promise<void> {
-    const project = this.source;
-    if (!project || this.starting) {
+    if (!this.form.source || this.form.starting) {
       return;
     }
-    const inputs = [...this.inputs];
-    const request: IStartRequest = {};
-    const args = splitArgs(this.args);
-    if (args === null) {
-      this.showError('The arguments have an unclosed quote.');
-      return;
-    }
-    if (args.length) {
-      request.args = args;
-    }
-    if (this.timeout.trim()) {
-      const timeout = Number(this.timeout);
-      if (!Number.isFinite(timeout) || timeout <= 0) {
-        this.showError('The timeout is a number of seconds, more than 0.');
-        return;
-      }
-      request.timeout = timeout;
-    }
-    this.starting = true;
-    this.error = null;
-    this._emit();
-    this._abort = new AbortController();
+    this.showError(null);
     try {
-      const placed = await this._place(project);
-      if (project.kind === 'file') {
-        request.upload_id = placed;
-      } else {
-        request.path = placed;
-      }
-      const placedInputs: string[] = [];
-      for (const input of inputs) {
-        placedInputs.push(await this._place(input));
-      }
-      if (placedInputs.length) {
-        request.inputs = placedInputs;
-      }
-      const record = await this.api.startRun(request);
+      const record = await this.form.submit();
       this._show(record);
       void this.refreshHistory();
     } catch (error) {
-      this.error = messageOf(error);
-    } finally {
-      this.starting = false;
-      this.upload = null;
-      this._abort = null;
-      this._emit();
+      this.showError(messageOf(error));
     }
-  }
-
-  /** Stop an upload in progress. */
-  abortUpload(): void {
-    this._abort?.abort();
-  }
-
-  /** Upload a picked file (resolving to its upload id), or pass a server path on. */
-  private async _place(source: Source): Promise<string> {
-    if (source.kind === 'path') {
-      return source.path;
-    }
-    this.upload = { name: source.name, loaded: 0, total: source.size, speed: 0 };
-    this._emit();
-    const done = await uploadFile(
-      this.api,
-      source.file,
-      source.name,
-      progress => {
-        this.upload = { name: source.name, ...progress };
-        this._emit();
-      },
-      this._abort?.signal
-    );
-    this.upload = null;
-    return done.upload_id;
   }
 
   // -- the run on show -------------------------------------------------------------------------
@@ -433,51 +338,28 @@ export class RunnerModel {
 
   // -- history ----------------------------------------------------------------------------------
 
-  /** Reload the newest runs (keeping as many as are shown). */
+  /** Reload the newest runs; a run on show that ended while its stream was away is updated. */
   async refreshHistory(): Promise<void> {
-    try {
-      const page = await this.api.listRuns(Math.max(HISTORY_PAGE, this.history.length), 0);
-      this.history = page.runs;
-      this.historyTotal = page.total;
-      this.historyError = null;
-      const shown = this.run && page.runs.find(run => run.id === this.run?.id);
-      if (
-        shown &&
-        this.run &&
-        !isLive(shown.status) &&
-        isLive(this.run.status) &&
-        this.connection !== 'open'
-      ) {
-        this._merge(shown); // ended while the stream was away
-        void this.loadOutputs(shown.id);
-      }
-    } catch (error) {
-      this.historyError = messageOf(error);
+    const runs = await this.history.refresh();
+    const shown = runs && this.run && runs.find(run => run.id === this.run?.id);
+    if (
+      shown &&
+      this.run &&
+      !isLive(shown.status) &&
+      isLive(this.run.status) &&
+      this.connection !== 'open'
+    ) {
+      this._merge(shown);
+      void this.loadOutputs(shown.id);
     }
-    this._emit();
-  }
-
-  async loadMoreHistory(): Promise<void> {
-    try {
-      const page = await this.api.listRuns(HISTORY_PAGE, this.history.length);
-      const known = new Set(this.history.map(run => run.id));
-      this.history = [...this.history, ...page.runs.filter(run => !known.has(run.id))];
-      this.historyTotal = page.total;
-    } catch (error) {
-      this.historyError = messageOf(error);
-    }
-    this._emit();
   }
 
   async deleteRun(runId: string): Promise<void> {
     try {
-      await this.api.deleteRun(runId);
+      await this.history.remove(runId);
       if (this.run?.id === runId) {
         this._clearShown();
       }
-      this.history = this.history.filter(run => run.id !== runId);
-      this.historyTotal = Math.max(0, this.historyTotal - 1);
-      this._emit();
     } catch (error) {
       this.showError(messageOf(error));
     }
@@ -491,7 +373,6 @@ export class RunnerModel {
 
   private _stream: LogStream | null = null;
   private _openRequest = 0;
-  private _abort: AbortController | null = null;
   private _disposed = false;
   private _changed = new Signal<this, void>(this);
   private _logChanged = new Signal<this, void>(this);

@@ -17,7 +17,8 @@ import { installDropTarget, sourceFromFolderSelection } from './dropzone';
 import { formatBytes, formatSpeed } from './format';
 import { HistoryList } from './history';
 import { runnerIcon } from './icons';
-import { messageOf, RunnerModel, Source } from './model';
+import { messageOf, RunnerModel } from './model';
+import { Source } from './runform';
 import { RunView } from './runview';
 import { useModel } from './usemodel';
 
@@ -82,11 +83,12 @@ function RunnerComponent({ model }: { model: RunnerModel }): JSX.Element {
 }
 
 function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
+  const form = model.form;
   const zipInput = useRef<HTMLInputElement>(null);
   const folderInput = useRef<HTMLInputElement>(null);
   const inputsInput = useRef<HTMLInputElement>(null);
   const [optionsOpen, setOptionsOpen] = useState(false);
-  const busy = model.starting;
+  const busy = form.starting;
   const choose = async (sources: Promise<Source[]>): Promise<void> => {
     try {
       const list = await sources;
@@ -104,7 +106,7 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
   };
   const addInputs = async (sources: Promise<Source[]>): Promise<void> => {
     try {
-      model.addInputs(await sources);
+      form.addInputs(await sources);
     } catch (error) {
       model.showError(`Could not read the input files: ${messageOf(error)}`);
     }
@@ -117,16 +119,16 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
         onSources={choose}
         disabled={busy}
       >
-        {model.source ? (
+        {form.source ? (
           <div className="jp-PyRunner-chosen">
             <span
               className="jp-PyRunner-chosenName"
-              title={model.source.kind === 'path' ? model.source.path : model.source.name}
+              title={form.source.kind === 'path' ? form.source.path : form.source.name}
             >
-              {model.source.name}
+              {form.source.name}
             </span>
             <span className="jp-PyRunner-muted">
-              {model.source.kind === 'file' ? formatBytes(model.source.size) : 'in the workspace'}
+              {form.source.kind === 'file' ? formatBytes(form.source.size) : 'in the workspace'}
             </span>
             <button
               className="jp-PyRunner-iconButton"
@@ -216,11 +218,11 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
               Add…
             </button>
           </div>
-          {model.inputs.length === 0 ? (
+          {form.inputs.length === 0 ? (
             <p className="jp-PyRunner-muted">None. Drop files here; they arrive in INPUT_FOLDER.</p>
           ) : (
             <ul className="jp-PyRunner-inputList">
-              {model.inputs.map((input, index) => (
+              {form.inputs.map((input, index) => (
                 <li key={`${input.name}-${index}`}>
                   <span>{input.name}</span>
                   <span className="jp-PyRunner-muted">
@@ -230,7 +232,7 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
                     className="jp-PyRunner-iconButton"
                     aria-label={`Remove ${input.name}`}
                     title="Remove"
-                    onClick={() => model.removeInput(index)}
+                    onClick={() => form.removeInput(index)}
                     disabled={busy}
                   >
                     <closeIcon.react tag="span" />
@@ -247,7 +249,7 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
             aria-label="Input files"
             onChange={event => {
               const files = Array.from(event.currentTarget.files ?? []);
-              model.addInputs(
+              form.addInputs(
                 files.map(file => ({ kind: 'file', name: file.name, file, size: file.size }))
               );
               event.currentTarget.value = '';
@@ -259,9 +261,9 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
           <input
             className="jp-mod-styled"
             type="text"
-            value={model.args}
+            value={form.args}
             placeholder='e.g. --steps 10 "a b"'
-            onChange={event => model.setArgs(event.currentTarget.value)}
+            onChange={event => form.setArgs(event.currentTarget.value)}
             disabled={busy}
           />
         </label>
@@ -271,30 +273,30 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
             className="jp-mod-styled"
             type="number"
             min="1"
-            value={model.timeout}
+            value={form.timeout}
             placeholder="none"
-            onChange={event => model.setTimeout(event.currentTarget.value)}
+            onChange={event => form.setTimeout(event.currentTarget.value)}
             disabled={busy}
           />
         </label>
       </details>
 
-      {model.upload && (
+      {form.upload && (
         <div className="jp-PyRunner-upload" role="group" aria-label="Upload">
           <div className="jp-PyRunner-row">
-            <span>Uploading {model.upload.name}</span>
-            <button className="jp-PyRunner-linkButton" onClick={() => model.abortUpload()}>
+            <span>Uploading {form.upload.name}</span>
+            <button className="jp-PyRunner-linkButton" onClick={() => form.abortUpload()}>
               Stop
             </button>
           </div>
           <progress
-            max={model.upload.total || 1}
-            value={model.upload.loaded}
-            aria-label={`Upload of ${model.upload.name}`}
+            max={form.upload.total || 1}
+            value={form.upload.loaded}
+            aria-label={`Upload of ${form.upload.name}`}
           />
           <span className="jp-PyRunner-muted jp-PyRunner-uploadFigures">
-            {formatBytes(model.upload.loaded)} of {formatBytes(model.upload.total)} ·{' '}
-            {formatSpeed(model.upload.speed)}
+            {formatBytes(form.upload.loaded)} of {formatBytes(form.upload.total)} ·{' '}
+            {formatSpeed(form.upload.speed)}
           </span>
         </div>
       )}
@@ -302,7 +304,7 @@ function ProjectForm({ model }: { model: RunnerModel }): JSX.Element {
       <button
         className="jp-Button jp-mod-styled jp-mod-accept jp-PyRunner-run"
         onClick={() => void model.start()}
-        disabled={!model.source || busy}
+        disabled={!form.source || busy}
       >
         <runIcon.react tag="span" /> {busy ? 'Starting…' : 'Run'}
       </button>
