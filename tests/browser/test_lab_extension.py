@@ -139,6 +139,14 @@ def choose_zip(page: Page, panel: Locator, data: bytes, name: str = "proj.zip") 
     )
 
 
+def start_dropped(page: Page, lab: object, data: bytes) -> tuple[Locator, Locator]:
+    """Lab opened, the zip ``data`` dropped on the panel and run: the panel and the run's view."""
+    panel = open_lab(page, lab)
+    choose_zip(page, panel, data)
+    panel.locator(".jp-PyRunner-run").click()
+    return panel, panel.locator(".jp-PyRunner-runView")
+
+
 ENDED = (
     ".jp-PyRunner-runHeader .jp-PyRunner-badge:not(.jp-PyRunner-status-queued)"
     ":not(.jp-PyRunner-status-preparing):not(.jp-PyRunner-status-running)"
@@ -260,10 +268,9 @@ CANCEL_PROGRAM = """
 
 
 def test_cancel_stops_the_run_and_its_processes(lab, page: Page) -> None:
-    panel = open_lab(page, lab)
-    choose_zip(page, panel, zip_bytes({"main.py": textwrap.dedent(CANCEL_PROGRAM)}))
-    panel.locator(".jp-PyRunner-run").click()
-    run_view = panel.locator(".jp-PyRunner-runView")
+    panel, run_view = start_dropped(
+        page, lab, zip_bytes({"main.py": textwrap.dedent(CANCEL_PROGRAM)})
+    )
     run_view.locator(".jp-PyRunner-log").get_by_text("tick 3", exact=True).wait_for(
         timeout=FIRST_RUN
     )
@@ -310,10 +317,9 @@ def test_a_reload_mid_run_shows_the_same_run_with_its_whole_log_once(
     lab, page: Page, tmp_path: Path
 ) -> None:
     count = 40
-    panel = open_lab(page, lab)
-    choose_zip(page, panel, zip_bytes({"main.py": lines_program(count, 0.15, outputs=False)}))
-    panel.locator(".jp-PyRunner-run").click()
-    run_view = panel.locator(".jp-PyRunner-runView")
+    panel, run_view = start_dropped(
+        page, lab, zip_bytes({"main.py": lines_program(count, 0.15, outputs=False)})
+    )
     run_view.locator(".jp-PyRunner-log").get_by_text("line 5", exact=True).wait_for(
         timeout=FIRST_RUN
     )
@@ -426,10 +432,7 @@ def test_error_an_environment_that_cannot_be_built_shows_the_installer_message(
 
 
 def test_copy_to_workspace_puts_the_outputs_in_the_lab_root(lab, page: Page) -> None:
-    panel = open_lab(page, lab)
-    choose_zip(page, panel, zip_bytes({"main.py": lines_program(2, 0.01)}))
-    panel.locator(".jp-PyRunner-run").click()
-    run_view = panel.locator(".jp-PyRunner-runView")
+    _panel, run_view = start_dropped(page, lab, zip_bytes({"main.py": lines_program(2, 0.01)}))
     assert wait_end(run_view) == "succeeded", run_view.inner_text()
     run_view.get_by_role("button", name="Copy to workspace").click()
 
@@ -537,10 +540,7 @@ def test_screenshots_of_the_panel_in_the_light_and_the_dark_theme(
 ) -> None:
     shots = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
     shots.mkdir(parents=True, exist_ok=True)
-    panel = open_lab(page, lab)
-    choose_zip(page, panel, zip_bytes({"main.py": lines_program(6, 0.01)}))
-    panel.locator(".jp-PyRunner-run").click()
-    run_view = panel.locator(".jp-PyRunner-runView")
+    panel, run_view = start_dropped(page, lab, zip_bytes({"main.py": lines_program(6, 0.01)}))
     assert wait_end(run_view) == "succeeded", run_view.inner_text()
     run_view.locator(".jp-PyRunner-treeItem", has_text="plot.png").click()
     image = run_view.locator("img.jp-PyRunner-previewImage")
@@ -626,10 +626,7 @@ def test_a_huge_log_is_shown_from_its_tail_and_downloads_whole(
         f"for i in range(1, {count} + 1):\n"
         "    sys.stdout.write(f'line {i} ' + 'x' * 70 + '\\n')\n"
     )
-    panel = open_lab(page, lab)
-    choose_zip(page, panel, zip_bytes({"main.py": program}))
-    panel.locator(".jp-PyRunner-run").click()
-    run_view = panel.locator(".jp-PyRunner-runView")
+    panel, run_view = start_dropped(page, lab, zip_bytes({"main.py": program}))
     assert wait_end(run_view) == "succeeded", run_view.inner_text()
     wait_saved_in_workspace(tmp_path, run_view.get_attribute("data-run-id") or "?")
     page.reload()  # opened anew: the panel asks for the tail of the log only

@@ -27,6 +27,7 @@ from .test_lab_extension import (
     lines_program,
     log_lines,
     open_lab,
+    start_dropped,
     wait_end,
     wait_until,
     zip_bytes,
@@ -175,10 +176,9 @@ def start_lines_run(page: Page, lab: object, count: int, delay: float) -> tuple[
     """A run started from the panel (a dropped zip) printing ``line 1`` … ``line <count>``, on
     show and live (``line 5`` is in the log), with a mark in the page to tell a reload."""
     page.add_init_script(WATCH)
-    panel = open_lab(page, lab)
-    choose_zip(page, panel, zip_bytes({"main.py": lines_program(count, delay, outputs=False)}))
-    panel.locator(".jp-PyRunner-run").click()
-    run_view = panel.locator(".jp-PyRunner-runView")
+    _panel, run_view = start_dropped(
+        page, lab, zip_bytes({"main.py": lines_program(count, delay, outputs=False)})
+    )
     run_view.locator(".jp-PyRunner-log").get_by_text("line 5", exact=True).wait_for(
         timeout=FIRST_RUN
     )
