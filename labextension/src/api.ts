@@ -59,6 +59,16 @@ export interface ICopyResult {
   size: number;
 }
 
+/** `runs/<id>` or `runs/<id>/<rest>`, the id encoded for a URL. */
+function runPath(runId: string, rest = ''): string {
+  return `runs/${encodeURIComponent(runId)}${rest ? `/${rest}` : ''}`;
+}
+
+/** The API path of one output file, each part of its path encoded. */
+function outputPath(runId: string, path: string): string {
+  return runPath(runId, `outputs/${path.split('/').map(encodeURIComponent).join('/')}`);
+}
+
 /** A failed request: `message` is written for the user. */
 export class ApiError extends Error {
   constructor(
@@ -113,7 +123,7 @@ export class RunnerApi {
   }
 
   getRun(runId: string): Promise<IRunRecord> {
-    return this._json(`runs/${encodeURIComponent(runId)}`, { method: 'GET' });
+    return this._json(runPath(runId), { method: 'GET' });
   }
 
   startRun(request: IStartRequest): Promise<IRunRecord> {
@@ -121,19 +131,19 @@ export class RunnerApi {
   }
 
   cancelRun(runId: string): Promise<IRunRecord> {
-    return this._json(`runs/${encodeURIComponent(runId)}/cancel`, { method: 'POST' });
+    return this._json(runPath(runId, 'cancel'), { method: 'POST' });
   }
 
   async deleteRun(runId: string): Promise<void> {
-    await this._request(`runs/${encodeURIComponent(runId)}`, { method: 'DELETE' });
+    await this._request(runPath(runId), { method: 'DELETE' });
   }
 
   listOutputs(runId: string): Promise<{ files: IOutputFile[]; total_size: number }> {
-    return this._json(`runs/${encodeURIComponent(runId)}/outputs`, { method: 'GET' });
+    return this._json(runPath(runId, 'outputs'), { method: 'GET' });
   }
 
   copyOutputs(runId: string, path: string): Promise<ICopyResult> {
-    return this._json(`runs/${encodeURIComponent(runId)}/copy`, {
+    return this._json(runPath(runId, 'copy'), {
       method: 'POST',
       body: JSON.stringify({ path })
     });
@@ -141,19 +151,15 @@ export class RunnerApi {
 
   /** The URL of one output file (inline, or as a download). */
   outputUrl(runId: string, path: string, download = false): string {
-    const encoded = path.split('/').map(encodeURIComponent).join('/');
-    return this.linkUrl(
-      `runs/${encodeURIComponent(runId)}/outputs/${encoded}`,
-      download ? { download: '1' } : {}
-    );
+    return this.linkUrl(outputPath(runId, path), download ? { download: '1' } : {});
   }
 
   outputsZipUrl(runId: string): string {
-    return this.linkUrl(`runs/${encodeURIComponent(runId)}/outputs.zip`);
+    return this.linkUrl(runPath(runId, 'outputs.zip'));
   }
 
   logTextUrl(runId: string): string {
-    return this.linkUrl(`runs/${encodeURIComponent(runId)}/log.txt`);
+    return this.linkUrl(runPath(runId, 'log.txt'));
   }
 
   /**
@@ -165,10 +171,7 @@ export class RunnerApi {
     path: string,
     limit = 256 * 1024
   ): Promise<{ text: string; cut: boolean }> {
-    const response = await this._request(
-      `runs/${encodeURIComponent(runId)}/outputs/${path.split('/').map(encodeURIComponent).join('/')}`,
-      { method: 'GET' }
-    );
+    const response = await this._request(outputPath(runId, path), { method: 'GET' });
     const reader = response.body?.getReader();
     if (!reader) {
       const text = await response.text();
