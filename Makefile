@@ -21,7 +21,8 @@ LAB_ENV := PATH="$(CURDIR)/$(BIN):$$PATH"
 $(TOOLS):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet hatchling "hatch-jupyter-builder>=0.9" editables "jupyterlab>=4,<5"
+	$(BIN)/python -m pip install --quiet hatchling "hatch-jupyter-builder>=0.9" editables "jupyterlab>=4,<5" \
+		"setuptools>=70.1" wheel
 	touch $(TOOLS)
 
 $(LABEXT): $(TOOLS) $(LAB_SOURCES)

@@ -17,20 +17,18 @@ import contextlib
 import fcntl
 import json
 import os
-import selectors
 import shutil
-import signal
 import subprocess
-import sys
 import sysconfig
 import time
-from collections.abc import Callable, Iterator
-from functools import lru_cache
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from ._core import Record, sha256
-from .errors import EnvironmentBuildError
-from .hostenv import deny_patterns, scrub
+from .errors import BuildCancelled, EnvironmentBuildError
+from .hostenv import Role, host_environment
+from .installer import Installer
+from .interpreters import Interpreter
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
@@ -43,53 +41,6 @@ COMPILED = ".compiled"
 
 Log = Callable[[str], None]
 ShouldStop = Callable[[], bool]
-
-
-class BuildCancelled(Exception):
-    """The build was stopped because the run was cancelled."""
-
-
-class Interpreter(Record):
-    _fields = ("path", "version")
-    __slots__ = _fields
-
-    path: str  # real path of the base interpreter
-    version: str  # full version, e.g. "3.11.7"
-
-    def __init__(self, path: str, version: str) -> None:
-        self.path = path
-        self.version = version
-
-    @classmethod
-    def current(cls) -> Interpreter:
-        base = getattr(sys, "_base_executable", None) or sys.executable
-        return cls(os.path.realpath(base), ".".join(map(str, sys.version_info[:3])))
-
-    @classmethod
-    def find(cls, python: str | None) -> Interpreter:
-        """The interpreter named by ``--python`` (a path or a command), or the current one."""
-        if not python:
-            return cls.current()
-        return _probe(python)
-
-
-@lru_cache(maxsize=16)
-def _probe(python: str) -> Interpreter:
-    found = shutil.which(python) or python
-    script = "import sys, os; print(os.path.realpath(getattr(sys, '_base_executable', sys.executable))); print('.'.join(map(str, sys.version_info[:3])))"
-    try:
-        out = subprocess.run(
-            [found, "-c", script], capture_output=True, text=True, timeout=30, check=True
-        ).stdout.split("\n")
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise EnvironmentBuildError(
-            f"cannot use '{python}' as the Python interpreter: {exc}"
-        ) from None
-    if len(out) < 2 or not out[0] or not out[1][:1].isdigit():
-        raise EnvironmentBuildError(
-            f"cannot use '{python}' as the Python interpreter: it did not run as one"
-        )
-    return Interpreter(out[0], out[1])
 
 
 class EnvSpec(Record):
@@ -279,15 +230,16 @@ class EnvironmentManager:
         log: Log = lambda _m: None,
         should_stop: ShouldStop | None = None,
         on_build: Callable[[], object] | None = None,
+        installer_env: Mapping[str, str] | None = None,
     ) -> Iterator[tuple[Environment, bool]]:
         """The environment for ``spec`` (built if needed), held for the caller's use.
 
         Between finding an environment and locking it, ``prune`` may remove it: then it is
-        looked up (or built) again.
+        looked up (or built) again. ``installer_env``: see :meth:`ensure`.
         """
         built_any = False
         for _attempt in range(5):
-            env, built = self.ensure(spec, log, should_stop, on_build)
+            env, built = self.ensure(spec, log, should_stop, on_build, installer_env)
             built_any = built_any or built
             with self._flock(env.key, fcntl.LOCK_SH):
                 if self.get(env.key) is None:
@@ -314,10 +266,13 @@ class EnvironmentManager:
         log: Log = lambda _m: None,
         should_stop: ShouldStop | None = None,
         on_build: Callable[[], object] | None = None,
+        installer_env: Mapping[str, str] | None = None,
     ) -> tuple[Environment, bool]:
         """The environment for ``spec``, built if needed. Returns it and whether it was built.
 
         ``on_build`` is called when a build really starts (not for a cached environment).
+        ``installer_env`` is what the installer inherits (see ``hostenv.Role.INSTALLER``): the
+        run's own, so that its deny list holds; by default the host's, less the secrets.
         """
         key = spec.key
         found = self.get(key)
@@ -329,135 +284,62 @@ class EnvironmentManager:
                 return found, False
             if on_build is not None:
                 on_build()
-            return self._build(spec, log, should_stop), True
+            base = host_environment(Role.INSTALLER) if installer_env is None else installer_env
+            installer = Installer(self.uv, self._installer_settings(base), log, should_stop)
+            return self._build(spec, installer), True
 
-    def _build(self, spec: EnvSpec, log: Log, should_stop: ShouldStop | None) -> Environment:
-        key = spec.key
-        tmp = self.root / f".build-{key}-{os.urandom(4).hex()}"
+    def _installer_settings(self, base: Mapping[str, str]) -> dict[str, str]:
+        """The installer's environment: ``base`` plus never downloading a Python, never asking
+        a question, and uv's cache where linking from it works."""
+        env = dict(base)
+        env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+        env.setdefault("UV_CACHE_DIR", str(self._uv_cache_dir()))
+        env["PIP_NO_INPUT"] = "1"
+        return env
+
+    def _build(self, spec: EnvSpec, installer: Installer) -> Environment:
+        """Build in a temporary folder, then rename it into place: never seen half-built."""
+        tmp = self.root / f".build-{spec.key}-{os.urandom(4).hex()}"
         started = time.time()
         try:
-            reqs_file = tmp / "pyrunner-requirements.txt"
-            env_python = tmp / "bin" / "python"
-            if self.uv:
-                cmd = [
-                    self.uv,
-                    "venv",
-                    "--quiet",
-                    "--relocatable",
-                    "--python",
-                    spec.interpreter.path,
-                ]
-                if spec.system_site_packages:
-                    cmd.append("--system-site-packages")
-                self._call([*cmd, str(tmp)], log, should_stop, "creating the environment")
-            else:
-                cmd = [spec.interpreter.path, "-m", "venv"]
-                if spec.system_site_packages:
-                    cmd.append("--system-site-packages")
-                self._call([*cmd, str(tmp)], log, should_stop, "creating the environment")
-            reqs_file.write_text("".join(f"{line}\n" for line in spec.requirements))
+            installer.create_venv(tmp, spec)
             if spec.requirements:
-                if self.uv:
-                    cmd = [
-                        self.uv,
-                        "pip",
-                        "install",
-                        "--python",
-                        str(env_python),
-                        "-r",
-                        str(reqs_file),
-                    ]
-                else:
-                    cmd = [
-                        str(env_python),
-                        "-m",
-                        "pip",
-                        "install",
-                        "--disable-pip-version-check",
-                        "-r",
-                        str(reqs_file),
-                    ]
-                self._call(cmd, log, should_stop, "installing the requirements")
-            freeze = self._freeze(env_python)
-            meta = {
-                "key": key,
-                "requirements": list(spec.requirements),
-                "python": spec.interpreter.path,
-                "python_version": spec.interpreter.version,
-                "system_site_packages": spec.system_site_packages,
-                "installer": "uv" if self.uv else "pip",
-                "created": time.time(),
-                "build_seconds": round(time.time() - started, 3),
-                "freeze": freeze,
-            }
-            (tmp / META_NAME).write_text(json.dumps(meta, indent=1))
-            final = self.root / key
-            if final.exists():  # a leftover without metadata: never complete, safe to replace
-                shutil.rmtree(final)
-            os.rename(tmp, final)
+                installer.install(tmp, spec.requirements)
+            meta = self._describe(spec, installer, tmp, time.time() - started)
+            final = self._move_into_place(tmp, spec.key)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        env = Environment(key, final, meta)
+        env = Environment(spec.key, final, meta)
         (final / LAST_USED).touch()
         if self.compile_bytecode and spec.requirements:
             self._compile_later(env)
         return env
 
-    def _call(self, cmd: list[str], log: Log, should_stop: ShouldStop | None, what: str) -> str:
-        """Run an installer step, relaying its output to the log; raise with its own error text.
+    def _describe(
+        self, spec: EnvSpec, installer: Installer, path: Path, seconds: float
+    ) -> dict[str, Any]:
+        """Write ``pyrunner-env.json``: what the environment holds and how it was made."""
+        meta = {
+            "key": spec.key,
+            "requirements": list(spec.requirements),
+            "python": spec.interpreter.path,
+            "python_version": spec.interpreter.version,
+            "system_site_packages": spec.system_site_packages,
+            "installer": installer.name,
+            "created": time.time(),
+            "build_seconds": round(seconds, 3),
+            "freeze": _freeze(path),
+        }
+        (path / META_NAME).write_text(json.dumps(meta, indent=1))
+        return meta
 
-        The installer may run a project's own build scripts: it gets no host secrets, and on
-        cancel or interrupt its whole process group is stopped.
-        """
-        env = scrub(os.environ, deny_patterns())
-        env.setdefault("UV_PYTHON_DOWNLOADS", "never")
-        if "UV_CACHE_DIR" not in env:
-            env["UV_CACHE_DIR"] = str(self._uv_cache_dir())
-        env["PIP_NO_INPUT"] = "1"
-        env.pop("VIRTUAL_ENV", None)
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
-        )
-        assert proc.stdout is not None
-        output = bytearray()
-        pending = b""
-        finished = False
-        try:
-            with selectors.DefaultSelector() as sel:
-                sel.register(proc.stdout, selectors.EVENT_READ)
-                while True:
-                    if should_stop and should_stop():
-                        raise BuildCancelled()
-                    if not sel.select(timeout=0.1):
-                        continue
-                    data = os.read(proc.stdout.fileno(), 65536)
-                    if not data:
-                        break
-                    output += data
-                    pending += data
-                    *lines, pending = pending.split(b"\n")
-                    for line in lines:
-                        log(line.decode(errors="replace").rstrip())
-            returncode = proc.wait()
-            finished = True
-        finally:
-            if not finished:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            proc.stdout.close()
-        if pending:
-            log(pending.decode(errors="replace"))
-        if returncode != 0:
-            text = output.decode(errors="replace").strip()
-            raise EnvironmentBuildError(f"{what} failed", details=text)
-        return output.decode(errors="replace")
+    def _move_into_place(self, tmp: Path, key: str) -> Path:
+        final = self.root / key
+        if final.exists():  # a leftover without metadata: never complete, safe to replace
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        return final
 
     def _uv_cache_dir(self) -> Path:
         """uv's usual cache, unless it sits on another filesystem than the environments: uv then
@@ -470,28 +352,6 @@ class EnvironmentManager:
         except OSError:
             same = False
         return default if same else self.root.parent / "cache" / "uv"
-
-    def _freeze(self, env_python: Path) -> list[str]:
-        """``name==version`` of every distribution installed in the environment (as
-        ``pip freeze`` prints it, ``name @ url`` for direct installs), read from the
-        ``.dist-info`` folders: no installer process to start."""
-        import json as _json
-
-        lines = []
-        env_root = env_python.parent.parent
-        for site in sorted(env_root.glob("lib*/python*/site-packages")):
-            for info in sorted(site.glob("*.dist-info")):
-                name, version = _dist_name_version(info)
-                if not name or name.lower() in ("pip", "setuptools", "wheel", "distribute"):
-                    continue
-                url = None
-                try:
-                    direct = _json.loads((info / "direct_url.json").read_text())
-                    url = direct.get("url")
-                except (OSError, ValueError):
-                    pass
-                lines.append(f"{name} @ {url}" if url else f"{name}=={version}")
-        return sorted(set(lines), key=str.lower)
 
     def _compile_later(self, env: Environment) -> None:
         """Write the environment's bytecode in a detached process (see module docstring)."""
@@ -591,6 +451,26 @@ class EnvironmentManager:
             if not self._busy(key):
                 shutil.rmtree(path, ignore_errors=True)
         return removed
+
+
+def _freeze(env_root: Path) -> list[str]:
+    """``name==version`` of every distribution installed in the environment (as
+    ``pip freeze`` prints it, ``name @ url`` for direct installs), read from the
+    ``.dist-info`` folders: no installer process to start."""
+    lines = []
+    for site in sorted(env_root.glob("lib*/python*/site-packages")):
+        for info in sorted(site.glob("*.dist-info")):
+            name, version = _dist_name_version(info)
+            if not name or name.lower() in ("pip", "setuptools", "wheel", "distribute"):
+                continue
+            url = None
+            try:
+                direct = json.loads((info / "direct_url.json").read_text())
+                url = direct.get("url")
+            except (OSError, ValueError):
+                pass
+            lines.append(f"{name} @ {url}" if url else f"{name}=={version}")
+    return sorted(set(lines), key=str.lower)
 
 
 def _dist_name_version(info: Path) -> tuple[str, str]:

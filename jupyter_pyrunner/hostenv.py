@@ -1,13 +1,25 @@
-"""What of the host's environment may reach code that a project controls.
+"""What of the host's environment reaches each process a run starts: the one place for that rule.
 
-The program, the installer (which may run a project's own build scripts) and the detached
-supervisor all get the host's variables minus these patterns. This keeps tokens out of the
-program's reach through its environment or its parent's; it is not a boundary between users:
-a program runs with the same user id as the process that started it.
+A run starts up to three kinds of process, each a :class:`Role`:
+
+- the **supervisor**, when it is detached from its caller (``start_run``, the server, the
+  magic): the program can read its parent's environment in ``/proc``, so it gets no secrets;
+- the **installer** (uv or pip), which may run a project's own build scripts: no secrets, and
+  not the caller's ``VIRTUAL_ENV``;
+- the **program**: no secrets, none of the variables that would undo the environment's
+  isolation (``PYTHONPATH``...), none of pyrunner's own (``PYRUNNER_*``).
+
+"Secrets" are the variables matching :data:`DEFAULT_ENV_DENY`, the patterns of the
+``PYRUNNER_ENV_DENY`` variable (comma-separated) and the run's own ``env_deny``. Every entry
+point (the CLI, ``run_project``, ``start_run``, the server, the magic) gets its environments
+from :func:`host_environment`. This keeps tokens out of the program's reach through its own
+environment or its parent's; it is not a boundary between users: a program runs with the same
+user id as the process that started it.
 """
 
 from __future__ import annotations
 
+import enum
 import fnmatch
 import os
 from collections.abc import Iterable, Mapping
@@ -25,11 +37,45 @@ DEFAULT_ENV_DENY = (
 #: Variables that would undo the environment's isolation, dropped for the program only.
 ISOLATION_BREAKERS = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "VIRTUAL_ENV", "CONDA_PREFIX")
 
+#: pyrunner's own settings (store, deny list...): the program has no use for them.
+OWN_VARIABLES = ("PYRUNNER_*",)
 
-def deny_patterns(extra: Iterable[str] = ()) -> list[str]:
-    """The default deny list, the user's ``PYRUNNER_ENV_DENY`` and ``extra``."""
-    configured = [p.strip() for p in os.environ.get("PYRUNNER_ENV_DENY", "").split(",")]
-    return [*DEFAULT_ENV_DENY, *(p for p in configured if p), *extra]
+
+class Role(str, enum.Enum):
+    """A process a run starts, as far as its inherited environment is concerned."""
+
+    SUPERVISOR = "supervisor"
+    INSTALLER = "installer"
+    PROGRAM = "program"
+
+
+#: what each role loses beside the secrets
+_DROPPED: dict[Role, tuple[str, ...]] = {
+    Role.SUPERVISOR: (),
+    Role.INSTALLER: ("VIRTUAL_ENV",),
+    Role.PROGRAM: (*ISOLATION_BREAKERS, *OWN_VARIABLES),
+}
+
+
+def configured_deny(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The patterns of ``PYRUNNER_ENV_DENY`` (comma-separated; blanks ignored)."""
+    value = (os.environ if environ is None else environ).get("PYRUNNER_ENV_DENY", "")
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def deny_patterns(extra: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> list[str]:
+    """The secrets: the default deny list, ``PYRUNNER_ENV_DENY`` and ``extra`` (a run's own)."""
+    return [*DEFAULT_ENV_DENY, *configured_deny(environ), *extra]
+
+
+def host_environment(
+    role: Role, deny: Iterable[str] = (), base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """What ``role`` inherits from ``base`` (the host's ``os.environ`` by default): everything
+    but the secrets (:func:`deny_patterns` with the run's ``deny``) and what the role must
+    not see. The caller adds the role's own settings (the oSparc variables, uv's cache...)."""
+    env = os.environ if base is None else base
+    return scrub(env, [*deny_patterns(deny, env), *_DROPPED[role]])
 
 
 def scrub(env: Mapping[str, str], patterns: Iterable[str]) -> dict[str, str]:

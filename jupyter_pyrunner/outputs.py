@@ -11,15 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from ._core import Record
-from .errors import PyRunnerError
+from .errors import OutputNotFoundError, OutputsReplacedError
 
-
-class OutputNotFoundError(PyRunnerError):
-    """No such output file (or the path leads outside the output folder)."""
-
-
-class OutputsReplacedError(PyRunnerError, OSError):
-    """The program replaced its output folder by a link: nothing of it is copied."""
+__all__ = [
+    "OutputFile",
+    "OutputNotFoundError",
+    "OutputsReplacedError",
+    "copy_outputs",
+    "iter_zip",
+    "list_outputs",
+    "mime_type",
+    "resolve_output",
+]
 
 
 class OutputFile(Record):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -22,24 +21,21 @@ from pathlib import Path
 
 from . import process_tree
 from ._version import __version__
-from .environments import BuildCancelled, EnvironmentManager, EnvSpec, Interpreter
-from .errors import EnvironmentBuildError, PyRunnerError
-from .hostenv import ISOLATION_BREAKERS, deny_patterns, scrub
-from .logfile import STDERR, STDOUT, SYSTEM, LogWriter
+from .capture import OutputCapture, OutputSink
+from .environments import EnvironmentManager, EnvSpec
+from .errors import BuildCancelled, EnvironmentBuildError, PyRunnerError
+from .hostenv import Role, host_environment
+from .interpreters import Interpreter
+from .logfile import SYSTEM, LogWriter
 from .models import RunRecord, RunStatus
-from .progress import ProgressScanner
 from .store import INPUT_PORTS, OUTPUT_PORTS, RunStore, process_identity
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
     from typing import Any
 
-OutputSink = Callable[[int, bytes], None]
-READ_SIZE = 1 << 16
-#: after a small read, wait this long so the next read takes a larger piece: a program printing
-#: a line per write would otherwise cost a wake-up, a read and two writes per line
-COALESCE_BELOW = 16 * 1024
-COALESCE_WAIT = 0.002
+__all__ = ["OutputSink", "Supervisor", "main", "program_environment"]
+
 PROGRESS_SAVE_INTERVAL = 0.2
 CHECK_INTERVAL = 0.1
 MEMORY_INTERVAL = 0.25
@@ -49,10 +45,11 @@ LINGER = 0.5
 
 
 def program_environment(
-    base: dict[str, str], store: RunStore, record: RunRecord, env_path: Path, deny: list[str]
+    base: dict[str, str], store: RunStore, record: RunRecord, env_path: Path
 ) -> dict[str, str]:
-    """The program's environment: the host's, minus secrets, plus the oSparc variables."""
-    env = scrub(base, [*deny_patterns(deny), *ISOLATION_BREAKERS, "PYRUNNER_*"])
+    """The program's environment: what ``hostenv`` lets the program inherit from ``base``,
+    plus the oSparc variables and the run's marker."""
+    env = host_environment(Role.PROGRAM, record.spec.env_deny, base)
     run_dir = store.run_dir(record.id)
     inputs, outputs = run_dir / "inputs", run_dir / "outputs"
     env.update(
@@ -90,6 +87,26 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:  # real-time signals have no name of their own
         return f"signal {number}"
+
+
+class _Limits:
+    """A run's time and memory limits, and when the memory is next due to be measured."""
+
+    def __init__(self, timeout: float | None, memory: int | None, memory_mb: int | None) -> None:
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.memory = memory
+        self.memory_mb = memory_mb
+        self._last_memory = 0.0
+
+    def timed_out(self, now: float) -> bool:
+        return self.deadline is not None and now >= self.deadline
+
+    def memory_due(self, now: float) -> bool:
+        if not self.memory or now - self._last_memory < MEMORY_INTERVAL:
+            return False
+        self._last_memory = now
+        return True
 
 
 class Supervisor:
@@ -195,6 +212,7 @@ class Supervisor:
                 log=log.system,
                 should_stop=self._cancelled,
                 on_build=lambda: self._update(message="building the environment"),
+                installer_env=host_environment(Role.INSTALLER, spec.env_deny, self.base_env),
             ) as (env, built):
                 env_seconds = time.time() - t0
                 if built:
@@ -227,7 +245,7 @@ class Supervisor:
         spec = record.spec
         project = self.store.project_dir(self.run_id)
         assert record.entry is not None and record.workdir is not None
-        env = program_environment(self.base_env, self.store, record, env_path, record.spec.env_deny)
+        env = program_environment(self.base_env, self.store, record, env_path)
         memory = spec.memory_mb * 1024 * 1024 if spec.memory_mb else None
         t0 = time.time()
         proc = subprocess.Popen(
@@ -288,116 +306,82 @@ class Supervisor:
         The loop lives as long as the program does, not as long as its output pipes: a program
         that closes its stdout and stderr is still timed, cancelled and measured.
         """
-        assert proc.stdout is not None and proc.stderr is not None
-        streams = {proc.stdout.fileno(): STDOUT, proc.stderr.fileno(): STDERR}
-        scanner = ProgressScanner()
-        sink = self.sink
-        timeout = record.spec.timeout
-        deadline = time.monotonic() + timeout if timeout else None
-        progress: float | None = None
+        capture = OutputCapture(proc, log, self.sink)
+        limits = _Limits(record.spec.timeout, memory, record.spec.memory_mb)
         saved_progress: float | None = None
-        last_save = last_check = last_memory = 0.0
-        outcome: RunStatus | None = None
-        message: str | None = None
+        last_save = last_check = 0.0
+        outcome: tuple[RunStatus, str] | None = None
         exited_at: float | None = None
-        sel = selectors.DefaultSelector()
-        for fd in streams:
-            sel.register(fd, selectors.EVENT_READ)
         try:
             while True:
                 try:
-                    if streams:
-                        ready = sel.select(timeout=CHECK_INTERVAL)
-                    else:  # output closed, program still running: just wait for it
-                        ready = []
-                        with contextlib.suppress(subprocess.TimeoutExpired):
-                            proc.wait(timeout=CHECK_INTERVAL)
+                    capture.pump(CHECK_INTERVAL)
                 except KeyboardInterrupt:  # Ctrl-C or a kernel interrupt in this thread: cancel
                     self._interrupted = True
-                    ready = []
-                small = bool(ready)
-                for key, _ in ready:
-                    fd = int(key.fd)
-                    data = os.read(fd, READ_SIZE)
-                    if not data:
-                        sel.unregister(fd)
-                        del streams[fd]
-                        small = False
-                        continue
-                    if len(data) >= COALESCE_BELOW:
-                        small = False
-                    stream = streams[fd]
-                    log.write(stream, data)
-                    if sink is not None:
-                        sink(stream, data)
-                    found = scanner.feed(data)
-                    if found is not None:
-                        progress = found
-                if small and proc.poll() is None:  # (once it has ended, all is in the pipes)
-                    time.sleep(COALESCE_WAIT)
                 now = time.monotonic()
-                if progress != saved_progress and now - last_save >= PROGRESS_SAVE_INTERVAL:
-                    self._update(progress=progress)
-                    saved_progress, last_save = progress, now
-                if now - last_check < CHECK_INTERVAL and streams:
+                if capture.progress != saved_progress and now - last_save >= PROGRESS_SAVE_INTERVAL:
+                    self._update(progress=capture.progress)
+                    saved_progress, last_save = capture.progress, now
+                if now - last_check < CHECK_INTERVAL and capture.open:
                     continue
                 last_check = now
-                if proc.poll() is not None:
-                    if not streams:
+                if proc.poll() is not None:  # the program has ended: its outcome is its own
+                    if not capture.open:
                         break
-                    # the program has ended (its outcome is its own) but a descendant still
-                    # holds its output open: give it a moment, then stop it and drain the pipes
-                    if exited_at is None:
-                        exited_at = now
-                    elif now - exited_at > LINGER:
-                        process_tree.kill_run(
-                            self.run_id,
-                            None,
-                            proc.pid,
-                            grace=0.2,
-                            skip=self.envs.helper_pids,
-                            reap=self.subreaper,
-                        )
-                        if now - exited_at > LINGER + 3.0:
-                            break  # nothing more will come
+                    exited_at = exited_at or now
+                    if self._linger_over(proc, now - exited_at):
+                        break
                     continue
                 if outcome is None:
-                    if self._cancelled():
-                        outcome, message = RunStatus.CANCELLED, "cancelled"
-                    elif deadline is not None and now >= deadline:
-                        outcome = RunStatus.TIMED_OUT
-                        message = f"stopped after the time limit of {timeout:g} s"
-                    elif memory and now - last_memory >= MEMORY_INTERVAL:
-                        last_memory = now
-                        used = process_tree.tree_memory(
-                            self.run_id, proc.pid, proc.pid, everywhere=not self.subreaper
-                        )
-                        if used > memory:
-                            outcome = RunStatus.FAILED
-                            message = (
-                                f"stopped: memory use ({used / 2**20:.0f} MB) went over the "
-                                f"limit of {record.spec.memory_mb} MB"
-                            )
+                    outcome = self._limit_reached(limits, proc, now)
                     if outcome is not None:
-                        self._say(log, f"{message}")
-                        process_tree.kill_run(
-                            self.run_id,
-                            proc.pid,
-                            proc.pid,
-                            grace=KILL_GRACE,
-                            skip=[proc.pid, *self.envs.helper_pids],
-                            reap=self.subreaper,
-                        )
+                        self._say(log, outcome[1])
+                        self._stop_program(proc, grace=KILL_GRACE)
         finally:
-            sel.close()
-            proc.stdout.close()
-            proc.stderr.close()
-        final = scanner.flush()
-        if final is not None:
-            progress = final
+            progress = capture.close()
         if progress != saved_progress:
             self._update(progress=progress)
-        return outcome, message
+        return outcome if outcome is not None else (None, None)
+
+    def _limit_reached(
+        self, limits: _Limits, proc: subprocess.Popen[bytes], now: float
+    ) -> tuple[RunStatus, str] | None:
+        """Cancel, the time limit or the memory limit, whichever applies first: (status, why)."""
+        if self._cancelled():
+            return RunStatus.CANCELLED, "cancelled"
+        if limits.timed_out(now):
+            return RunStatus.TIMED_OUT, f"stopped after the time limit of {limits.timeout:g} s"
+        if limits.memory_due(now):
+            used = process_tree.tree_memory(
+                self.run_id, proc.pid, proc.pid, everywhere=not self.subreaper
+            )
+            if limits.memory is not None and used > limits.memory:
+                return RunStatus.FAILED, (
+                    f"stopped: memory use ({used / 2**20:.0f} MB) went over the "
+                    f"limit of {limits.memory_mb} MB"
+                )
+        return None
+
+    def _linger_over(self, proc: subprocess.Popen[bytes], since_exit: float) -> bool:
+        """The program has ended but a descendant still holds its output open: give it
+        ``LINGER`` seconds, then stop it and drain the pipes; True when nothing more will come."""
+        if since_exit <= LINGER:
+            return False
+        process_tree.kill_run(
+            self.run_id, None, proc.pid, grace=0.2, skip=self.envs.helper_pids, reap=self.subreaper
+        )
+        return since_exit > LINGER + 3.0
+
+    def _stop_program(self, proc: subprocess.Popen[bytes], grace: float) -> None:
+        """SIGTERM to every process of the run, ``grace`` seconds, then SIGKILL."""
+        process_tree.kill_run(
+            self.run_id,
+            proc.pid,
+            proc.pid,
+            grace=grace,
+            skip=[proc.pid, *self.envs.helper_pids],
+            reap=self.subreaper,
+        )
 
     # -- endings -----------------------------------------------------------------------------
     def _finish(self, record: RunRecord, status: RunStatus, **changes: Any) -> RunRecord:

@@ -1,0 +1,90 @@
+"""Capture of a running program's output: its pipes relayed, in chunks, to the run log.
+
+Output is read 64 KiB at a time as it becomes ready (never line by line), written to the log
+with its stream, handed to the caller's sink (a terminal, a kernel) and scanned for progress
+lines. After a small read it waits a moment so that the next read takes a larger piece: a
+program printing a line per write would otherwise cost a wake-up, a read and two writes per line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import subprocess
+import time
+from collections.abc import Callable
+
+from .logfile import STDERR, STDOUT, LogWriter
+from .progress import ProgressScanner
+
+OutputSink = Callable[[int, bytes], None]
+READ_SIZE = 1 << 16
+COALESCE_BELOW = 16 * 1024
+COALESCE_WAIT = 0.002
+
+
+class OutputCapture:
+    """Relays the stdout and stderr pipes of ``proc`` until both are closed."""
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], log: LogWriter, sink: OutputSink | None = None
+    ) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        self.proc = proc
+        self.log = log
+        self.sink = sink
+        self.progress: float | None = None
+        self._scanner = ProgressScanner()
+        self._streams = {proc.stdout.fileno(): STDOUT, proc.stderr.fileno(): STDERR}
+        self._selector = selectors.DefaultSelector()
+        for fd in self._streams:
+            self._selector.register(fd, selectors.EVENT_READ)
+
+    @property
+    def open(self) -> bool:
+        """Whether a pipe is still open (a descendant may hold them after the program ends)."""
+        return bool(self._streams)
+
+    def pump(self, timeout: float) -> None:
+        """Relay what is ready within ``timeout`` seconds; with both pipes closed, just wait
+        that long for the program to end (it is still timed, cancelled and measured)."""
+        if not self._streams:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=timeout)
+            return
+        ready = self._selector.select(timeout=timeout)
+        small = bool(ready)
+        for key, _ in ready:
+            got = self._read(int(key.fd))
+            if got == 0 or got >= COALESCE_BELOW:
+                small = False
+        if small and self.proc.poll() is None:  # (once it has ended, all is in the pipes)
+            time.sleep(COALESCE_WAIT)
+
+    def _read(self, fd: int) -> int:
+        """One read from ``fd``, relayed; its size (0: the pipe is closed)."""
+        data = os.read(fd, READ_SIZE)
+        if not data:
+            self._selector.unregister(fd)
+            del self._streams[fd]
+            return 0
+        stream = self._streams[fd]
+        self.log.write(stream, data)
+        if self.sink is not None:
+            self.sink(stream, data)
+        found = self._scanner.feed(data)
+        if found is not None:
+            self.progress = found
+        return len(data)
+
+    def close(self) -> float | None:
+        """Close the pipes; the last progress seen (an unfinished last line counts too)."""
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self._selector.close()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        final = self._scanner.flush()
+        if final is not None:
+            self.progress = final
+        return self.progress
