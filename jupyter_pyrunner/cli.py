@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from .models import RunRecord
     from .store import RunStore
+    from .supervisor import Supervisor
 
 EXIT_INVALID = 2
 EXIT_TIMEOUT = 124
@@ -25,21 +26,10 @@ EXIT_CANCELLED = 130
 def _number(
     kind: type[float] | type[int], zero_allowed: bool = False
 ) -> Callable[[str], float | int]:
-    """An argparse type: a number of ``kind``, more than 0 (or at least 0)."""
+    """An argparse type for the command's own numbers: more than 0 (or at least 0)."""
+    from .runoptions import number
 
-    def parse(text: str) -> float | int:
-        try:
-            value = kind(text)
-        except ValueError:
-            noun = "a whole number" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(f"'{text}' is not {noun}") from None
-        if value < 0 or (value == 0 and not zero_allowed):
-            bound = "cannot be negative" if zero_allowed else "must be more than 0"
-            raise argparse.ArgumentTypeError(f"{bound}, not {text}")
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names the type in its messages
-    return parse
+    return number(kind, minimum=0, zero_allowed=zero_allowed)
 
 
 def _add_run(sub: Any) -> None:
@@ -49,33 +39,9 @@ def _add_run(sub: Any) -> None:
         description="Run a project; arguments after -- go to the program.",
     )
     run.add_argument("source", help="the project: a .zip, a folder or a single .py file")
-    run.add_argument("--entry", metavar="PATH", help="entry point inside the project")
-    run.add_argument(
-        "--input",
-        metavar="PATH",
-        action="append",
-        default=[],
-        dest="inputs",
-        help="a file, folder or zip for the next input port (input_2..input_5)",
-    )
-    run.add_argument("--output-dir", metavar="DIR", help="copy the outputs here afterwards")
-    run.add_argument(
-        "--timeout", metavar="S", type=_number(float), help="stop the program after S seconds"
-    )
-    run.add_argument(
-        "--memory", metavar="MB", type=_number(int), help="memory limit of the program, in MB"
-    )
-    run.add_argument("--python", metavar="PATH", help="interpreter for the environment")
-    run.add_argument(
-        "--no-infer",
-        action="store_true",
-        help="without requirements, run in a bare environment (no guessing from imports)",
-    )
-    run.add_argument(
-        "--system-site-packages",
-        action="store_true",
-        help="let the program see the host interpreter's packages",
-    )
+    from .runoptions import add_run_options
+
+    add_run_options(run)
     run.add_argument(
         "--json",
         action="store_true",
@@ -198,11 +164,9 @@ def _command_of(args: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args_list = sys.argv[1:] if argv is None else list(argv)
-    program_args: list[str] = []
-    if "--" in args_list:
-        cut = args_list.index("--")
-        args_list, program_args = args_list[:cut], args_list[cut + 1 :]
+    from .runoptions import split_program_args
+
+    args_list, program_args = split_program_args(sys.argv[1:] if argv is None else argv)
     parser = _parser(_command_of(args_list))
     ns = parser.parse_args(args_list)
     if ns.version:
@@ -353,6 +317,21 @@ def exit_code_for(record: RunRecord) -> int:
 
 
 def _run(ns: argparse.Namespace, program_args: list[str]) -> int:
+    """``pyrunner run``: intake, then supervision in this process (Ctrl-C cancels)."""
+    store, supervisor, terminal = _prepare(ns, program_args)
+    try:
+        final = _supervise(supervisor)
+    finally:
+        terminal.stop()
+        store.close()  # the index is done with: close it now, not in the garbage collector
+    _report(final, store, as_json=ns.json)
+    return exit_code_for(final)
+
+
+def _prepare(
+    ns: argparse.Namespace, program_args: list[str]
+) -> tuple[RunStore, Supervisor, _Terminal]:
+    """The run taken in (the engine validates the options), and its supervisor."""
     import gc
 
     # importing and preparing allocate much and free little: the garbage collector's passes
@@ -360,62 +339,55 @@ def _run(ns: argparse.Namespace, program_args: list[str]) -> int:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        from .models import RunStatus
-        from .sdk import _spec, prepare_run
+        from .intake import prepare_run
+        from .runoptions import spec_from_options
         from .store import RunStore
         from .supervisor import Supervisor
 
         store = RunStore(ns.home)
-        deny = [p for p in os.environ.get("PYRUNNER_ENV_DENY", "").split(",") if p]
-        spec = _spec(
-            ns.source,
-            ns.entry,
-            ns.inputs,
-            program_args,
-            ns.timeout,
-            ns.memory,
-            ns.python,
-            not ns.no_infer,
-            ns.system_site_packages,
-            ns.output_dir,
-            deny,
-        )
-        record = prepare_run(store, spec)
+        record = prepare_run(store, spec_from_options(ns.source, ns, program_args))
         terminal = _Terminal(stdout_fd=2 if ns.json else 1)
         supervisor = Supervisor(
             store, record.id, sink=terminal.write, on_status=terminal.status, subreaper=True
         )
+        return store, supervisor, terminal
     finally:
         if collecting:
             gc.enable()
+
+
+def _supervise(supervisor: Supervisor) -> RunRecord:
+    """Run it here; SIGINT, SIGTERM and SIGHUP cancel it (its whole process tree stops)."""
     previous = {
         sig: signal.signal(sig, lambda *_: supervisor.interrupt())
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     }
     try:
-        final = supervisor.run()
+        return supervisor.run()
     finally:
-        terminal.stop()
-        store.close()  # the index is done with: close it now, not in the garbage collector
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _report(final: RunRecord, store: RunStore, *, as_json: bool) -> None:
+    """Warnings, the engine's error, a one-line summary on stderr; the record with --json."""
+    from .models import RunStatus
+
     for warning in final.warnings:
         print(f"pyrunner: warning: {warning}", file=sys.stderr)
     if final.status is RunStatus.ERROR:
         print(f"pyrunner: error: {final.message}", file=sys.stderr)
         if final.error_details:
             print(final.error_details, file=sys.stderr)
-    outputs = store.outputs_dir(final.id)
-    where = final.spec.output_dir or str(outputs)
+    where = final.spec.output_dir or str(store.outputs_dir(final.id))
     summary = f"pyrunner: run {final.id} {final.status.value}"
     if final.status is RunStatus.FAILED and final.message:
         summary += f" ({final.message})"
     if final.duration is not None:
         summary += f" in {final.duration:.2f} s"
     print(f"{summary}; outputs: {where}", file=sys.stderr)
-    if ns.json:
+    if as_json:
         print(json.dumps(final.to_dict(), indent=1))
-    return exit_code_for(final)
 
 
 # -- other commands ---------------------------------------------------------------------------
@@ -483,7 +455,8 @@ def _show(store: RunStore, ns: argparse.Namespace) -> int:
 
 
 def _logs(store: RunStore, ns: argparse.Namespace) -> int:
-    from .logfile import follow, iter_lines, read_chunks
+    from .handle import RunHandle
+    from .logfile import iter_lines
 
     run_id = store.resolve_id(ns.run_id)
     store.read(run_id)  # a clear error for a run that does not exist
@@ -493,10 +466,8 @@ def _logs(store: RunStore, ns: argparse.Namespace) -> int:
             stamp = time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts % 1 * 1000):03d}"
             sys.stdout.buffer.write(f"{stamp} {stream:6} ".encode() + line.rstrip(b"\n") + b"\n")
         return 0
-    if ns.follow:
-        chunks = follow(run_dir, ns.offset, lambda: store.get(run_id).status.is_terminal)
-    else:
-        chunks = iter(read_chunks(run_dir, ns.offset, max_bytes=1 << 62, final=True)[0])
+    handle = RunHandle(store, run_id)
+    chunks = handle.follow(ns.offset) if ns.follow else handle.chunks(ns.offset)
     for chunk in chunks:
         out = sys.stdout.buffer if chunk.stream == "stdout" else sys.stderr.buffer
         out.write(chunk.data)
@@ -528,15 +499,12 @@ def _outputs(store: RunStore, ns: argparse.Namespace) -> int:
 
 def _cancel(store: RunStore, ns: argparse.Namespace) -> int:
     run_id = store.resolve_id(ns.run_id)
-    store.request_cancel(run_id)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        record = store.get(run_id)
-        if record.status.is_terminal:
-            print(f"run {run_id} {record.status.value}")
-            return 0
-        time.sleep(0.05)
-    print(f"run {run_id}: cancel requested", file=sys.stderr)
+    store.request_cancel(run_id)  # refused with a clear message for a run that has ended
+    record = store.cancel_and_wait(run_id)
+    if record.status.is_terminal:
+        print(f"run {run_id} {record.status.value}")
+    else:
+        print(f"run {run_id}: cancel requested", file=sys.stderr)
     return 0
 
 

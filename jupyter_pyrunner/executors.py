@@ -8,13 +8,13 @@ kernel, the Jupyter server, a CLI). Other executors (a Dask cluster) implement t
 from __future__ import annotations
 
 import abc
-import os
 import subprocess
 import sys
 
-from .hostenv import deny_patterns, scrub
+from .hostenv import Role, host_environment
+from .liveness import process_identity
 from .models import RunStatus
-from .store import RunStore, process_identity
+from .store import RunStore
 
 
 class Executor(abc.ABC):
@@ -38,7 +38,7 @@ class LocalExecutor(Executor):
     def submit(self, store: RunStore, run_id: str) -> None:
         run_dir = store.run_dir(run_id)
         # the supervisor's own environment is readable by the program (same user): no secrets
-        env = scrub(os.environ, deny_patterns(store.read(run_id).spec.env_deny))
+        env = host_environment(Role.SUPERVISOR, store.read(run_id).spec.env_deny)
         with open(run_dir / "supervisor.log", "ab") as errors:
             proc = subprocess.Popen(
                 [self.python, "-m", "jupyter_pyrunner.supervisor", str(store.home), run_id],

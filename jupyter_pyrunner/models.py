@@ -5,10 +5,22 @@ from __future__ import annotations
 import enum
 
 from ._core import Record
+from .errors import InvalidRunSpecError
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
     from typing import Any
+
+#: oSparc's ports: the project is on input port 1, the user's inputs on ports 2 to 5
+INPUT_PORTS = 5
+OUTPUT_PORTS = 4
+MAX_USER_INPUTS = INPUT_PORTS - 1
+#: the largest limits a run may ask for (a year; a pebibyte)
+MAX_TIMEOUT = 366 * 86400.0
+MAX_MEMORY_MB = 1 << 30
+#: what a program's command line may hold (Linux refuses one argument over 128 KiB)
+MAX_ARG_BYTES = 128 * 1024
+MAX_ARGS_BYTES = 1 << 20
 
 
 class RunStatus(str, enum.Enum):
@@ -112,6 +124,34 @@ class RunSpec(Record):
 
     def to_dict(self) -> dict[str, Any]:
         return {name: _plain(getattr(self, name)) for name in self._fields}
+
+    def validate(self) -> RunSpec:
+        """Check every field, whichever face built the spec; returns it, or raises
+        ``InvalidRunSpecError`` naming the option and what it accepts. The engine calls this
+        once, before a run is created (``prepare_run``)."""
+        from . import validation as v
+
+        v.path_text(self.source, "the project", optional=False)
+        v.path_text(self.entry, "the entry point (--entry)")
+        v.path_text(self.python, "the interpreter (--python)")
+        v.path_text(self.output_dir, "the output folder (--output-dir)")
+        v.text_list(self.inputs, "the inputs (--input)", item="a path")
+        for item in self.inputs:
+            v.path_text(item, "an input (--input)", optional=False)
+        if len(self.inputs) > MAX_USER_INPUTS:
+            raise InvalidRunSpecError(
+                f"{len(self.inputs)} inputs given, but there are {MAX_USER_INPUTS} input ports "
+                "(input_2..input_5); put several files in one folder or zip to pass more"
+            )
+        v.arguments(self.args, MAX_ARG_BYTES, MAX_ARGS_BYTES)
+        v.positive(self.timeout, "the time limit (--timeout)", "seconds", MAX_TIMEOUT)
+        v.positive(self.memory_mb, "the memory limit (--memory)", "MB", MAX_MEMORY_MB, whole=True)
+        v.switch(self.infer_requirements, "infer_requirements")
+        v.switch(self.system_site_packages, "system_site_packages")
+        v.text_list(self.env_deny, "env_deny", item="a variable name or pattern")
+        for pattern in self.env_deny:
+            v.variable_pattern(pattern)
+        return self
 
 
 class RunRecord(Record):
@@ -239,6 +279,12 @@ class RunRecord(Record):
         values["spec"] = RunSpec(**{k: v for k, v in spec.items() if k in RunSpec._fields})
         values["status"] = RunStatus(data["status"])
         return cls(**values)
+
+    @property
+    def state(self) -> tuple[RunStatus, float | None, str | None, int | None]:
+        """What a watcher of the run shows: status, progress, message and exit code. The
+        faces redraw when it changes."""
+        return (self.status, self.progress, self.message, self.exit_code)
 
     @property
     def duration(self) -> float | None:

@@ -7,14 +7,14 @@ name; otherwise ``main.py``), with clear errors where that service would guess.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from ._core import Record
 from .errors import ProjectError
+from .inference import infer_requirements
+from .projectfiles import IGNORED_DIRS, ignored_dir_name, is_ignored, iter_project_files
 from .requirements import (
     Requirements,
-    infer_requirements,
     read_pyproject_dependencies,
     read_requirements_file,
     read_script_metadata,
@@ -27,48 +27,9 @@ __all__ = [
     "is_ignored",
     "iter_project_files",
     "resolve_project",
-]
-
-IGNORED_DIRS: frozenset[str] = frozenset(
-    {"__MACOSX", "__pycache__", "venv", "site-packages", ".ipynb_checkpoints"}
-)
-"""Folder names never searched; every hidden folder (``.git``, ``.venv`` …) is skipped too."""
+]  # the file rules are re-exported from projectfiles, where they live
 
 _MAX_LISTED = 10
-
-
-def _ignored_dir_name(name: str) -> bool:
-    return name in IGNORED_DIRS or name.startswith(".")
-
-
-def is_ignored(rel: PurePosixPath) -> bool:
-    """True for a file path under an ignored or hidden folder, an ``._*`` file or a ``*.pyc``.
-
-    The last component is taken as a file name: hidden files such as ``.env`` are kept.
-    """
-    parts = rel.parts
-    if not parts:
-        return False
-    if any(_ignored_dir_name(part) for part in parts[:-1]):
-        return True
-    name = parts[-1]
-    return name in IGNORED_DIRS or name.startswith("._") or name.endswith((".pyc", ".pyo"))
-
-
-def iter_project_files(root: Path) -> Iterator[PurePosixPath]:
-    """Relative paths of the project's files, sorted, skipping ignored ones.
-
-    Ignored folders are pruned (not descended) and symlinked folders are not followed.
-    """
-    found: list[PurePosixPath] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not _ignored_dir_name(d))
-        rel_dir = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
-        for name in filenames:
-            rel = rel_dir / name
-            if not is_ignored(rel):
-                found.append(rel)
-    yield from sorted(found)
 
 
 class Project(Record):
@@ -130,7 +91,7 @@ def _single_top_folder(root: Path) -> str | None:
     """Name of the only top-level folder of ``root`` (zips often wrap one), else None."""
     try:
         with os.scandir(root) as it:
-            entries = [e for e in it if not _ignored_dir_name(e.name) and e.name[-4:] != ".pyc"]
+            entries = [e for e in it if not ignored_dir_name(e.name) and e.name[-4:] != ".pyc"]
     except OSError:
         return None
     if len(entries) == 1 and entries[0].is_dir(follow_symlinks=False):

@@ -9,8 +9,9 @@ Layout under the store's home::
     runs/<id>/provenance.json   interpreter, frozen packages, archive hash, timings
     index.sqlite                WAL-mode index; several processes may use the store at once
 
-A run whose supervising process has died is noticed by whoever reads it next and marked
-``failed`` with the reason, and its leftover processes are stopped.
+Storage only: reading a record never signals a process nor writes (a run whose supervisor
+died is shown ``failed`` by ``liveness.as_seen``); ``liveness.reconcile`` writes such endings
+down, and is called here only by the actions that need the truth on disk (cancel, delete).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import RunNotFoundError, RunStateError
+from .liveness import as_seen, is_orphaned, process_identity, reconcile
 from .logfile import LOG_NAME
-from .models import RunRecord, RunSpec, RunStatus
+from .models import INPUT_PORTS, OUTPUT_PORTS, RunRecord, RunSpec, RunStatus
 from .paths import pyrunner_home
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
@@ -38,8 +40,6 @@ if TYPE_CHECKING:
 
 
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
-INPUT_PORTS = 5
-OUTPUT_PORTS = 4
 CANCEL_FILE = "cancel"
 
 _SCHEMA = """
@@ -57,31 +57,6 @@ CREATE INDEX IF NOT EXISTS runs_created ON runs (created DESC);
 def new_run_id(now: float | None = None) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now or time.time()))
     return f"{stamp}-{os.urandom(3).hex()}"
-
-
-def process_identity(pid: int | None = None) -> dict[str, Any]:
-    """Names a process (this one by default) so that others can tell later whether it lives.
-
-    The start time tells a live process from a later one that got the same pid; a process
-    already gone when named gets start -1, and so is never taken for alive.
-    """
-    from .process_tree import process_start_time
-
-    pid = os.getpid() if pid is None else pid
-    start = process_start_time(pid)
-    return {"pid": pid, "host": os.uname().nodename, "start": -1 if start is None else start}
-
-
-def identity_alive(identity: dict[str, Any] | None) -> bool:
-    """Whether the process named by ``identity`` still runs (unknowable on another host: yes)."""
-    if not identity:
-        return False
-    if identity.get("host") != os.uname().nodename:
-        return True
-    from .process_tree import process_start_time
-
-    start = process_start_time(int(identity["pid"]))
-    return start is not None and start == identity.get("start")
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -228,11 +203,9 @@ class RunStore:
             raise RunNotFoundError(f"no run '{run_id}' in {self.home}") from None
 
     def get(self, run_id: str) -> RunRecord:
-        """The current record; a run whose supervisor has died is marked failed on the way."""
-        record = self.read(run_id)
-        if not record.status.is_terminal and not identity_alive(record.supervisor):
-            record = self._mark_orphaned(run_id)
-        return record
+        """The record as a reader should see it: a run whose supervisor has died is shown
+        ``failed`` (nothing is written, no process signalled: see ``liveness``)."""
+        return as_seen(self.read(run_id))
 
     def update(self, run_id: str, **changes: Any) -> RunRecord:
         """Change fields of a record under its lock; returns the new record."""
@@ -242,34 +215,6 @@ class RunStore:
                 setattr(record, key, value)
             self.save(record)
             return record
-
-    def _mark_orphaned(self, run_id: str) -> RunRecord:
-        with self.locked(run_id):
-            record = self.read(run_id)
-            if record.status.is_terminal or identity_alive(record.supervisor):
-                return record  # finished or handed on meanwhile
-            pid = (record.supervisor or {}).get("pid")
-            self._stop_leftovers(record)
-            record.status = RunStatus.FAILED
-            record.message = (
-                f"the process supervising this run (pid {pid}) stopped unexpectedly; "
-                "the run was ended and its log and outputs so far are kept"
-            )
-            record.finished = time.time()
-            self.save(record)
-            return record
-
-    def _stop_leftovers(self, record: RunRecord) -> None:
-        """Stop whatever is left of a run nobody supervises any more.
-
-        The recorded program pid is used only while it still names the program (same start
-        time): after a crash or a reboot it may belong to anything. The run's marker variable
-        finds the rest, wherever it was re-parented.
-        """
-        from .process_tree import kill_run, verified_pid
-
-        pid = verified_pid(record.pid, record.pid_start)
-        kill_run(record.id, pid, pid, grace=0.5)
 
     def list_runs(
         self, limit: int = 50, offset: int = 0, status: str | None = None
@@ -287,7 +232,7 @@ class RunStore:
             record = RunRecord.from_dict(json.loads(raw))
             if not record.status.is_terminal:
                 try:
-                    record = self.get(run_id)
+                    record = self.get(run_id)  # the folder is the truth for a live run
                 except RunNotFoundError:
                     continue
             records.append(record)
@@ -304,8 +249,11 @@ class RunStore:
 
     def request_cancel(self, run_id: str) -> RunRecord:
         """Stop a run: a queued one is cancelled here and now, a live one is asked to stop (its
-        supervisor sees the request within ~100 ms). Returns the record as it stands."""
-        record = self.get(run_id)
+        supervisor sees the request within ~100 ms). Returns the record as it stands. An
+        orphaned run is reconciled (recorded failed, its leftovers stopped) and refused."""
+        record = self.read(run_id)
+        if is_orphaned(record):
+            record = reconcile(self, run_id)
         if record.status.is_terminal:
             raise RunStateError(f"run {run_id} has already ended ({record.status.value})")
         (self.run_dir(run_id) / CANCEL_FILE).touch()
@@ -330,25 +278,42 @@ class RunStore:
             self.save(record)
             return record
 
-    def _cancel_and_wait(self, run_id: str, timeout: float = 15.0) -> RunRecord:
-        self.request_cancel(run_id)
+    def cancel_and_wait(
+        self, run_id: str, timeout: float = 15.0, *, keep_waiting_on_interrupt: bool = False
+    ) -> RunRecord:
+        """Cancel the run and wait until it has stopped (its processes gone); returns the
+        record, still live if it did not stop within ``timeout``. A run that has already
+        ended is returned as it is. ``keep_waiting_on_interrupt``: a Ctrl-C (a kernel's
+        second interrupt) while waiting does not stop the wait."""
+        try:
+            self.request_cancel(run_id)
+        except RunStateError:
+            return self.get(run_id)  # it ended meanwhile
         deadline = time.monotonic() + timeout
         while True:
-            record = self.get(run_id)  # also notices a supervisor that died meanwhile
-            if record.status.is_terminal or time.monotonic() > deadline:
-                return record
-            time.sleep(0.05)
+            try:
+                record = self.get(run_id)  # also notices a supervisor that died meanwhile
+                if record.status.is_terminal or time.monotonic() > deadline:
+                    return record
+                time.sleep(0.05)
+            except KeyboardInterrupt:
+                if not keep_waiting_on_interrupt:
+                    raise
 
     def cancel_requested(self, run_id: str) -> bool:
         return (self.run_dir(run_id) / CANCEL_FILE).exists()
 
     def delete(self, run_id: str, force: bool = False) -> None:
         """Remove a finished run and its files (``force`` cancels a live one first)."""
-        record = self.get(run_id)
+        record = self.read(run_id)
+        if is_orphaned(record):
+            record = reconcile(self, run_id)  # its leftovers must not outlive its folder
         if not record.status.is_terminal:
             if not force:
                 raise RunStateError(f"run {run_id} is still {record.status.value}: cancel it first")
-            record = self._cancel_and_wait(run_id)
+            record = self.cancel_and_wait(run_id)
+            if is_orphaned(self.read(run_id)):  # its supervisor died rather than stopped
+                record = reconcile(self, run_id)
             if not record.status.is_terminal:
                 raise RunStateError(f"run {run_id} did not stop; try again in a moment")
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)

@@ -26,9 +26,10 @@ from .environments import EnvironmentManager, EnvSpec
 from .errors import BuildCancelled, EnvironmentBuildError, PyRunnerError
 from .hostenv import Role, host_environment
 from .interpreters import Interpreter
+from .liveness import process_identity
 from .logfile import SYSTEM, LogWriter
-from .models import RunRecord, RunStatus
-from .store import INPUT_PORTS, OUTPUT_PORTS, RunStore, process_identity
+from .models import INPUT_PORTS, OUTPUT_PORTS, RunRecord, RunStatus
+from .store import RunStore
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -79,22 +75,6 @@ def test_the_index_can_be_rebuilt_from_the_folders(tmp_path: Path) -> None:
     assert {r.id for r in fresh.list_runs()} == ids
 
 
-def test_a_run_whose_owner_died_is_marked_failed(tmp_path: Path) -> None:
-    store = RunStore(tmp_path)
-    record = store.create(RunSpec(source="x"), name="a")
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    store.update(
-        record.id,
-        status=RunStatus.RUNNING,
-        supervisor={"pid": dead.pid, "host": os.uname().nodename, "start": 1},
-    )
-    found = store.get(record.id)
-    assert found.status is RunStatus.FAILED
-    assert "stopped unexpectedly" in (found.message or "")
-    assert json.loads((store.run_dir(record.id) / "run.json").read_text())["status"] == "failed"
-
-
 def test_deleting_a_live_run_needs_force(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     record = store.create(RunSpec(source="x"), name="a")  # owned by this live process
@@ -112,70 +92,6 @@ def test_cancelling_a_finished_run_is_refused(tmp_path: Path) -> None:
     store.update(record.id, status=RunStatus.SUCCEEDED)
     with pytest.raises(RunStateError, match="already ended"):
         store.request_cancel(record.id)
-
-
-def test_a_supervisor_killed_with_sigkill_is_detected_and_its_program_stopped(
-    home: Path, project
-) -> None:
-    src = project(
-        {
-            "main.py": """
-        import os, time
-        if os.fork() == 0:
-            os.setsid()
-            while True:
-                time.sleep(1)
-        print("running", flush=True)
-        while True:
-            time.sleep(1)
-    """
-        }
-    )
-    handle = start_run(src, infer_requirements=False)
-    deadline = time.time() + 30
-    while "running" not in (handle.run_dir / "log.txt").read_text():
-        assert time.time() < deadline, handle.record
-        time.sleep(0.05)
-    record = handle.store.read(handle.id)
-    assert record.status is RunStatus.RUNNING
-    assert len(marker_processes(handle.id)) >= 2
-    os.kill(record.supervisor["pid"], signal.SIGKILL)
-    deadline = time.time() + 10
-    while True:  # the supervisor's death must be noticed by the next reader
-        final = RunStore(home).get(handle.id)
-        if final.status.is_terminal or time.time() > deadline:
-            break
-        time.sleep(0.05)
-    assert final.status is RunStatus.FAILED
-    assert "stopped unexpectedly" in (final.message or "")
-    deadline = time.time() + 5
-    while marker_processes(handle.id) and time.time() < deadline:
-        time.sleep(0.05)
-    assert marker_processes(handle.id) == []
-    assert "running" in handle.log_text()  # the log so far is kept
-
-
-def test_a_stale_program_pid_never_harms_an_unrelated_process(tmp_path: Path) -> None:
-    store = RunStore(tmp_path)
-    record = store.create(RunSpec(source="x"), name="a")
-    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    try:
-        # the record claims the bystander's pid as its program, with another start time
-        store.update(
-            record.id,
-            status=RunStatus.RUNNING,
-            pid=bystander.pid,
-            pid_start=1,
-            supervisor={"pid": dead.pid, "host": os.uname().nodename, "start": 1},
-        )
-        assert store.get(record.id).status is RunStatus.FAILED
-        time.sleep(0.3)
-        assert bystander.poll() is None
-    finally:
-        bystander.kill()
-        bystander.wait()
 
 
 def test_force_deleting_a_live_detached_run_stops_it_first(home: Path, project) -> None:

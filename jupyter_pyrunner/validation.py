@@ -1,0 +1,85 @@
+"""Checks of the values a run is asked for, with messages written for the user.
+
+``RunSpec.validate`` is their one caller: every face turns its input (command-line words, a
+magic's line, a JSON body, widget values) into a ``RunSpec`` and shows the engine's message.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from .errors import InvalidRunSpecError
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
+if TYPE_CHECKING:
+    from typing import Any
+
+#: an environment variable's name, or an fnmatch pattern of names (``AWS_*``, ``TOKEN_?``)
+_VARIABLE_PATTERN = re.compile(r"^[A-Za-z0-9_*?\[\]!-]+$")
+
+
+def path_text(value: Any, what: str, *, optional: bool = True) -> None:
+    """A path given as text: not empty, no NUL (``None`` is fine when ``optional``)."""
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRunSpecError(f"{what} must be a non-empty path")
+    if "\0" in value:
+        raise InvalidRunSpecError(f"{what} cannot contain a NUL character")
+
+
+def text_list(value: Any, what: str, *, item: str) -> None:
+    """A list of strings."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidRunSpecError(f"{what} must be a list, each item {item}")
+
+
+def arguments(args: Any, max_one: int, max_all: int) -> None:
+    """The program's arguments: strings without NUL, within what a command line may hold."""
+    text_list(args, "the program's arguments", item="a string")
+    total = 0
+    for arg in args:
+        if "\0" in arg:
+            raise InvalidRunSpecError("an argument for the program cannot contain a NUL character")
+        size = len(arg.encode("utf-8", "surrogateescape")) + 1
+        if size > max_one:
+            raise InvalidRunSpecError(
+                f"an argument for the program is {size - 1} bytes long; the limit is "
+                f"{max_one} bytes: pass big values in an input file instead"
+            )
+        total += size
+    if total > max_all:
+        raise InvalidRunSpecError(
+            f"the program's arguments take {total} bytes; the limit is {max_all} bytes: "
+            "pass big values in an input file instead"
+        )
+
+
+def positive(value: Any, what: str, unit: str, maximum: float, *, whole: bool = False) -> None:
+    """A limit: ``None`` (no limit), or a number more than 0 and at most ``maximum``."""
+    if value is None:
+        return
+    noun = "a whole number" if whole else "a number"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidRunSpecError(f"{what} must be {noun} of {unit}, not {value!r}")
+    if whole and value != int(value):
+        raise InvalidRunSpecError(f"{what} must be a whole number of {unit}, not {value:g}")
+    if value <= 0:
+        raise InvalidRunSpecError(f"{what} must be more than 0 {unit}, not {value:g}")
+    if value > maximum:
+        raise InvalidRunSpecError(f"{what} must be at most {maximum:g} {unit}, not {value:g}")
+
+
+def switch(value: Any, what: str) -> None:
+    if not isinstance(value, bool):
+        raise InvalidRunSpecError(f"'{what}' must be true or false, not {value!r}")
+
+
+def variable_pattern(pattern: str) -> None:
+    """A name of environment variables to withhold, or an fnmatch pattern of such names."""
+    if not _VARIABLE_PATTERN.match(pattern):
+        raise InvalidRunSpecError(
+            f"'{pattern}' in env_deny is not a variable name or pattern "
+            "(letters, digits, '_' and the wildcards '*', '?', '[...]')"
+        )

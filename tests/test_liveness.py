@@ -1,0 +1,137 @@
+"""Runs whose supervisor died: shown failed by every read, reconciled in one place only."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from jupyter_pyrunner import RunStateError, RunStatus, RunStore, start_run
+from jupyter_pyrunner.liveness import (
+    as_seen,
+    identity_alive,
+    is_orphaned,
+    process_identity,
+    reconcile,
+)
+from jupyter_pyrunner.models import RunSpec
+
+from .conftest import marker_processes
+
+
+def _dead_pid() -> int:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    return dead.pid
+
+
+def _orphan(store: RunStore, **changes: object) -> str:
+    """A run that says ``running``, owned by a process that has gone."""
+    record = store.create(RunSpec(source="x"), name="a")
+    supervisor = {"pid": _dead_pid(), "host": os.uname().nodename, "start": 1}
+    store.update(record.id, status=RunStatus.RUNNING, supervisor=supervisor, **changes)
+    return record.id
+
+
+def _stored_status(store: RunStore, run_id: str) -> str:
+    return str(json.loads((store.run_dir(run_id) / "run.json").read_text())["status"])
+
+
+def test_a_process_is_alive_only_with_the_same_pid_and_start_time() -> None:
+    me = process_identity()
+    assert identity_alive(me)
+    assert not identity_alive({**me, "start": me["start"] + 1})  # a pid reused later
+    assert not identity_alive({"pid": _dead_pid(), "host": me["host"], "start": 1})
+    assert identity_alive({"pid": 1, "host": "another-machine", "start": 5})  # unknowable
+    assert not identity_alive(None)
+
+
+def test_reading_an_orphan_shows_it_failed_but_writes_and_signals_nothing(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    run_id = _orphan(store)
+    before = (store.run_dir(run_id) / "run.json").stat().st_mtime_ns
+    seen = store.get(run_id)
+    assert seen.status is RunStatus.FAILED
+    assert "stopped unexpectedly" in (seen.message or "")
+    assert [r.status for r in store.list_runs()] == [RunStatus.FAILED]
+    assert _stored_status(store, run_id) == "running"
+    assert (store.run_dir(run_id) / "run.json").stat().st_mtime_ns == before
+    assert is_orphaned(store.read(run_id)) and as_seen(store.read(run_id)).status.is_terminal
+
+
+def test_reconcile_records_the_orphan_failed_once(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    run_id = _orphan(store)
+    first = reconcile(store, run_id)
+    assert first.status is RunStatus.FAILED and first.finished is not None
+    assert _stored_status(store, run_id) == "failed"
+    assert reconcile(store, run_id).finished == first.finished  # nothing more to do
+
+
+def test_reconcile_leaves_a_run_with_a_live_supervisor_alone(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    record = store.create(RunSpec(source="x"), name="a")  # owned by this live process
+    assert reconcile(store, record.id).status is RunStatus.QUEUED
+
+
+def test_cancelling_an_orphan_reconciles_it_and_is_refused(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    run_id = _orphan(store)
+    with pytest.raises(RunStateError, match="already ended"):
+        store.request_cancel(run_id)
+    assert _stored_status(store, run_id) == "failed"
+
+
+def test_a_stale_program_pid_never_harms_an_unrelated_process(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        # the record claims the bystander's pid as its program, with another start time
+        run_id = _orphan(store, pid=bystander.pid, pid_start=1)
+        assert reconcile(store, run_id).status is RunStatus.FAILED
+        time.sleep(0.3)
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_sigkilled_supervisors_leftovers_live_until_reconciled_then_stop(
+    home: Path, project
+) -> None:
+    src = project({"main.py": """
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            while True:
+                time.sleep(1)
+        print("running", flush=True)
+        while True:
+            time.sleep(1)
+    """})  # fmt: skip
+    handle = start_run(src, infer_requirements=False)
+    deadline = time.time() + 30
+    while "running" not in handle.log_text():
+        assert time.time() < deadline, handle.record
+        time.sleep(0.05)
+    assert len(marker_processes(handle.id)) >= 2
+    os.kill(handle.store.read(handle.id).supervisor["pid"], signal.SIGKILL)  # type: ignore[index]
+    deadline = time.time() + 10
+    while not (seen := RunStore(home).get(handle.id)).status.is_terminal:
+        assert time.time() < deadline, "the supervisor's death was never noticed"
+        time.sleep(0.05)
+    assert seen.status is RunStatus.FAILED
+    # the daemon (setsid, re-parented to init) survived its supervisor: reading did not stop it
+    assert marker_processes(handle.id)
+    reconcile(RunStore(home), handle.id)
+    deadline = time.time() + 5
+    while marker_processes(handle.id) and time.time() < deadline:
+        time.sleep(0.05)
+    assert marker_processes(handle.id) == []
+    assert "running" in handle.log_text()  # the log so far is kept
