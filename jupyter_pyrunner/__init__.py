@@ -15,26 +15,30 @@ if TYPE_CHECKING:
     from .errors import (
         ArchiveError,
         EnvironmentBuildError,
+        InvalidRunSpecError,
         ProjectError,
         PyRunnerError,
         RunNotFoundError,
         RunStateError,
     )
     from .executors import Executor, LocalExecutor
+    from .handle import RunHandle
+    from .intake import prepare_run
     from .models import RunRecord, RunSpec, RunStatus
     from .notebook.panel import RunnerPanel
     from .notebook.result import RunResult
-    from .sdk import RunHandle, prepare_run, run_project, start_run
+    from .sdk import run_project, start_run
     from .store import RunStore
 
 _EXPORTS = {
-    "RunHandle": "sdk",
-    "prepare_run": "sdk",
+    "RunHandle": "handle",
+    "prepare_run": "intake",
     "run_project": "sdk",
     "start_run": "sdk",
     "EnvironmentManager": "environments",
     "ArchiveError": "errors",
     "EnvironmentBuildError": "errors",
+    "InvalidRunSpecError": "errors",
     "ProjectError": "errors",
     "PyRunnerError": "errors",
     "RunNotFoundError": "errors",
@@ -54,6 +58,7 @@ __all__ = [
     "EnvironmentBuildError",
     "EnvironmentManager",
     "Executor",
+    "InvalidRunSpecError",
     "LocalExecutor",
     "ProjectError",
     "PyRunnerError",

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .capture import OutputSink
     from .executors import Executor
 
-__all__ = ["RunHandle", "prepare_run", "run_project", "run_spec", "start_run"]
+__all__ = ["RunHandle", "prepare_run", "run_project", "run_spec", "start_run", "start_spec"]
 
 
 if TYPE_CHECKING:  # (for the type checker only: importing typing costs milliseconds at start)
@@ -103,8 +103,18 @@ def start_run(
 ) -> RunHandle:
     """Prepare a run and hand it to an executor (a detached local supervisor by default);
     returns at once. Follow it with ``handle.follow()``, wait with ``handle.wait()``."""
+    return start_spec(run_spec(source, **options), home=home, executor=executor)
+
+
+def start_spec(
+    spec: RunSpec,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    executor: Executor | None = None,
+) -> RunHandle:
+    """``start_run`` for a face that has built its ``RunSpec`` already (the magic does)."""
     store = RunStore(home)
-    record = prepare_run(store, run_spec(source, **options))
+    record = prepare_run(store, spec)
     if executor is None:
         from .executors import LocalExecutor
 

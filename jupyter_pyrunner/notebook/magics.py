@@ -22,7 +22,9 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 
 from ..errors import PyRunnerError
-from ..sdk import RunHandle, start_run
+from ..handle import RunHandle
+from ..runoptions import add_run_options, spec_from_options, split_program_args
+from ..sdk import start_spec
 from ..store import RunStore
 from . import views
 from .result import RunResult
@@ -63,15 +65,8 @@ def _run_parser(cell: bool = False) -> _Parser:
         parser.add_argument("source")
     else:
         parser.add_argument("--requirements", default=None, help="space-separated requirements")
-    parser.add_argument("--entry")
-    parser.add_argument("--input", action="append", default=[], dest="inputs")
-    parser.add_argument("--output-dir")
-    parser.add_argument("--timeout", type=float)
-    parser.add_argument("--memory", type=int)
-    parser.add_argument("--python")
-    parser.add_argument("--no-infer", action="store_true")
+    add_run_options(parser)  # the same options as ``pyrunner run``
     parser.add_argument("--infer-requirements", action="store_true", help="the default")
-    parser.add_argument("--system-site-packages", action="store_true")
     parser.add_argument("--background", action="store_true")
     return parser
 
@@ -140,23 +135,10 @@ class PyRunnerMagics(Magics):
 
     # -- run ---------------------------------------------------------------------------------
     def _run(self, words: list[str], source: str | None = None) -> RunResult | None:
-        program_args: list[str] = []
-        if "--" in words:
-            cut = words.index("--")
-            words, program_args = words[:cut], words[cut + 1 :]
+        words, program_args = split_program_args(words)
         ns = _run_parser(cell=source is not None).parse_args(words)
-        handle = start_run(
-            source or ns.source,
-            entry=ns.entry,
-            inputs=ns.inputs,
-            args=program_args,
-            timeout=ns.timeout,
-            memory_mb=ns.memory,
-            python=ns.python,
-            infer_requirements=not ns.no_infer,
-            system_site_packages=ns.system_site_packages,
-            output_dir=ns.output_dir,
-        )
+        # the engine validates the options: its message is shown as any other (``_error``)
+        handle = start_spec(spec_from_options(source or ns.source, ns, program_args))
         result = RunResult(handle)
         if ns.background:
             self._background(result)
@@ -171,10 +153,7 @@ class PyRunnerMagics(Magics):
         return bool(_ASSIGNED.search(cells[-1]))
 
     def _cell(self, words: list[str], body: str) -> RunResult | None:
-        program_args: list[str] = []
-        if "--" in words:
-            cut = words.index("--")
-            words, program_args = words[:cut], words[cut + 1 :]
+        words, program_args = split_program_args(words)
         ns, _ = _run_parser(cell=True).parse_known_args(words)
         digest = hashlib.sha256((body + "\0" + str(ns.requirements)).encode()).hexdigest()[:16]
         folder = RunStore().home / "cells" / f"cell-{digest[:10]}"
@@ -204,9 +183,8 @@ class PyRunnerMagics(Magics):
                 return
             last_check = now
             record = handle.record
-            state = (record.status, record.progress, record.message)
-            if state != shown:
-                shown = state
+            if record.state != shown:
+                shown = record.state
                 if bar is not None:
                     bar.update(_View(views.progress_html(record), ""))
                 elif not self.rich and record.progress is not None:
@@ -235,18 +213,7 @@ class PyRunnerMagics(Magics):
     def _stop(self, handle: RunHandle) -> None:
         """The kernel was interrupted: cancel the run and wait until its processes are gone."""
         print("\npyrunner: interrupted, cancelling the run…", file=sys.stderr)
-        try:
-            handle.cancel()
-        except PyRunnerError:
-            return  # it ended meanwhile
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if handle.done:
-                    return
-                time.sleep(0.05)
-            except KeyboardInterrupt:
-                continue  # a second interrupt: we are stopping already
+        handle.cancel_and_wait(30, keep_waiting_on_interrupt=True)
 
     def _show_end(self, result: RunResult, record: RunRecord) -> None:
         if self.rich:
@@ -276,21 +243,13 @@ class PyRunnerMagics(Magics):
                 )
 
         def follow() -> None:
-            last: tuple[Any, ...] = ()
-            while True:
-                record = result.record
-                state = (record.status, record.progress, record.message)
-                if state != last:
-                    last = state
-                    body = views.progress_html(record) + views.summary_html(record)
-                    if record.status.is_terminal:
-                        body = views.summary_html(record) + views.outputs_html(
-                            result.outputs_dir, result.outputs, _download(result)
-                        )
-                    shown.update(_View(body, views.summary_text(record)))
+            for record in result.changes(STATUS_INTERVAL):
+                body = views.progress_html(record) + views.summary_html(record)
                 if record.status.is_terminal:
-                    return
-                time.sleep(STATUS_INTERVAL)
+                    body = views.summary_html(record) + views.outputs_html(
+                        result.outputs_dir, result.outputs, _download(result)
+                    )
+                shown.update(_View(body, views.summary_text(record)))
 
         threading.Thread(target=watch, name=f"pyrunner-{result.id}", daemon=True).start()
         return result
@@ -316,7 +275,7 @@ class PyRunnerMagics(Magics):
 
     def _logs(self, words: list[str]) -> None:
         store, run_id, _ = self._one(words, "%pyrunner logs")
-        for chunk in _chunks(store, run_id):
+        for chunk in RunHandle(store, run_id).chunks():
             (sys.stdout if chunk.stream == "stdout" else sys.stderr).write(chunk.text)
 
     def _outputs(self, words: list[str]) -> RunResult | None:
@@ -335,12 +294,8 @@ class PyRunnerMagics(Magics):
 
     def _cancel(self, words: list[str]) -> None:
         store, run_id, _ = self._one(words, "%pyrunner cancel")
-        store.request_cancel(run_id)
-        handle = RunHandle(store, run_id)
-        deadline = time.monotonic() + 15
-        while not handle.done and time.monotonic() < deadline:
-            time.sleep(0.05)
-        print(f"run {run_id}: {handle.status.value}")
+        store.request_cancel(run_id)  # refused with a clear message for a run that has ended
+        print(f"run {run_id}: {store.cancel_and_wait(run_id).status.value}")
 
     def _env(self, words: list[str]) -> None:
         if words[:1] != ["list"]:
@@ -356,17 +311,6 @@ class PyRunnerMagics(Magics):
         panel = RunnerPanel()
         display(panel)
         return None
-
-
-def _chunks(store: RunStore, run_id: str) -> Any:
-    from ..logfile import read_chunks
-
-    offset = 0
-    while True:
-        chunks, offset = read_chunks(store.run_dir(run_id), offset, final=True)
-        if not chunks:
-            return
-        yield from chunks
 
 
 def _download(result: RunResult) -> str:

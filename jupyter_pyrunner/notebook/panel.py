@@ -10,7 +10,9 @@ from pathlib import Path
 import ipywidgets as w
 
 from ..errors import PyRunnerError
-from ..sdk import RunHandle, start_run
+from ..handle import RunHandle
+from ..projectfiles import ignored_dir_name
+from ..sdk import start_run
 from ..store import RunStore
 from . import views
 from .result import RunResult, download_url
@@ -24,7 +26,6 @@ UPLOAD_NOTE = (
     "For bigger projects, put the zip in the workspace and choose it above (or use the "
     "JupyterLab Python Runner panel, which streams uploads to disk)."
 )
-SKIP_DIRS = {".git", ".ipynb_checkpoints", "__pycache__", ".venv", "venv", "node_modules"}
 
 
 def find_projects(folder: Path, depth: int = 2) -> list[str]:
@@ -39,7 +40,7 @@ def find_projects(folder: Path, depth: int = 2) -> list[str]:
         if current != folder and any(e.suffix == ".py" for e in entries if e.is_file()):
             found.append(str(current.relative_to(folder)) + "/")
         for entry in entries:
-            if entry.name.startswith(".") or entry.name in SKIP_DIRS:
+            if ignored_dir_name(entry.name):  # the folders intake skips, for the same reasons
                 continue
             if entry.is_file() and entry.suffix.lower() == ".zip":
                 found.append(str(entry.relative_to(folder)))
@@ -64,12 +65,19 @@ class RunnerPanel(w.VBox):
         self._lines: collections.deque[tuple[str, str]] = collections.deque(
             maxlen=self.max_log_lines
         )
-        self._shown_lines = 0
         self._dropped = False
         self._watcher: threading.Thread | None = None
         self._generation = 0  # the run being shown; an older watcher thread stops on a change
         self._uploaded_paths: list[str] = []
+        self._make_choosers()
+        self._make_run_controls()
+        self._make_results()
+        self._connect()
+        super().__init__(self._rows(), **kwargs)
+        self.refresh()
 
+    def _make_choosers(self) -> None:
+        """What to run: the project, an upload, inputs, arguments and a time limit."""
         self.source = w.Dropdown(description="Project", options=[], layout=w.Layout(width="60%"))
         self.refresh_button = w.Button(
             description="Refresh", icon="refresh", layout=w.Layout(width="auto")
@@ -81,12 +89,18 @@ class RunnerPanel(w.VBox):
         )
         self.args = w.Text(description="Arguments", placeholder="passed to the program")
         self.timeout = w.BoundedFloatText(description="Timeout (s)", value=0, min=0, max=7 * 86400)
+
+    def _make_run_controls(self) -> None:
+        """Run and Cancel, the status line and the progress bar."""
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.cancel_button = w.Button(
             description="Cancel", button_style="warning", icon="stop", disabled=True
         )
         self.status = w.HTML("")
         self.progress = w.FloatProgress(value=0, min=0, max=1, layout=w.Layout(width="50%"))
+
+    def _make_results(self) -> None:
+        """The live log, the outputs, copying them, and the recent runs."""
         self.log_view = w.Output(
             layout=w.Layout(max_height="320px", overflow="auto", border="1px solid #ddd")
         )
@@ -101,6 +115,7 @@ class RunnerPanel(w.VBox):
         self.history = w.Dropdown(description="Recent", options=[], layout=w.Layout(width="60%"))
         self.open_button = w.Button(description="Open", layout=w.Layout(width="auto"))
 
+    def _connect(self) -> None:
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.run_button.on_click(lambda _b: self.run())
         self.cancel_button.on_click(lambda _b: self.cancel())
@@ -111,24 +126,21 @@ class RunnerPanel(w.VBox):
         )
         self.upload.observe(self._uploaded, names="value")
 
-        super().__init__(
-            [
-                w.HBox([self.source, self.refresh_button]),
-                w.HBox([self.upload, self.upload_note]),
-                self.inputs,
-                self.args,
-                self.timeout,
-                w.HBox([self.run_button, self.cancel_button]),
-                w.HBox([self.status, self.progress]),
-                self.log_view,
-                self.full_log,
-                self.outputs,
-                w.HBox([self.copy_target, self.copy_button]),
-                w.HBox([self.history, self.open_button]),
-            ],
-            **kwargs,
-        )
-        self.refresh()
+    def _rows(self) -> list[w.Widget]:
+        return [
+            w.HBox([self.source, self.refresh_button]),
+            w.HBox([self.upload, self.upload_note]),
+            self.inputs,
+            self.args,
+            self.timeout,
+            w.HBox([self.run_button, self.cancel_button]),
+            w.HBox([self.status, self.progress]),
+            self.log_view,
+            self.full_log,
+            self.outputs,
+            w.HBox([self.copy_target, self.copy_button]),
+            w.HBox([self.history, self.open_button]),
+        ]
 
     # -- choosing ------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -222,12 +234,11 @@ class RunnerPanel(w.VBox):
         """The whole log in the log area (its first ``limit`` bytes for a huge one)."""
         if self.result is None:
             return
-        from ..logfile import read_chunks
+        from ..logfile import LOG_NAME, log_size
 
-        chunks, end = read_chunks(self.result.handle.run_dir, 0, max_bytes=limit, final=True)
-        text = "".join(c.text for c in chunks)
-        if end >= limit:
-            text += f"\n… (the log goes on: it is in {self.result.handle.run_dir / 'log.txt'})\n"
+        text = self.result.log_text(limit)
+        if log_size(self.result.run_dir) > limit:
+            text += f"\n… (the log goes on: it is in {self.result.run_dir / LOG_NAME})\n"
         self.log_view.outputs = ()
         self.log_view.append_stdout(text)
 
@@ -241,7 +252,6 @@ class RunnerPanel(w.VBox):
         self._generation += 1
         self.result = result
         self._lines.clear()
-        self._shown_lines = 0
         self._dropped = False
         self.log_view.outputs = ()
         self.outputs.value = ""

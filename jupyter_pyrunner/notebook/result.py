@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..handle import RunHandle
 from ..outputs import copy_outputs, resolve_output
-from ..sdk import RunHandle
 from . import views
 
 TYPE_CHECKING = False

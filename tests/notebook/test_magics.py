@@ -76,9 +76,30 @@ def test_project_errors_are_one_message(home: Path, demo: Path) -> None:
     ambiguous = texts(nb.cells[2])
     assert len(ambiguous) == 1 and "--entry" in ambiguous[0][1]
     usage = texts(nb.cells[3])
-    assert usage[0][0] == "stderr" and "invalid float value" in usage[0][1]
+    assert usage[0][0] == "stderr" and "'soon' is not a number" in usage[0][1]
     for cell in nb.cells[1:]:
         assert all(kind != "error" and "Traceback" not in text for kind, text in texts(cell))
+
+
+def test_invalid_limits_are_refused_by_the_engine_with_its_message_and_start_nothing(
+    home: Path, demo: Path
+) -> None:
+    nb = execute(["%load_ext jupyter_pyrunner",
+                  "%pyrunner run demo --timeout=-5 --memory=-1",
+                  "%pyrunner run demo --memory=0",
+                  "%pyrunner run demo --timeout=1e400"], demo)  # fmt: skip
+    messages = [texts(cell) for cell in nb.cells[1:]]
+    for outputs, expected in zip(
+        messages,
+        ["the time limit (--timeout) must be more than 0 seconds, not -5",
+         "the memory limit (--memory) must be more than 0 MB, not 0",
+         "the time limit (--timeout) must be a number of seconds, not inf"],
+        strict=True,
+    ):  # fmt: skip
+        assert len(outputs) == 1, outputs
+        kind, text = outputs[0]
+        assert kind == "text/html" and expected in text and "Traceback" not in text
+    assert RunStore(home).count() == 0
 
 
 def test_the_cell_magic_runs_the_cell_as_a_project(home: Path, tmp_path: Path) -> None:
@@ -101,7 +122,8 @@ def test_background_runs_return_at_once_and_update_their_display(home: Path, dem
         demo,
     )  # fmt: skip
     started = texts(nb.cells[1])
-    assert ("stdout", "True False\n") in started
+    # (the display thread's update may flush the print in two stream messages)
+    assert "".join(text for kind, text in started if kind == "stdout") == "True False\n"
     assert any(kind == "text/html" and "<progress" in text for kind, text in started)
     assert ("stdout", "succeeded\n") in texts(nb.cells[2])
 

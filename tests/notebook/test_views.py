@@ -36,7 +36,7 @@ def test_run_arguments_parse_like_the_command_line() -> None:
     )
     cell = _run_parser(cell=True).parse_args(["--requirements", "numpy pandas"])
     assert cell.requirements == "numpy pandas"
-    with pytest.raises(_UsageError, match="invalid float value"):
+    with pytest.raises(_UsageError, match="is not a number"):
         _run_parser().parse_args(["p.zip", "--timeout", "soon"])
     with pytest.raises(_UsageError, match="%pyrunner run SOURCE"):
         _run_parser().parse_args([])

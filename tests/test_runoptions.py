@@ -1,0 +1,52 @@
+"""The command line and the magic take a run's options from one definition."""
+
+from __future__ import annotations
+
+import argparse
+
+from jupyter_pyrunner.cli import _parser
+from jupyter_pyrunner.notebook.magics import _run_parser
+from jupyter_pyrunner.runoptions import (
+    add_run_options,
+    spec_from_options,
+    split_program_args,
+)
+
+
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    return {s for action in parser._actions for s in action.option_strings}
+
+
+def test_the_cli_and_the_magic_offer_every_run_option() -> None:
+    shared = argparse.ArgumentParser()
+    add_run_options(shared)
+    run_option_strings = _options(shared) - {"-h", "--help"}
+    cli = _parser("run")
+    run = next(a for a in cli._actions if isinstance(a, argparse._SubParsersAction)).choices["run"]
+    assert run_option_strings <= _options(run)
+    assert run_option_strings <= _options(_run_parser())
+    assert run_option_strings <= _options(_run_parser(cell=True))
+
+
+def test_parsed_options_become_the_same_spec_in_both_faces() -> None:
+    words = ["p.zip", "--input", "a.csv", "--timeout", "2.5", "--memory", "64", "--no-infer",
+             "--entry", "src/m.py", "--output-dir", "out", "--python", "python3.11"]  # fmt: skip
+    ours, program = split_program_args([*words, "--", "--fast", "--", "x"])
+    assert program == ["--fast", "--", "x"]
+    cli = _parser("run").parse_args(["run", *ours])
+    magic = _run_parser().parse_args(ours)
+    a = spec_from_options(cli.source, cli, program)
+    b = spec_from_options(magic.source, magic, program)
+    assert a == b
+    assert (a.timeout, a.memory_mb, a.infer_requirements, a.inputs) == (2.5, 64, False, ["a.csv"])
+    assert a.validate() is a
+
+
+def test_ranges_are_left_to_the_engine_and_only_numbers_are_parsed() -> None:
+    ns = _run_parser().parse_args(["p.zip", "--timeout", "-5", "--memory", "-1"])
+    assert (ns.timeout, ns.memory) == (-5.0, -1)  # RunSpec.validate refuses them, with its words
+
+
+def test_words_without_a_double_dash_are_all_pyrunners() -> None:
+    assert split_program_args(["run", "p"]) == (["run", "p"], [])
+    assert split_program_args(("--",)) == ([], [])

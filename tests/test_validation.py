@@ -1,0 +1,89 @@
+"""RunSpec validates itself: the engine's checks and messages, whichever face built the spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jupyter_pyrunner import RunStore, run_project, start_run
+from jupyter_pyrunner.errors import InvalidRunSpecError, ProjectError
+from jupyter_pyrunner.models import MAX_ARG_BYTES, RunSpec
+
+from .conftest import run_cli
+
+
+def test_a_spec_with_sensible_values_is_valid() -> None:
+    spec = RunSpec("p.zip", entry="src/app.py", inputs=["a", "b"], args=["--x", ""],
+                   timeout=0.5, memory_mb=512, env_deny=["AWS_*", "TOKEN_?", "[AB]_KEY"])  # fmt: skip
+    assert spec.validate() is spec
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"timeout": -5}, "the time limit (--timeout) must be more than 0 seconds, not -5"),
+        ({"timeout": 0}, "must be more than 0 seconds, not 0"),
+        ({"timeout": float("nan")}, "must be a number of seconds, not nan"),
+        ({"timeout": True}, "must be a number of seconds, not True"),
+        ({"timeout": "5"}, "must be a number of seconds, not '5'"),
+        ({"timeout": 1e12}, "must be at most"),
+        ({"memory_mb": -1}, "the memory limit (--memory) must be more than 0 MB, not -1"),
+        ({"memory_mb": 1.5}, "must be a whole number of MB, not 1.5"),
+        ({"memory_mb": 10**30}, "must be at most"),
+        ({"args": ["a\0b"]}, "cannot contain a NUL character"),
+        ({"args": ["x" * (MAX_ARG_BYTES + 1)]}, "pass big values in an input file"),
+        ({"args": ["x" * 100_000] * 12}, "the program's arguments take"),
+        ({"args": "--fast"}, "must be a list"),
+        ({"args": [1]}, "must be a list, each item a string"),
+        ({"inputs": ["a"] * 5}, "5 inputs given, but there are 4 input ports"),
+        ({"inputs": ["a\0"]}, "an input (--input) cannot contain a NUL character"),
+        ({"inputs": [""]}, "an input (--input) must be a non-empty path"),
+        ({"entry": ""}, "the entry point (--entry) must be a non-empty path"),
+        ({"python": "py\0"}, "cannot contain a NUL character"),
+        ({"output_dir": 3}, "the output folder (--output-dir) must be a non-empty path"),
+        ({"infer_requirements": "yes"}, "'infer_requirements' must be true or false"),
+        ({"system_site_packages": None}, "'system_site_packages' must be true or false"),
+        ({"env_deny": ["A B"]}, "'A B' in env_deny is not a variable name or pattern"),
+        ({"env_deny": ["X=1"]}, "is not a variable name or pattern"),
+        ({"source": ""}, "the project must be a non-empty path"),
+    ],
+)
+def test_each_invalid_value_is_refused_with_a_message_for_the_user(
+    changes: dict[str, object], message: str
+) -> None:
+    spec = RunSpec("p.zip")
+    for key, value in changes.items():
+        setattr(spec, key, value)
+    with pytest.raises(InvalidRunSpecError) as caught:
+        spec.validate()
+    assert message in str(caught.value)
+    assert isinstance(caught.value, ProjectError)  # every face already shows these
+
+
+@pytest.mark.parametrize("entry", ["run_project", "start_run"])
+def test_the_api_refuses_invalid_options_before_creating_a_run(
+    entry: str, home: Path, project
+) -> None:
+    src = project({"main.py": "print('never')"})
+    start = {"run_project": run_project, "start_run": start_run}[entry]
+    with pytest.raises(InvalidRunSpecError, match="memory limit"):
+        start(src, memory_mb=10**30)
+    with pytest.raises(InvalidRunSpecError, match="NUL"):
+        start(src, args=["a\0"])
+    assert RunStore(home).count() == 0
+
+
+def test_the_api_refuses_an_unknown_option_as_python_would(home: Path, project) -> None:
+    with pytest.raises(TypeError, match="timout"):
+        run_project(project({"main.py": ""}), timout=5)  # type: ignore[call-arg]
+
+
+def test_the_cli_shows_the_engines_message_and_starts_nothing(home: Path, project) -> None:
+    src = project({"main.py": "print('never')"})
+    result = run_cli("run", str(src), "--timeout", "-5")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "pyrunner: error: the time limit (--timeout) must be more than 0 seconds, not -5"
+    )
+    assert RunStore(home).count() == 0
