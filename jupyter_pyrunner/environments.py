@@ -18,7 +18,6 @@ import fcntl
 import json
 import os
 import shutil
-import subprocess
 import sysconfig
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -27,7 +26,7 @@ from pathlib import Path
 from ._core import Record, sha256
 from .errors import BuildCancelled, EnvironmentBuildError
 from .hostenv import Role, host_environment
-from .installer import Installer
+from .installer import Installer, compile_later, freeze
 from .interpreters import Interpreter
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
@@ -302,7 +301,7 @@ class EnvironmentManager:
         tmp = self.root / f".build-{spec.key}-{os.urandom(4).hex()}"
         started = time.time()
         try:
-            installer.create_venv(tmp, spec)
+            installer.create_venv(tmp, spec.interpreter.path, spec.system_site_packages)
             if spec.requirements:
                 installer.install(tmp, spec.requirements)
             meta = self._describe(spec, installer, tmp, time.time() - started)
@@ -313,7 +312,7 @@ class EnvironmentManager:
         env = Environment(spec.key, final, meta)
         (final / LAST_USED).touch()
         if self.compile_bytecode and spec.requirements:
-            self._compile_later(env)
+            self.helper_pids.append(compile_later(env.python, env.path / COMPILED))
         return env
 
     def _describe(
@@ -329,7 +328,7 @@ class EnvironmentManager:
             "installer": installer.name,
             "created": time.time(),
             "build_seconds": round(seconds, 3),
-            "freeze": _freeze(path),
+            "freeze": freeze(path),
         }
         (path / META_NAME).write_text(json.dumps(meta, indent=1))
         return meta
@@ -352,25 +351,6 @@ class EnvironmentManager:
         except OSError:
             same = False
         return default if same else self.root.parent / "cache" / "uv"
-
-    def _compile_later(self, env: Environment) -> None:
-        """Write the environment's bytecode in a detached process (see module docstring)."""
-        # the environment's own interpreter finds its site-packages: no guessing of the layout
-        script = (
-            "import compileall, sys, pathlib, sysconfig;"
-            "ok = compileall.compile_dir(sysconfig.get_path('purelib'), quiet=2, workers=0);"
-            "pathlib.Path(sys.argv[1]).write_text('ok' if ok else 'partial')"
-        )
-        env_vars = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        proc = subprocess.Popen(
-            [str(env.python), "-c", script, str(env.path / COMPILED)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            env=env_vars,
-        )
-        self.helper_pids.append(proc.pid)
 
     # -- housekeeping ------------------------------------------------------------------------
     def _busy(self, key: str) -> bool:
@@ -451,44 +431,3 @@ class EnvironmentManager:
             if not self._busy(key):
                 shutil.rmtree(path, ignore_errors=True)
         return removed
-
-
-def _freeze(env_root: Path) -> list[str]:
-    """``name==version`` of every distribution installed in the environment (as
-    ``pip freeze`` prints it, ``name @ url`` for direct installs), read from the
-    ``.dist-info`` folders: no installer process to start."""
-    lines = []
-    for site in sorted(env_root.glob("lib*/python*/site-packages")):
-        for info in sorted(site.glob("*.dist-info")):
-            name, version = _dist_name_version(info)
-            if not name or name.lower() in ("pip", "setuptools", "wheel", "distribute"):
-                continue
-            url = None
-            try:
-                direct = json.loads((info / "direct_url.json").read_text())
-                url = direct.get("url")
-            except (OSError, ValueError):
-                pass
-            lines.append(f"{name} @ {url}" if url else f"{name}=={version}")
-    return sorted(set(lines), key=str.lower)
-
-
-def _dist_name_version(info: Path) -> tuple[str, str]:
-    """Name and version from a ``.dist-info`` folder's METADATA (its folder name as fallback)."""
-    name = version = ""
-    try:
-        with open(info / "METADATA", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("Name:"):
-                    name = line[5:].strip()
-                elif line.startswith("Version:"):
-                    version = line[8:].strip()
-                elif not line.strip():
-                    break  # end of the headers
-    except OSError:
-        pass
-    if not name or not version:
-        stem = info.name[: -len(".dist-info")]
-        fallback_name, _, fallback_version = stem.partition("-")
-        name, version = name or fallback_name, version or fallback_version
-    return name, version

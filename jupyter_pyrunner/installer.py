@@ -1,4 +1,5 @@
-"""The installer: uv (or venv + pip when uv is missing) run as a child process for a build.
+"""The installer: uv (or venv + pip when uv is missing) run as a child process for a build,
+then what was installed read back and the bytecode written.
 
 It creates the virtual environment and installs the requirements into it, relays the
 installer's output line by line to the run's log, stops the installer's whole process group on
@@ -9,6 +10,7 @@ inherits from the host is decided by ``hostenv`` (role ``installer``), not here.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import selectors
 import signal
@@ -17,10 +19,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from .errors import BuildCancelled, EnvironmentBuildError
-
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
-if TYPE_CHECKING:
-    from .environments import EnvSpec
 
 Log = Callable[[str], None]
 ShouldStop = Callable[[], bool]
@@ -46,12 +44,13 @@ class Installer:
     def name(self) -> str:
         return "uv" if self.uv else "pip"
 
-    def create_venv(self, path: Path, spec: EnvSpec) -> None:
+    def create_venv(self, path: Path, python: str, system_site_packages: bool = False) -> None:
+        """A virtual environment at ``path`` on the base interpreter ``python``."""
         if self.uv:
-            cmd = [self.uv, "venv", "--quiet", "--relocatable", "--python", spec.interpreter.path]
+            cmd = [self.uv, "venv", "--quiet", "--relocatable", "--python", python]
         else:
-            cmd = [spec.interpreter.path, "-m", "venv"]
-        if spec.system_site_packages:
+            cmd = [python, "-m", "venv"]
+        if system_site_packages:
             cmd.append("--system-site-packages")
         self.call([*cmd, str(path)], "creating the environment")
 
@@ -123,3 +122,70 @@ class Installer:
         if pending:
             self.log(pending.decode(errors="replace"))
         return output
+
+
+def compile_later(python: Path, done_marker: Path) -> int:
+    """Write an environment's bytecode in a detached process; its pid.
+
+    ``PYTHONDONTWRITEBYTECODE`` may be set on the host: without ``.pyc`` files a cached
+    environment would recompile its packages at every run. Compiling during the build would
+    triple a cold build's time, so it happens once, right after, while runs may already start.
+    ``done_marker`` says ``ok`` (or ``partial``) once it is done.
+    """
+    # the environment's own interpreter finds its site-packages: no guessing of the layout
+    script = (
+        "import compileall, sys, pathlib, sysconfig;"
+        "ok = compileall.compile_dir(sysconfig.get_path('purelib'), quiet=2, workers=0);"
+        "pathlib.Path(sys.argv[1]).write_text('ok' if ok else 'partial')"
+    )
+    env_vars = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    proc = subprocess.Popen(
+        [str(python), "-c", script, str(done_marker)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env_vars,
+    )
+    return proc.pid
+
+
+def freeze(env_root: Path) -> list[str]:
+    """``name==version`` of every distribution installed in the environment (as
+    ``pip freeze`` prints it, ``name @ url`` for direct installs), read from the
+    ``.dist-info`` folders: no installer process to start."""
+    lines = []
+    for site in sorted(env_root.glob("lib*/python*/site-packages")):
+        for info in sorted(site.glob("*.dist-info")):
+            name, version = _dist_name_version(info)
+            if not name or name.lower() in ("pip", "setuptools", "wheel", "distribute"):
+                continue
+            url = None
+            try:
+                direct = json.loads((info / "direct_url.json").read_text())
+                url = direct.get("url")
+            except (OSError, ValueError):
+                pass
+            lines.append(f"{name} @ {url}" if url else f"{name}=={version}")
+    return sorted(set(lines), key=str.lower)
+
+
+def _dist_name_version(info: Path) -> tuple[str, str]:
+    """Name and version from a ``.dist-info`` folder's METADATA (its folder name as fallback)."""
+    name = version = ""
+    try:
+        with open(info / "METADATA", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("Name:"):
+                    name = line[5:].strip()
+                elif line.startswith("Version:"):
+                    version = line[8:].strip()
+                elif not line.strip():
+                    break  # end of the headers
+    except OSError:
+        pass
+    if not name or not version:
+        stem = info.name[: -len(".dist-info")]
+        fallback_name, _, fallback_version = stem.partition("-")
+        name, version = name or fallback_name, version or fallback_version
+    return name, version

@@ -16,9 +16,17 @@ from .models import RunRecord, RunStatus
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
-    from typing import Any
+    from contextlib import AbstractContextManager
+    from typing import Any, Protocol
 
-    from .store import RunStore
+    class RecordStore(Protocol):
+        """What reconciling needs of a store (``RunStore`` is one); named here so that this
+        module does not import the store, which imports it."""
+
+        def locked(self, run_id: str) -> AbstractContextManager[None]: ...
+        def read(self, run_id: str) -> RunRecord: ...
+        def save(self, record: RunRecord) -> None: ...
+
 
 __all__ = ["as_seen", "identity_alive", "is_orphaned", "process_identity", "reconcile"]
 
@@ -72,7 +80,7 @@ def as_seen(record: RunRecord) -> RunRecord:
     return seen
 
 
-def reconcile(store: RunStore, run_id: str) -> RunRecord:
+def reconcile(store: RecordStore, run_id: str) -> RunRecord:
     """If the run is orphaned, stop its leftover processes and record it ``failed``; returns
     the record as stored afterwards. Safe to call at any time, from any process."""
     with store.locked(run_id):

@@ -9,8 +9,6 @@ records the outcome. It runs inside the caller (the CLI) or as a detached proces
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -20,15 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import process_tree
-from ._version import __version__
 from .capture import OutputCapture, OutputSink
 from .environments import EnvironmentManager, EnvSpec
 from .errors import BuildCancelled, EnvironmentBuildError, PyRunnerError
 from .hostenv import Role, host_environment
 from .interpreters import Interpreter
+from .limits import Limits, child_setup
 from .liveness import process_identity
 from .logfile import SYSTEM, LogWriter
 from .models import INPUT_PORTS, OUTPUT_PORTS, RunRecord, RunStatus
+from .provenance import write_provenance
 from .store import RunStore
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
@@ -39,7 +38,6 @@ __all__ = ["OutputSink", "Supervisor", "main", "program_environment"]
 
 PROGRESS_SAVE_INTERVAL = 0.2
 CHECK_INTERVAL = 0.1
-MEMORY_INTERVAL = 0.25
 KILL_GRACE = 2.0
 #: after the program exits, how long a descendant may keep its output open before it is stopped
 LINGER = 0.5
@@ -69,45 +67,11 @@ def program_environment(
     return env
 
 
-def _preexec(memory_bytes: int | None) -> Callable[[], None]:
-    def setup() -> None:
-        process_tree.die_with_parent()
-        if memory_bytes:
-            import resource
-
-            # a ceiling on each process's data segment stops runaway allocations at once; the
-            # whole tree's memory is also watched by the supervisor (address-space limits would
-            # break numpy's threads)
-            resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
-
-    return setup
-
-
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
     except ValueError:  # real-time signals have no name of their own
         return f"signal {number}"
-
-
-class _Limits:
-    """A run's time and memory limits, and when the memory is next due to be measured."""
-
-    def __init__(self, timeout: float | None, memory: int | None, memory_mb: int | None) -> None:
-        self.timeout = timeout
-        self.deadline = time.monotonic() + timeout if timeout else None
-        self.memory = memory
-        self.memory_mb = memory_mb
-        self._last_memory = 0.0
-
-    def timed_out(self, now: float) -> bool:
-        return self.deadline is not None and now >= self.deadline
-
-    def memory_due(self, now: float) -> bool:
-        if not self.memory or now - self._last_memory < MEMORY_INTERVAL:
-            return False
-        self._last_memory = now
-        return True
 
 
 class Supervisor:
@@ -257,7 +221,7 @@ class Supervisor:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_preexec(memory),
+            preexec_fn=child_setup(memory),
         )
         record = self._update(
             status=RunStatus.RUNNING,
@@ -308,7 +272,7 @@ class Supervisor:
         that closes its stdout and stderr is still timed, cancelled and measured.
         """
         capture = OutputCapture(proc, log, self.sink)
-        limits = _Limits(record.spec.timeout, memory, record.spec.memory_mb)
+        limits = Limits(record.spec.timeout, memory, record.spec.memory_mb)
         saved_progress: float | None = None
         last_save = last_check = 0.0
         outcome: tuple[RunStatus, str] | None = None
@@ -345,7 +309,7 @@ class Supervisor:
         return outcome if outcome is not None else (None, None)
 
     def _limit_reached(
-        self, limits: _Limits, proc: subprocess.Popen[bytes], now: float
+        self, limits: Limits, proc: subprocess.Popen[bytes], now: float
     ) -> tuple[RunStatus, str] | None:
         """Cancel, the time limit or the memory limit, whichever applies first: (status, why)."""
         if self._cancelled():
@@ -399,7 +363,7 @@ class Supervisor:
         if problem:
             warnings.append(problem)
         final = {"status": status, "finished": finished, "timings": timings, **changes}
-        self._write_provenance(record, final)
+        write_provenance(self.run_dir, record, final, self.envs)
         return self._update(warnings=warnings, **final)
 
     def _copy_outputs(self, record: RunRecord) -> str | None:
@@ -413,34 +377,6 @@ class Supervisor:
         except OSError as exc:  # OutputsReplacedError is one
             return f"the outputs could not be copied to {target}: {exc}"
         return None
-
-    def _write_provenance(self, record: RunRecord, final: dict[str, Any]) -> None:
-        uname = os.uname()  # (platform.platform() would start a subprocess)
-        env = self.envs.get(record.env_key) if record.env_key else None
-        data = {
-            "pyrunner": __version__,
-            "run_id": record.id,
-            "source": record.spec.source,
-            "source_sha256": record.source_sha256,
-            "entry": record.entry,
-            "args": record.spec.args,
-            "inputs": record.spec.inputs,
-            "requirements": record.requirements,
-            "requirements_source": record.requirements_source,
-            "interpreter": record.python,
-            "python_version": env.meta.get("python_version") if env else None,
-            "environment": record.env_key,
-            "installer": env.meta.get("installer") if env else None,
-            "freeze": env.freeze if env else [],
-            "platform": f"{uname.sysname}-{uname.release}-{uname.machine}",
-            "status": RunStatus(final["status"]).value,
-            "exit_code": final.get("exit_code", record.exit_code),
-            "started": record.started,
-            "finished": final["finished"],
-            "timings": final["timings"],
-        }
-        with contextlib.suppress(OSError):  # the record still holds the essentials
-            (self.run_dir / "provenance.json").write_text(json.dumps(data, indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,11 @@
-"""The Jupyter Server extension: configuration, wiring, and the periodic queue check."""
+"""The Jupyter Server extension: configuration, the route table, wiring, and the periodic
+queue check."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
@@ -12,9 +15,38 @@ from traitlets import Float, Int, List, Type, Unicode, default
 from .._version import __version__
 from ..executors import Executor, LocalExecutor
 from ..store import RunStore
-from .handlers import handlers
+from .handlers import (
+    CancelHandler,
+    CopyHandler,
+    LogFileHandler,
+    LogHandler,
+    OutputFileHandler,
+    OutputsHandler,
+    OutputsZipHandler,
+    RunHandler,
+    RunsHandler,
+    UploadHandler,
+)
 from .manager import RunManager
-from .stream import RunWatcher
+from .stream import RunWatcher, StreamHandler
+
+API = "/pyrunner/api"
+RUN_ID = r"(?P<run_id>[^/]+)"
+
+#: every route of the extension (under the server's base URL), as documented in api/openapi.yaml
+ROUTES: list[tuple[str, type]] = [
+    (rf"{API}/uploads/(?P<filename>[^/]+)", UploadHandler),
+    (rf"{API}/runs", RunsHandler),
+    (rf"{API}/runs/{RUN_ID}", RunHandler),
+    (rf"{API}/runs/{RUN_ID}/cancel", CancelHandler),
+    (rf"{API}/runs/{RUN_ID}/copy", CopyHandler),
+    (rf"{API}/runs/{RUN_ID}/log\.txt", LogFileHandler),
+    (rf"{API}/runs/{RUN_ID}/log", LogHandler),
+    (rf"{API}/runs/{RUN_ID}/stream", StreamHandler),
+    (rf"{API}/runs/{RUN_ID}/outputs\.zip", OutputsZipHandler),
+    (rf"{API}/runs/{RUN_ID}/outputs", OutputsHandler),
+    (rf"{API}/runs/{RUN_ID}/outputs/(?P<path>.+)", OutputFileHandler),
+]
 
 
 class PyRunnerApp(ExtensionApp):
@@ -73,32 +105,30 @@ class PyRunnerApp(ExtensionApp):
             env_deny=list(self.env_deny),
             upload_ttl=self.upload_ttl_hours * 3600,
         )
-        manager.prune_uploads()
+        manager.uploads.prune()
         self.settings.update(pyrunner_manager=manager, pyrunner_watcher=RunWatcher(store))
         self._queue_check = PeriodicCallback(self._start_queued, 200)
         self._queue_check.start()
         self.log.info("pyrunner: run store at %s", store.home)
 
     async def _start_queued(self) -> None:
-        import asyncio
-        import time
-
-        manager = self.settings["pyrunner_manager"]
-        await asyncio.to_thread(manager.start_queued)  # spawning takes a few ms: not on the loop
+        """Start the queued runs there is room for; every 10 minutes, prune old uploads."""
+        manager: RunManager = self.settings["pyrunner_manager"]
+        await asyncio.to_thread(manager.queue.start_queued)  # spawning takes ms: not on the loop
         now = time.monotonic()
         if now - getattr(self, "_last_prune", 0.0) > 600:
             self._last_prune = now
-            await asyncio.to_thread(manager.prune_uploads)
+            await asyncio.to_thread(manager.uploads.prune)
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(handlers())
+        self.handlers.extend(ROUTES)
 
     async def stop_extension(self) -> None:
         if getattr(self, "_queue_check", None) is not None:
             self._queue_check.stop()
         manager = self.settings.get("pyrunner_manager")
         if manager is not None:
-            manager.intake_pool.shutdown(wait=False, cancel_futures=True)
+            manager.close()
         watcher = self.settings.get("pyrunner_watcher")
         if watcher is not None:
             watcher.stop()

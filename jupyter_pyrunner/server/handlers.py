@@ -1,128 +1,53 @@
-"""REST handlers: thin adapters from HTTP to the run manager and the engine.
+"""REST handlers: one small class per endpoint, thin adapters from HTTP to the run manager.
 
 Every handler is authenticated (``@web.authenticated``) and authorized on the ``pyrunner``
-resource (``@authorized``); domain errors become JSON error responses in one place.
+resource (``@authorized``); domain errors become JSON error responses in ``base.py``. The
+routes are listed in ``app.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ..errors import ProjectError, RunNotFoundError, RunStateError
+from ..errors import ProjectError, UploadTooLargeError
 from ..logfile import LOG_NAME, log_size, read_chunks
 from ..models import RunRecord
-from ..outputs import (
-    OutputNotFoundError,
-    OutputsReplacedError,
-    iter_zip,
-    list_outputs,
-    resolve_output,
-)
-from .manager import PathOutsideRootError, RunManager, UploadNotFoundError, UploadTooLargeError
+from ..outputs import iter_zip, list_outputs, mime_type, resolve_output
+from .base import AUTH_RESOURCE, PyRunnerHandler, domain_errors, http_error
+from .requests import copy_path_from_request, spec_from_request
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-AUTH_RESOURCE = "pyrunner"
-RUN_ID = r"(?P<run_id>[^/]+)"
+    from .manager import RunManager
+    from .uploads import UploadWriter
+
 LOG_PAGE = 1 << 20
 #: after an upload went over the limit, how much more of its body is read (and dropped) so that
 #: the client can be told why with a 413, before the connection is closed
 DRAIN_LIMIT = 64 * 1024 * 1024
 
-#: domain error → HTTP status
-STATUS_FOR = {
-    ProjectError: 400,
-    PathOutsideRootError: 403,
-    RunNotFoundError: 404,
-    UploadNotFoundError: 404,
-    OutputNotFoundError: 404,
-    RunStateError: 409,
-    OutputsReplacedError: 409,
-    UploadTooLargeError: 413,
-}
-
-
-def _status_for(exc: BaseException) -> int | None:
-    for kind in type(exc).__mro__:
-        if kind in STATUS_FOR:
-            return STATUS_FOR[kind]
-    return None
-
-
-def domain_errors(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """Turn the engine's errors into HTTP errors carrying the engine's message."""
-
-    @functools.wraps(method)
-    async def wrapper(self: PyRunnerHandler, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await method(self, *args, **kwargs)
-        except Exception as exc:
-            status = _status_for(exc)
-            if status is None:
-                raise
-            raise web.HTTPError(status, reason=_reason(status), log_message=str(exc)) from exc
-
-    return wrapper
-
-
-def _reason(status: int) -> str:
-    return {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-            413: "Payload Too Large"}.get(status, "Error")  # fmt: skip
-
 
 def record_json(record: RunRecord, manager: RunManager) -> dict[str, Any]:
     data = record.to_dict()
     data["queue_position"] = (
-        manager.queue_position(record.id) if record.status.value == "queued" else None
+        manager.queue.queue_position(record.id) if record.status.value == "queued" else None
     )
     data["duration"] = record.duration
     return data
-
-
-class PyRunnerHandler(APIHandler):
-    auth_resource = AUTH_RESOURCE
-
-    @property
-    def manager(self) -> RunManager:
-        return self.settings["pyrunner_manager"]  # type: ignore[no-any-return]
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """JSON errors whose ``message`` is the engine's sentence for the user."""
-        exc_info = kwargs.get("exc_info")
-        message = self._reason
-        if exc_info:
-            exc = exc_info[1]
-            if isinstance(exc, web.HTTPError) and exc.log_message:
-                message = exc.log_message % exc.args if exc.args else exc.log_message
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": message, "reason": self._reason}))
-
-    def write_json(self, data: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data))
-
-    async def run_record(self, run_id: str) -> RunRecord:
-        """The record, read off the event loop (noticing a dead supervisor may take a moment)."""
-        return await asyncio.to_thread(self.manager.store.get, run_id)
 
 
 @web.stream_request_body
 class UploadHandler(PyRunnerHandler):
     """``PUT /pyrunner/api/uploads/{filename}``: the body is streamed to disk as it arrives."""
 
-    _writer = None
+    _writer: UploadWriter | None = None
     _error: BaseException | None = None
 
     async def prepare(self) -> None:  # type: ignore[override]
@@ -135,21 +60,19 @@ class UploadHandler(PyRunnerHandler):
         )
         if not allowed:
             raise web.HTTPError(403, log_message="not authorized to upload")
-        limit = self.manager.max_upload_size
+        limit = self.manager.uploads.max_size
         declared = self.request.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > limit:
-            raise web.HTTPError(
-                413, reason="Payload Too Large",
-                log_message=f"the upload ({declared} bytes) is larger than the limit of {limit} bytes",
-            )  # fmt: skip
+            too_large = f"the upload ({declared} bytes) is larger than the limit of {limit} bytes"
+            raise http_error(UploadTooLargeError(too_large))
         # the limit is enforced here, byte by byte, so that the client gets a 413 with a JSON
         # message; Tornado's own cap (a bare 400) must not come first
         self.request.connection.set_max_body_size(1 << 62)  # type: ignore[union-attr]
         filename = self.path_kwargs.get("filename", "")
         try:
-            self._writer = self.manager.new_upload(filename)
+            self._writer = self.manager.uploads.new_upload(filename)
         except ProjectError as exc:
-            raise web.HTTPError(400, log_message=str(exc)) from exc
+            raise http_error(exc) from exc
 
     _dropped = 0
 
@@ -178,7 +101,7 @@ class UploadHandler(PyRunnerHandler):
     @authorized
     async def put(self, filename: str) -> None:
         if self._error is not None:
-            raise web.HTTPError(413, reason="Payload Too Large", log_message=str(self._error))
+            raise http_error(self._error)
         assert self._writer is not None
         writer, self._writer = self._writer, None
         info = await asyncio.to_thread(writer.finish)
@@ -192,8 +115,8 @@ class RunsHandler(PyRunnerHandler):
     @authorized
     @domain_errors
     async def get(self) -> None:
-        limit = _int_arg(self, "limit", 50, 1, 500)
-        offset = _int_arg(self, "offset", 0, 0, None)
+        limit = self.int_argument("limit", 50, 1, 500)
+        offset = self.int_argument("offset", 0, 0)
         status = self.get_argument("status", None)
         store = self.manager.store
         records = await asyncio.to_thread(store.list_runs, limit, offset, status)
@@ -211,7 +134,7 @@ class RunsHandler(PyRunnerHandler):
     @authorized
     @domain_errors
     async def post(self) -> None:
-        spec = self.manager.spec_from_request(_json_body(self))
+        spec = spec_from_request(self.manager, self.json_body())
         loop = asyncio.get_running_loop()
         record = await loop.run_in_executor(self.manager.intake_pool, self.manager.submit, spec)
         self.set_header("Location", self.base_url.rstrip("/") + f"/pyrunner/api/runs/{record.id}")
@@ -254,8 +177,8 @@ class LogHandler(PyRunnerHandler):
     @authorized
     @domain_errors
     async def get(self, run_id: str) -> None:
-        offset = _int_arg(self, "offset", 0, 0, None)
-        max_bytes = _int_arg(self, "max_bytes", LOG_PAGE, 1, 16 * LOG_PAGE)
+        offset = self.int_argument("offset", 0, 0)
+        max_bytes = self.int_argument("max_bytes", LOG_PAGE, 1, 16 * LOG_PAGE)
         record = await self.run_record(run_id)
         run_dir = self.manager.store.run_dir(run_id)
         chunks, next_offset = await asyncio.to_thread(
@@ -304,8 +227,8 @@ class CopyHandler(PyRunnerHandler):
     @authorized
     @domain_errors
     async def post(self, run_id: str) -> None:
-        body = _json_body(self)
-        copied = await asyncio.to_thread(self.manager.copy_outputs, run_id, body)
+        relpath = copy_path_from_request(self.json_body())
+        copied = await asyncio.to_thread(self.manager.copy_outputs, run_id, relpath)
         self.write_json(copied, 201)
 
 
@@ -332,8 +255,6 @@ class OutputFileHandler(PyRunnerHandler):
     @authorized
     @domain_errors
     async def get(self, run_id: str, path: str) -> None:
-        from ..outputs import mime_type
-
         await self.run_record(run_id)
         real = resolve_output(self.manager.store.outputs_dir(run_id), path)
         disposition = (
@@ -382,47 +303,8 @@ async def _send_file(handler: PyRunnerHandler, path: Path, content_type: str, si
     handler.finish(set_content_type=content_type)  # (an API handler would say JSON otherwise)
 
 
-def _json_body(handler: PyRunnerHandler) -> Any:
-    try:
-        return json.loads(handler.request.body or b"{}")
-    except ValueError:
-        raise ProjectError("the request body is not valid JSON") from None
-
-
 def _disposition(kind: str, name: str) -> str:
     from urllib.parse import quote
 
     ascii_name = name.encode("ascii", "replace").decode().replace('"', "_")
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-
-
-def _int_arg(handler: PyRunnerHandler, name: str, default: int, low: int, high: int | None) -> int:
-    raw = handler.get_argument(name, None)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ProjectError(f"'{name}' must be a whole number") from None
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ProjectError(f"'{name}' must be {bound}")
-    return value
-
-
-def handlers(base: str = "/pyrunner/api") -> list[tuple[str, type]]:
-    from .stream import StreamHandler
-
-    return [
-        (rf"{base}/uploads/(?P<filename>[^/]+)", UploadHandler),
-        (rf"{base}/runs", RunsHandler),
-        (rf"{base}/runs/{RUN_ID}", RunHandler),
-        (rf"{base}/runs/{RUN_ID}/cancel", CancelHandler),
-        (rf"{base}/runs/{RUN_ID}/copy", CopyHandler),
-        (rf"{base}/runs/{RUN_ID}/log\.txt", LogFileHandler),
-        (rf"{base}/runs/{RUN_ID}/log", LogHandler),
-        (rf"{base}/runs/{RUN_ID}/stream", StreamHandler),
-        (rf"{base}/runs/{RUN_ID}/outputs\.zip", OutputsZipHandler),
-        (rf"{base}/runs/{RUN_ID}/outputs", OutputsHandler),
-        (rf"{base}/runs/{RUN_ID}/outputs/(?P<path>.+)", OutputFileHandler),
-    ]

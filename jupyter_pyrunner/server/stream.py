@@ -22,6 +22,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import ws_authenticated
@@ -31,7 +32,7 @@ from tornado import web, websocket
 from ..errors import RunNotFoundError
 from ..logfile import LOG_NAME, read_chunks, tail_offset
 from ..store import RunStore
-from .handlers import AUTH_RESOURCE
+from .base import AUTH_RESOURCE, http_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
         try:
             self.store.get(run_id)
         except RunNotFoundError as exc:
-            raise web.HTTPError(404, log_message=str(exc)) from exc
+            raise http_error(exc) from exc
         raw = self.get_argument("offset", "0")
         if not raw.isdigit():
             raise web.HTTPError(400, log_message="'offset' must be a whole number, 0 or more")
@@ -169,18 +170,7 @@ class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
                     if state != last_state:
                         last_state = state
                         await self._send({"type": "status", **_status(record)})
-                    while True:  # everything written so far, a bounded read at a time
-                        chunks, end = await asyncio.to_thread(
-                            read_chunks, run_dir, offset, READ_SIZE, done
-                        )
-                        for chunk in chunks:
-                            await self._send(
-                                {"type": "log", "stream": chunk.stream, "text": chunk.text,
-                                 "offset": chunk.offset, "next_offset": chunk.end}
-                            )  # fmt: skip
-                        offset = end
-                        if not chunks:
-                            break
+                    offset = await self._send_log(run_dir, offset, done)
                     if done:
                         if not (run_dir / "run.json").exists():
                             raise RunNotFoundError(run_id)  # deleted meanwhile: not a clean end
@@ -195,6 +185,19 @@ class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
             return
         except RunNotFoundError:
             self.close(code=1011, reason="the run was deleted")
+
+    async def _send_log(self, run_dir: Path, offset: int, final: bool) -> int:
+        """Everything written from ``offset`` on, a bounded read at a time; the offset reached."""
+        while True:
+            chunks, end = await asyncio.to_thread(read_chunks, run_dir, offset, READ_SIZE, final)
+            for chunk in chunks:
+                await self._send(
+                    {"type": "log", "stream": chunk.stream, "text": chunk.text,
+                     "offset": chunk.offset, "next_offset": chunk.end}
+                )  # fmt: skip
+            offset = end
+            if not chunks:
+                return offset
 
 
 def _status(record: Any) -> dict[str, Any]:

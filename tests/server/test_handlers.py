@@ -339,7 +339,7 @@ async def test_extra_runs_wait_in_order(api, contents) -> None:
 
 async def test_a_queued_run_can_be_cancelled_before_it_starts(api, contents, jp_serverapp) -> None:
     manager = jp_serverapp.web_app.settings["pyrunner_manager"]
-    manager.max_concurrent = 1
+    manager.queue.max_concurrent = 1
     contents("slow", {"main.py": "import time\ntime.sleep(30)", "requirements.txt": ""})
     first = await api.json("POST", "runs", body={"path": "slow"})
     second = await api.json("POST", "runs", body={"path": "slow"})
@@ -496,15 +496,13 @@ def test_the_check_above_would_catch_an_unauthenticated_route(
     jp_configurable_serverapp, jp_server_config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import jupyter_pyrunner.server.app as server_app
-    from jupyter_pyrunner.server.handlers import PyRunnerHandler, handlers
+    from jupyter_pyrunner.server.base import PyRunnerHandler
 
     class Naked(PyRunnerHandler):
         async def get(self) -> None:
             self.finish("open to anyone")
 
-    monkeypatch.setattr(
-        server_app, "handlers", lambda: [*handlers(), ("/pyrunner/api/naked", Naked)]
-    )
+    monkeypatch.setattr(server_app, "ROUTES", [*server_app.ROUTES, ("/pyrunner/api/naked", Naked)])
     _, warned = _boot_and_collect_auth_warnings(jp_configurable_serverapp, jp_server_config)
     assert any("Naked" in message for message in warned)
 

@@ -13,7 +13,7 @@ import yaml
 from tornado.httpclient import HTTPClientError
 
 import jupyter_pyrunner
-from jupyter_pyrunner.server.handlers import handlers
+from jupyter_pyrunner.server.app import ROUTES
 
 SPEC_PATH = Path(jupyter_pyrunner.__file__).parent / "api" / "openapi.yaml"
 SPEC = yaml.safe_load(SPEC_PATH.read_text())
@@ -39,13 +39,13 @@ def example_url(template: str) -> str:
 
 
 def test_every_route_is_documented_and_every_documented_route_exists() -> None:
-    routes = [re.compile(pattern + "$") for pattern, _ in handlers()]
+    routes = [re.compile(pattern + "$") for pattern, _ in ROUTES]
     documented = list(SPEC["paths"])
     for template in documented:
         url = example_url(template)
         matching = [r for r in routes if r.match(url)]
         assert matching, f"{template} is documented but not served"
-    for pattern, handler in handlers():
+    for pattern, handler in ROUTES:
         regex = re.compile(pattern + "$")
         assert any(regex.match(example_url(t)) for t in documented), f"{pattern} is not documented"
         methods = {m.lower() for m in handler.SUPPORTED_METHODS if m.lower() in handler.__dict__}

@@ -1,0 +1,193 @@
+"""The commands besides ``run``: ``runs``, ``show``, ``logs``, ``outputs``, ``cancel``, ``rm``
+and ``env``, each a function of the store and the parsed arguments."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from . import EXIT_INVALID
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ..store import RunStore
+
+
+def _fmt_time(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    from ..humanize import duration_text
+
+    return duration_text(seconds, compact=True)
+
+
+def _fmt_size(size: float) -> str:
+    from ..humanize import size_text
+
+    return size_text(size)
+
+
+def _runs(store: RunStore, ns: argparse.Namespace) -> int:
+    records = store.list_runs(limit=ns.limit, status=ns.status)
+    if ns.json:
+        print(json.dumps([r.to_dict() for r in records], indent=1))
+        return 0
+    if not records:
+        print("no runs yet")
+        return 0
+    from ..humanize import runs_table
+
+    print(runs_table(records))
+    return 0
+
+
+def _show(store: RunStore, ns: argparse.Namespace) -> int:
+    record = store.get(store.resolve_id(ns.run_id))
+    if ns.json:
+        print(json.dumps(record.to_dict(), indent=1))
+        return 0
+    fields: list[tuple[str, Any]] = [
+        ("id", record.id),
+        ("name", record.name),
+        ("status", record.status.value),
+        ("message", record.message),
+        ("exit code", record.exit_code),
+        ("progress", None if record.progress is None else f"{record.progress:.0%}"),
+        ("source", record.spec.source),
+        ("entry", record.entry),
+        ("arguments", " ".join(record.spec.args) or None),
+        (
+            "requirements",
+            f"{', '.join(record.requirements) or 'none'} ({record.requirements_source})",
+        ),
+        ("environment", record.env_key),
+        ("created", _fmt_time(record.created)),
+        ("duration", _fmt_duration(record.duration)),
+        ("timings", ", ".join(f"{k} {v:.3f}s" for k, v in record.timings.items()) or None),
+        ("folder", store.run_dir(record.id)),
+    ]
+    for key, value in fields:
+        if value is not None:
+            print(f"{key + ':':14}{value}")
+    if record.error_details:
+        print(record.error_details)
+    return 0
+
+
+def _logs(store: RunStore, ns: argparse.Namespace) -> int:
+    from ..handle import RunHandle
+    from ..logfile import iter_lines
+
+    run_id = store.resolve_id(ns.run_id)
+    store.read(run_id)  # a clear error for a run that does not exist
+    run_dir = store.run_dir(run_id)
+    if ns.timestamps:
+        for ts, stream, line in iter_lines(run_dir, ns.offset):
+            stamp = time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts % 1 * 1000):03d}"
+            sys.stdout.buffer.write(f"{stamp} {stream:6} ".encode() + line.rstrip(b"\n") + b"\n")
+        return 0
+    handle = RunHandle(store, run_id)
+    chunks = handle.follow(ns.offset) if ns.follow else handle.chunks(ns.offset)
+    for chunk in chunks:
+        out = sys.stdout.buffer if chunk.stream == "stdout" else sys.stderr.buffer
+        out.write(chunk.data)
+        out.flush()
+    return 0
+
+
+def _outputs(store: RunStore, ns: argparse.Namespace) -> int:
+    from ..outputs import list_outputs
+
+    run_id = store.resolve_id(ns.run_id)
+    store.read(run_id)
+    files = list_outputs(store.outputs_dir(run_id))
+    if ns.json:
+        print(
+            json.dumps(
+                {"folder": str(store.outputs_dir(run_id)), "files": [f.to_dict() for f in files]},
+                indent=1,
+            )
+        )
+        return 0
+    print(store.outputs_dir(run_id))
+    if not files:
+        print("(no output files)")
+    for f in files:
+        print(f"  {_fmt_size(f.size):>9}  {f.path}")
+    return 0
+
+
+def _cancel(store: RunStore, ns: argparse.Namespace) -> int:
+    run_id = store.resolve_id(ns.run_id)
+    store.request_cancel(run_id)  # refused with a clear message for a run that has ended
+    record = store.cancel_and_wait(run_id)
+    if record.status.is_terminal:
+        print(f"run {run_id} {record.status.value}")
+    else:
+        print(f"run {run_id}: cancel requested", file=sys.stderr)
+    return 0
+
+
+def _rm(store: RunStore, ns: argparse.Namespace) -> int:
+    for text in ns.run_ids:
+        run_id = store.resolve_id(text)
+        store.delete(run_id, force=ns.force)
+        print(f"removed {run_id}")
+    return 0
+
+
+def _env(store: RunStore, ns: argparse.Namespace) -> int:
+    from ..environments import EnvironmentManager
+
+    manager = EnvironmentManager(store.home)
+    if ns.env_command == "prune":
+        if ns.older_than is None and ns.max_size is None:
+            print("pyrunner: error: say --older-than DAYS and/or --max-size GB", file=sys.stderr)
+            return EXIT_INVALID
+        max_bytes = None if ns.max_size is None else int(ns.max_size * 1024**3)
+        removed = manager.prune(ns.older_than, max_bytes)
+        for info in removed:
+            print(f"removed {info.key} ({_fmt_size(info.size)})")
+        print(f"{len(removed)} environment(s) removed")
+        return 0
+    infos = manager.list_envs()
+    if getattr(ns, "json", False):
+        print(json.dumps([i.to_dict() for i in infos], indent=1))
+        return 0
+    if not infos:
+        print("no cached environments")
+        return 0
+    rows = [
+        [
+            i.key,
+            _fmt_size(i.size),
+            _fmt_time(i.last_used),
+            "yes" if i.in_use else "",
+            ", ".join(i.requirements) or "(bare)",
+        ]
+        for i in infos
+    ]
+    from ..humanize import table
+
+    print(table(rows, ["KEY", "SIZE", "LAST USED", "IN USE", "REQUIREMENTS"]))
+    print(f"total {_fmt_size(sum(i.size for i in infos))} in {manager.root}")
+    return 0
+
+
+#: the command name → its function
+HANDLERS: dict[str, Callable[[RunStore, argparse.Namespace], int]] = {
+    "runs": _runs,
+    "show": _show,
+    "logs": _logs,
+    "outputs": _outputs,
+    "cancel": _cancel,
+    "rm": _rm,
+    "env": _env,
+}

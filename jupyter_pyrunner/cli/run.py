@@ -1,0 +1,110 @@
+"""``pyrunner run``: intake, then supervision in this process, shown in the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+
+from . import EXIT_CANCELLED, EXIT_INVALID, EXIT_TIMEOUT
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
+if TYPE_CHECKING:
+    from ..models import RunRecord
+    from ..store import RunStore
+    from ..supervisor import Supervisor
+    from .terminal import Terminal
+
+
+def exit_code_for(record: RunRecord) -> int:
+    from ..models import RunStatus
+
+    if record.status is RunStatus.SUCCEEDED:
+        return 0
+    if record.status is RunStatus.TIMED_OUT:
+        return EXIT_TIMEOUT
+    if record.status is RunStatus.CANCELLED:
+        return EXIT_CANCELLED
+    if record.status is RunStatus.ERROR:
+        return EXIT_INVALID
+    code = record.exit_code
+    if code is None:
+        return 1
+    return 128 - code if code < 0 else code or 1
+
+
+def run(ns: argparse.Namespace, program_args: list[str]) -> int:
+    """``pyrunner run``: intake, then supervision in this process (Ctrl-C cancels)."""
+    store, supervisor, terminal = _prepare(ns, program_args)
+    try:
+        final = _supervise(supervisor)
+    finally:
+        terminal.stop()
+        store.close()  # the index is done with: close it now, not in the garbage collector
+    _report(final, store, as_json=ns.json)
+    return exit_code_for(final)
+
+
+def _prepare(
+    ns: argparse.Namespace, program_args: list[str]
+) -> tuple[RunStore, Supervisor, Terminal]:
+    """The run taken in (the engine validates the options), and its supervisor."""
+    import gc
+
+    # importing and preparing allocate much and free little: the garbage collector's passes
+    # meanwhile would be milliseconds spent for nothing, so it waits until the program starts
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        from ..intake import prepare_run
+        from ..runoptions import spec_from_options
+        from ..store import RunStore
+        from ..supervisor import Supervisor
+
+        store = RunStore(ns.home)
+        record = prepare_run(store, spec_from_options(ns.source, ns, program_args))
+        from .terminal import Terminal
+
+        terminal = Terminal(stdout_fd=2 if ns.json else 1)
+        supervisor = Supervisor(
+            store, record.id, sink=terminal.write, on_status=terminal.status, subreaper=True
+        )
+        return store, supervisor, terminal
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _supervise(supervisor: Supervisor) -> RunRecord:
+    """Run it here; SIGINT, SIGTERM and SIGHUP cancel it (its whole process tree stops)."""
+    previous = {
+        sig: signal.signal(sig, lambda *_: supervisor.interrupt())
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
+    try:
+        return supervisor.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _report(final: RunRecord, store: RunStore, *, as_json: bool) -> None:
+    """Warnings, the engine's error, a one-line summary on stderr; the record with --json."""
+    from ..models import RunStatus
+
+    for warning in final.warnings:
+        print(f"pyrunner: warning: {warning}", file=sys.stderr)
+    if final.status is RunStatus.ERROR:
+        print(f"pyrunner: error: {final.message}", file=sys.stderr)
+        if final.error_details:
+            print(final.error_details, file=sys.stderr)
+    where = final.spec.output_dir or str(store.outputs_dir(final.id))
+    summary = f"pyrunner: run {final.id} {final.status.value}"
+    if final.status is RunStatus.FAILED and final.message:
+        summary += f" ({final.message})"
+    if final.duration is not None:
+        summary += f" in {final.duration:.2f} s"
+    print(f"{summary}; outputs: {where}", file=sys.stderr)
+    if as_json:
+        print(json.dumps(final.to_dict(), indent=1))
