@@ -26,9 +26,17 @@ if TYPE_CHECKING:
         def locked(self, run_id: str) -> AbstractContextManager[None]: ...
         def read(self, run_id: str) -> RunRecord: ...
         def save(self, record: RunRecord) -> None: ...
+        def unfinished_ids(self) -> list[str]: ...
 
 
-__all__ = ["as_seen", "identity_alive", "is_orphaned", "process_identity", "reconcile"]
+__all__ = [
+    "as_seen",
+    "identity_alive",
+    "is_orphaned",
+    "process_identity",
+    "reconcile",
+    "reconcile_all",
+]
 
 
 def process_identity(pid: int | None = None) -> dict[str, Any]:
@@ -93,6 +101,22 @@ def reconcile(store: RecordStore, run_id: str) -> RunRecord:
         record.finished = time.time()
         store.save(record)
         return record
+
+
+def reconcile_all(store: RecordStore) -> list[str]:
+    """:func:`reconcile` every run the store holds as not ended; the ids of those that were
+    orphaned. A long-lived host (the server) calls this now and then."""
+    from .errors import RunNotFoundError
+
+    ended = []
+    for run_id in store.unfinished_ids():
+        try:
+            if is_orphaned(store.read(run_id)):
+                reconcile(store, run_id)
+                ended.append(run_id)
+        except RunNotFoundError:
+            continue  # deleted meanwhile
+    return ended
 
 
 def _stop_leftovers(record: RunRecord) -> None:

@@ -126,31 +126,34 @@ class RunSpec(Record):
         return {name: _plain(getattr(self, name)) for name in self._fields}
 
     def validate(self) -> RunSpec:
-        """Check every field, whichever face built the spec; returns it, or raises
-        ``InvalidRunSpecError`` naming the option and what it accepts. The engine calls this
+        """Check every field, whichever face built the spec; returns it (a whole ``memory_mb``
+        given as a float made an int), or raises ``InvalidRunSpecError`` naming the option and
+        what it accepts. The engine calls this
         once, before a run is created (``prepare_run``)."""
         from . import validation as v
 
         v.path_text(self.source, "the project", optional=False)
-        v.path_text(self.entry, "the entry point (--entry)")
-        v.path_text(self.python, "the interpreter (--python)")
-        v.path_text(self.output_dir, "the output folder (--output-dir)")
-        v.text_list(self.inputs, "the inputs (--input)", item="a path")
+        v.path_text(self.entry, "the entry point (entry)")
+        v.path_text(self.python, "the interpreter (python)")
+        v.path_text(self.output_dir, "the output folder (output_dir)")
+        v.text_list(self.inputs, "the inputs (inputs)", item="a path")
         for item in self.inputs:
-            v.path_text(item, "an input (--input)", optional=False)
+            v.path_text(item, "an input (inputs)", optional=False)
         if len(self.inputs) > MAX_USER_INPUTS:
             raise InvalidRunSpecError(
                 f"{len(self.inputs)} inputs given, but there are {MAX_USER_INPUTS} input ports "
                 "(input_2..input_5); put several files in one folder or zip to pass more"
             )
         v.arguments(self.args, MAX_ARG_BYTES, MAX_ARGS_BYTES)
-        v.positive(self.timeout, "the time limit (--timeout)", "seconds", MAX_TIMEOUT)
-        v.positive(self.memory_mb, "the memory limit (--memory)", "MB", MAX_MEMORY_MB, whole=True)
+        v.positive(self.timeout, "the time limit (timeout)", "seconds", MAX_TIMEOUT)
+        v.positive(self.memory_mb, "the memory limit (memory_mb)", "MB", MAX_MEMORY_MB, whole=True)
         v.switch(self.infer_requirements, "infer_requirements")
         v.switch(self.system_site_packages, "system_site_packages")
         v.text_list(self.env_deny, "env_deny", item="a variable name or pattern")
         for pattern in self.env_deny:
             v.variable_pattern(pattern)
+        if self.memory_mb is not None:  # 512.0 from a JSON body is a whole number
+            self.memory_mb = int(self.memory_mb)
         return self
 
 

@@ -238,6 +238,13 @@ class RunStore:
             records.append(record)
         return records
 
+    def unfinished_ids(self) -> list[str]:
+        """Ids of the runs the index holds as not ended (queued, preparing or running)."""
+        rows = self.db.execute(
+            "SELECT id FROM runs WHERE status IN ('queued', 'preparing', 'running')"
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
     def count(self, status: str | None = None) -> int:
         if status:
             row = self.db.execute(

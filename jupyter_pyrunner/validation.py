@@ -37,7 +37,7 @@ def text_list(value: Any, what: str, *, item: str) -> None:
 
 def arguments(args: Any, max_one: int, max_all: int) -> None:
     """The program's arguments: strings without NUL, within what a command line may hold."""
-    text_list(args, "the program's arguments", item="a string")
+    text_list(args, "the program's arguments (args)", item="a string")
     total = 0
     for arg in args:
         if "\0" in arg:

@@ -19,6 +19,7 @@ from jupyter_pyrunner.liveness import (
     is_orphaned,
     process_identity,
     reconcile,
+    reconcile_all,
 )
 from jupyter_pyrunner.models import RunSpec
 
@@ -135,3 +136,13 @@ def test_a_sigkilled_supervisors_leftovers_live_until_reconciled_then_stop(
         time.sleep(0.05)
     assert marker_processes(handle.id) == []
     assert "running" in handle.log_text()  # the log so far is kept
+
+
+def test_reconcile_all_ends_every_orphan_and_only_them(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    orphans = {_orphan(store), _orphan(store)}
+    alive = store.create(RunSpec(source="x"), name="mine").id  # owned by this process
+    assert set(reconcile_all(store)) == orphans
+    assert {_stored_status(store, i) for i in orphans} == {"failed"}
+    assert _stored_status(store, alive) == "queued"
+    assert reconcile_all(store) == []

@@ -22,13 +22,13 @@ def test_a_spec_with_sensible_values_is_valid() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"timeout": -5}, "the time limit (--timeout) must be more than 0 seconds, not -5"),
+        ({"timeout": -5}, "the time limit (timeout) must be more than 0 seconds, not -5"),
         ({"timeout": 0}, "must be more than 0 seconds, not 0"),
         ({"timeout": float("nan")}, "must be a number of seconds, not nan"),
         ({"timeout": True}, "must be a number of seconds, not True"),
         ({"timeout": "5"}, "must be a number of seconds, not '5'"),
         ({"timeout": 1e12}, "must be at most"),
-        ({"memory_mb": -1}, "the memory limit (--memory) must be more than 0 MB, not -1"),
+        ({"memory_mb": -1}, "the memory limit (memory_mb) must be more than 0 MB, not -1"),
         ({"memory_mb": 1.5}, "must be a whole number of MB, not 1.5"),
         ({"memory_mb": 10**30}, "must be at most"),
         ({"args": ["a\0b"]}, "cannot contain a NUL character"),
@@ -37,11 +37,11 @@ def test_a_spec_with_sensible_values_is_valid() -> None:
         ({"args": "--fast"}, "must be a list"),
         ({"args": [1]}, "must be a list, each item a string"),
         ({"inputs": ["a"] * 5}, "5 inputs given, but there are 4 input ports"),
-        ({"inputs": ["a\0"]}, "an input (--input) cannot contain a NUL character"),
-        ({"inputs": [""]}, "an input (--input) must be a non-empty path"),
-        ({"entry": ""}, "the entry point (--entry) must be a non-empty path"),
+        ({"inputs": ["a\0"]}, "an input (inputs) cannot contain a NUL character"),
+        ({"inputs": [""]}, "an input (inputs) must be a non-empty path"),
+        ({"entry": ""}, "the entry point (entry) must be a non-empty path"),
         ({"python": "py\0"}, "cannot contain a NUL character"),
-        ({"output_dir": 3}, "the output folder (--output-dir) must be a non-empty path"),
+        ({"output_dir": 3}, "the output folder (output_dir) must be a non-empty path"),
         ({"infer_requirements": "yes"}, "'infer_requirements' must be true or false"),
         ({"system_site_packages": None}, "'system_site_packages' must be true or false"),
         ({"env_deny": ["A B"]}, "'A B' in env_deny is not a variable name or pattern"),
@@ -84,6 +84,6 @@ def test_the_cli_shows_the_engines_message_and_starts_nothing(home: Path, projec
     result = run_cli("run", str(src), "--timeout", "-5")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "pyrunner: error: the time limit (--timeout) must be more than 0 seconds, not -5"
+        "pyrunner: error: the time limit (timeout) must be more than 0 seconds, not -5"
     )
     assert RunStore(home).count() == 0

@@ -14,6 +14,7 @@ from traitlets import Float, Int, List, Type, Unicode, default
 
 from .._version import __version__
 from ..executors import Executor, LocalExecutor
+from ..liveness import reconcile_all
 from ..store import RunStore
 from .handlers import (
     CancelHandler,
@@ -32,6 +33,8 @@ from .stream import RunWatcher, StreamHandler
 
 API = "/pyrunner/api"
 RUN_ID = r"(?P<run_id>[^/]+)"
+#: how often runs whose supervisor died are looked for and recorded (see ``liveness``)
+RECONCILE_INTERVAL = 5.0
 
 #: every route of the extension (under the server's base URL), as documented in api/openapi.yaml
 ROUTES: list[tuple[str, type]] = [
@@ -112,10 +115,17 @@ class PyRunnerApp(ExtensionApp):
         self.log.info("pyrunner: run store at %s", store.home)
 
     async def _start_queued(self) -> None:
-        """Start the queued runs there is room for; every 10 minutes, prune old uploads."""
+        """Start the queued runs there is room for; every 5 s, record the runs whose
+        supervisor died as failed and stop their leftovers; every 10 minutes, prune old
+        uploads."""
         manager: RunManager = self.settings["pyrunner_manager"]
         await asyncio.to_thread(manager.queue.start_queued)  # spawning takes ms: not on the loop
         now = time.monotonic()
+        if now - getattr(self, "_last_reconcile", 0.0) > RECONCILE_INTERVAL:
+            self._last_reconcile = now
+            ended = await asyncio.to_thread(reconcile_all, manager.store)
+            for run_id in ended:
+                self.log.warning("pyrunner: run %s lost its supervisor; recorded failed", run_id)
         if now - getattr(self, "_last_prune", 0.0) > 600:
             self._last_prune = now
             await asyncio.to_thread(manager.uploads.prune)

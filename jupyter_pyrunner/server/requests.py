@@ -1,12 +1,11 @@
 """Request bodies read into what the engine takes: a ``RunSpec`` to start, a folder to copy to.
 
 Paths in a body are contents paths (confined to the contents root) or upload ids; a body with
-an unknown field, a missing one or a value of the wrong kind is a ``ProjectError`` (400).
+an unknown or missing field is a ``ProjectError`` (400). The values of a run's options are
+checked by the engine (``RunSpec.validate``), with the same messages as in every face.
 """
 
 from __future__ import annotations
-
-import math
 
 from ..errors import ProjectError
 from ..models import RunSpec
@@ -38,35 +37,22 @@ def spec_from_request(manager: RunManager, body: dict[str, Any]) -> RunSpec:
         else manager.workspace.contents_path(_string(body, "path"))
     )
     inputs = body.get("inputs", [])
-    args = body.get("args", [])
     if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
         raise ProjectError("'inputs' must be a list of paths or upload ids")
-    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-        raise ProjectError("'args' must be a list of strings")
-    timeout = _number(body, "timeout", manager.default_timeout)
-    memory = _number(body, "memory_mb", manager.default_memory_mb)
-    if memory is not None and memory != int(memory):
-        raise ProjectError("'memory_mb' must be a whole number of megabytes")
     output_path = body.get("output_path")
     output_dir = None
     if output_path is not None:
         output_dir = str(manager.workspace.contents_path(_string(body, "output_path")))
-    entry = body.get("entry")
-    if entry is not None and not isinstance(entry, str):
-        raise ProjectError("'entry' must be a string")
-    infer = body.get("infer_requirements", True)
-    ssp = body.get("system_site_packages", False)
-    if not isinstance(infer, bool) or not isinstance(ssp, bool):
-        raise ProjectError("'infer_requirements' and 'system_site_packages' are true or false")
+    # the values themselves are the engine's to check (RunSpec.validate, at intake)
     return RunSpec(
         source=str(source),
-        entry=entry,
+        entry=body.get("entry"),
         inputs=[str(_source(manager, i)) for i in inputs],
-        args=list(args),
-        timeout=float(timeout) if timeout else None,
-        memory_mb=int(memory) if memory else None,
-        infer_requirements=infer,
-        system_site_packages=ssp,
+        args=body.get("args", []),
+        timeout=body.get("timeout", manager.default_timeout),
+        memory_mb=body.get("memory_mb", manager.default_memory_mb),
+        infer_requirements=body.get("infer_requirements", True),
+        system_site_packages=body.get("system_site_packages", False),
         output_dir=output_dir,
         env_deny=list(manager.env_deny),
     )
@@ -94,17 +80,3 @@ def _string(body: dict[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise ProjectError(f"'{key}' must be a non-empty string")
     return value
-
-
-def _number(body: dict[str, Any], key: str, default: float | None) -> float | None:
-    value = body.get(key, default)
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ProjectError(f"'{key}' must be a positive number")
-    return float(value)

@@ -91,9 +91,9 @@ def test_invalid_limits_are_refused_by_the_engine_with_its_message_and_start_not
     messages = [texts(cell) for cell in nb.cells[1:]]
     for outputs, expected in zip(
         messages,
-        ["the time limit (--timeout) must be more than 0 seconds, not -5",
-         "the memory limit (--memory) must be more than 0 MB, not 0",
-         "the time limit (--timeout) must be a number of seconds, not inf"],
+        ["the time limit (timeout) must be more than 0 seconds, not -5",
+         "the memory limit (memory_mb) must be more than 0 MB, not 0",
+         "the time limit (timeout) must be a number of seconds, not inf"],
         strict=True,
     ):  # fmt: skip
         assert len(outputs) == 1, outputs

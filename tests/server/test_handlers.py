@@ -215,8 +215,16 @@ async def test_an_invalid_project_is_a_400_with_the_intake_message_and_leaves_no
     for body, words in (
         ({}, "exactly one of"),
         ({"path": "two", "upload_id": "f" * 32}, "exactly one of"),
-        ({"path": "two", "timeout": -1}, "positive"),
-        ({"path": "two", "args": "x"}, "list of strings"),
+        (
+            {"path": "two", "timeout": -1},
+            "the time limit (timeout) must be more than 0 seconds, not -1",
+        ),
+        ({"path": "two", "memory_mb": 10**30}, "the memory limit (memory_mb) must be at most"),
+        ({"path": "two", "memory_mb": 1.5}, "must be a whole number of MB"),
+        ({"path": "two", "args": "x"}, "must be a list, each item a string"),
+        ({"path": "two", "args": ["a\0b"]}, "cannot contain a NUL character"),
+        ({"path": "two", "args": ["x" * 100_000] * 40}, "pass big values in an input file"),
+        ({"path": "two", "infer_requirements": "no"}, "must be true or false"),
         ({"path": "two", "bogus": 1}, "unknown field"),
         ({"path": "missing"}, "does not exist"),
     ):
