@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 
 # the JupyterLab extension: TypeScript in labextension/, built into the Python package
 LABEXT := jupyter_pyrunner/labextension/static/style.js
-LAB_SOURCES := $(wildcard labextension/src/*) $(wildcard labextension/style/*) \
+LAB_SOURCES := $(shell find labextension/src labextension/style -type f) \
 	labextension/package.json labextension/yarn.lock labextension/tsconfig.json \
 	labextension/schema/plugin.json
 # jlpm and `jupyter labextension build` come from JupyterLab in the venv

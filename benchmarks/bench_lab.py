@@ -32,7 +32,7 @@ from typing import Any
 from bench_server import TOKEN, Server, pct, project
 
 CHROMIUM = "/usr/bin/chromium"
-#: what the panel asks for when it opens a run (model.ts, TAIL_BYTES)
+#: what the panel asks for when it opens a run (model/shownRun.ts, TAIL_BYTES)
 TAIL = 2 * 1024 * 1024
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
