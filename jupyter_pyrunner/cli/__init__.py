@@ -6,14 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .exits import EXIT_CANCELLED, EXIT_INVALID
+
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
-
-EXIT_INVALID = 2
-EXIT_TIMEOUT = 124
-EXIT_CANCELLED = 130
 
 
 def _number(

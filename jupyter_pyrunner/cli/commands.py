@@ -8,7 +8,7 @@ import json
 import sys
 import time
 
-from . import EXIT_INVALID
+from .exits import EXIT_INVALID
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 
-from . import EXIT_CANCELLED, EXIT_INVALID, EXIT_TIMEOUT
+from .exits import EXIT_CANCELLED, EXIT_INVALID, EXIT_TIMEOUT
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
