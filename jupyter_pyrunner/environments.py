@@ -312,7 +312,7 @@ class EnvironmentManager:
         env = Environment(spec.key, final, meta)
         (final / LAST_USED).touch()
         if self.compile_bytecode and spec.requirements:
-            self.helper_pids.append(compile_later(env.python, env.path / COMPILED))
+            self.helper_pids.append(compile_later(env.python, env.path / COMPILED, installer.env))
         return env
 
     def _describe(

@@ -124,13 +124,14 @@ class Installer:
         return output
 
 
-def compile_later(python: Path, done_marker: Path) -> int:
+def compile_later(python: Path, done_marker: Path, env: Mapping[str, str]) -> int:
     """Write an environment's bytecode in a detached process; its pid.
 
     ``PYTHONDONTWRITEBYTECODE`` may be set on the host: without ``.pyc`` files a cached
     environment would recompile its packages at every run. Compiling during the build would
     triple a cold build's time, so it happens once, right after, while runs may already start.
-    ``done_marker`` says ``ok`` (or ``partial``) once it is done.
+    ``done_marker`` says ``ok`` (or ``partial``) once it is done. ``env`` is the installer's
+    (the environment's packages run, through their ``.pth`` files): no secrets.
     """
     # the environment's own interpreter finds its site-packages: no guessing of the layout
     script = (
@@ -138,7 +139,7 @@ def compile_later(python: Path, done_marker: Path) -> int:
         "ok = compileall.compile_dir(sysconfig.get_path('purelib'), quiet=2, workers=0);"
         "pathlib.Path(sys.argv[1]).write_text('ok' if ok else 'partial')"
     )
-    env_vars = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env_vars = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
     proc = subprocess.Popen(
         [str(python), "-c", script, str(done_marker)],
         stdin=subprocess.DEVNULL,

@@ -114,7 +114,7 @@ def reconcile_all(store: RecordStore) -> list[str]:
             if is_orphaned(store.read(run_id)):
                 reconcile(store, run_id)
                 ended.append(run_id)
-        except RunNotFoundError:
+        except (RunNotFoundError, FileNotFoundError):
             continue  # deleted meanwhile
     return ended
 

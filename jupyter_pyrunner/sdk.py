@@ -16,7 +16,7 @@ from .store import RunStore
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
-    from typing import TypedDict, Unpack
+    from typing import Any, TypedDict, Unpack
 
     from .capture import OutputSink
     from .executors import Executor
@@ -64,16 +64,24 @@ def run_spec(source: str | os.PathLike[str], **options: Unpack[RunOptions]) -> R
     return RunSpec(
         source=os.fspath(source),
         entry=options.get("entry"),
-        inputs=[os.fspath(i) for i in options.get("inputs", ())],
-        args=list(options.get("args", ())),
+        inputs=_listed(options.get("inputs", ()), os.fspath),
+        args=_listed(options.get("args", ())),
         timeout=options.get("timeout"),
         memory_mb=options.get("memory_mb"),
         python=options.get("python"),
         infer_requirements=options.get("infer_requirements", True),
         system_site_packages=options.get("system_site_packages", False),
         output_dir=os.fspath(output_dir) if output_dir else None,
-        env_deny=list(options.get("env_deny", ())),
+        env_deny=_listed(options.get("env_deny", ())),
     )
+
+
+def _listed(value: Any, each: Any = None) -> Any:
+    """A list or tuple as a list (``each`` applied to its items); anything else as it is, for
+    ``RunSpec.validate`` to refuse (a string is not split into letters)."""
+    if not isinstance(value, list | tuple):
+        return value
+    return [each(v) if each is not None and isinstance(v, str | os.PathLike) else v for v in value]
 
 
 def run_project(

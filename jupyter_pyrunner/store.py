@@ -299,7 +299,9 @@ class RunStore:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                record = self.get(run_id)  # also notices a supervisor that died meanwhile
+                record = self.read(run_id)
+                if is_orphaned(record):  # its supervisor died meanwhile: its leftovers go now
+                    record = reconcile(self, run_id)
                 if record.status.is_terminal or time.monotonic() > deadline:
                     return record
                 time.sleep(0.05)

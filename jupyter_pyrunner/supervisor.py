@@ -374,7 +374,7 @@ class Supervisor:
 
         try:
             copy_outputs(self.store.outputs_dir(self.run_id), Path(target))
-        except OSError as exc:  # OutputsReplacedError is one
+        except (OSError, ValueError) as exc:  # OutputsReplacedError is one; a bad name
             return f"the outputs could not be copied to {target}: {exc}"
         return None
 

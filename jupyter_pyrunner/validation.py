@@ -7,6 +7,7 @@ magic's line, a JSON body, widget values) into a ``RunSpec`` and shows the engin
 from __future__ import annotations
 
 import math
+import os
 import re
 
 from .errors import InvalidRunSpecError
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 #: an environment variable's name, or an fnmatch pattern of names (``AWS_*``, ``TOKEN_?``)
-_VARIABLE_PATTERN = re.compile(r"^[A-Za-z0-9_*?\[\]!-]+$")
+_VARIABLE_PATTERN = re.compile(r"[^\s=\0]+")
 
 
 def path_text(value: Any, what: str, *, optional: bool = True) -> None:
@@ -27,6 +28,10 @@ def path_text(value: Any, what: str, *, optional: bool = True) -> None:
         raise InvalidRunSpecError(f"{what} must be a non-empty path")
     if "\0" in value:
         raise InvalidRunSpecError(f"{what} cannot contain a NUL character")
+    try:
+        os.fsencode(value)
+    except UnicodeError:
+        raise InvalidRunSpecError(f"{what} holds characters that cannot be a file name") from None
 
 
 def text_list(value: Any, what: str, *, item: str) -> None:
@@ -42,13 +47,18 @@ def arguments(args: Any, max_one: int, max_all: int) -> None:
     for arg in args:
         if "\0" in arg:
             raise InvalidRunSpecError("an argument for the program cannot contain a NUL character")
-        size = len(arg.encode("utf-8", "surrogateescape")) + 1
+        try:
+            size = len(os.fsencode(arg)) + 1
+        except UnicodeError:
+            raise InvalidRunSpecError(
+                "an argument for the program holds characters that cannot be passed to it"
+            ) from None
         if size > max_one:
             raise InvalidRunSpecError(
                 f"an argument for the program is {size - 1} bytes long; the limit is "
                 f"{max_one} bytes: pass big values in an input file instead"
             )
-        total += size
+        total += size + 8  # the kernel counts a pointer per argument too
     if total > max_all:
         raise InvalidRunSpecError(
             f"the program's arguments take {total} bytes; the limit is {max_all} bytes: "
@@ -61,14 +71,23 @@ def positive(value: Any, what: str, unit: str, maximum: float, *, whole: bool = 
     if value is None:
         return
     noun = "a whole number" if whole else "a number"
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRunSpecError(f"{what} must be {noun} of {unit}, not {value!r}")
+    shown = _shown(value)
+    if isinstance(value, float) and not math.isfinite(value):  # (an int is always finite)
+        raise InvalidRunSpecError(f"{what} must be {noun} of {unit}, not {shown}")
     if whole and value != int(value):
-        raise InvalidRunSpecError(f"{what} must be a whole number of {unit}, not {value:g}")
+        raise InvalidRunSpecError(f"{what} must be a whole number of {unit}, not {shown}")
     if value <= 0:
-        raise InvalidRunSpecError(f"{what} must be more than 0 {unit}, not {value:g}")
+        raise InvalidRunSpecError(f"{what} must be more than 0 {unit}, not {shown}")
     if value > maximum:
-        raise InvalidRunSpecError(f"{what} must be at most {maximum:g} {unit}, not {value:g}")
+        raise InvalidRunSpecError(f"{what} must be at most {maximum:g} {unit}, not {shown}")
+
+
+def _shown(value: float) -> str:
+    """A number as the user typed it, however big (``:g`` fails on a huge int)."""
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text if len(text) <= 20 else text[:17] + "..."
 
 
 def switch(value: Any, what: str) -> None:
@@ -78,8 +97,8 @@ def switch(value: Any, what: str) -> None:
 
 def variable_pattern(pattern: str) -> None:
     """A name of environment variables to withhold, or an fnmatch pattern of such names."""
-    if not _VARIABLE_PATTERN.match(pattern):
+    if not _VARIABLE_PATTERN.fullmatch(pattern):
         raise InvalidRunSpecError(
             f"'{pattern}' in env_deny is not a variable name or pattern "
-            "(letters, digits, '_' and the wildcards '*', '?', '[...]')"
+            "(a name without spaces or '=', with the wildcards '*', '?', '[...]')"
         )

@@ -15,7 +15,7 @@ from .conftest import run_cli
 
 def test_a_spec_with_sensible_values_is_valid() -> None:
     spec = RunSpec("p.zip", entry="src/app.py", inputs=["a", "b"], args=["--x", ""],
-                   timeout=0.5, memory_mb=512, env_deny=["AWS_*", "TOKEN_?", "[AB]_KEY"])  # fmt: skip
+                   timeout=0.5, memory_mb=512, env_deny=["AWS_*", "TOKEN_?", "[AB]_KEY", "spring.*"])  # fmt: skip
     assert spec.validate() is spec
 
 
@@ -47,6 +47,13 @@ def test_a_spec_with_sensible_values_is_valid() -> None:
         ({"env_deny": ["A B"]}, "'A B' in env_deny is not a variable name or pattern"),
         ({"env_deny": ["X=1"]}, "is not a variable name or pattern"),
         ({"source": ""}, "the project must be a non-empty path"),
+        ({"timeout": 10**400}, "the time limit (timeout) must be at most"),
+        ({"memory_mb": -(10**400)}, "must be more than 0 MB"),
+        ({"args": ["\ud800"]}, "holds characters that cannot be passed to it"),
+        ({"args": ["x"] * 120_000}, "the program's arguments take"),
+        ({"output_dir": "out\ud800"}, "holds characters that cannot be a file name"),
+        ({"env_deny": "MY_TOKEN"}, "env_deny must be a list"),
+        ({"env_deny": ["A\n"]}, "is not a variable name or pattern"),
     ],
 )
 def test_each_invalid_value_is_refused_with_a_message_for_the_user(
@@ -71,6 +78,10 @@ def test_the_api_refuses_invalid_options_before_creating_a_run(
         start(src, memory_mb=10**30)
     with pytest.raises(InvalidRunSpecError, match="NUL"):
         start(src, args=["a\0"])
+    with pytest.raises(InvalidRunSpecError, match="env_deny must be a list"):
+        start(src, env_deny="MY_TOKEN")  # type: ignore[arg-type]  # never split into letters
+    with pytest.raises(InvalidRunSpecError, match="must be a list"):
+        start(src, args="--verbose")  # type: ignore[arg-type]
     assert RunStore(home).count() == 0
 
 

@@ -4,6 +4,7 @@ other commands in ``cli.commands``). Imports stay lazy: a run must start fast.""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .exits import EXIT_CANCELLED, EXIT_INVALID
@@ -199,11 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     except sqlite3.Error as exc:
         print(f"pyrunner: error: the run index cannot be used: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except BrokenPipeError:  # `pyrunner logs ID | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 0
     except OSError as exc:  # an unusable --home, a full disk...: say so in one line
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         print(f"pyrunner: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return EXIT_CANCELLED
-    except BrokenPipeError:
-        return 0

@@ -95,6 +95,10 @@ class PyRunnerApp(ExtensionApp):
         return os.cpu_count() or 1
 
     def initialize_settings(self) -> None:
+        from ..validation import variable_pattern
+
+        for pattern in self.env_deny:  # a bad setting is the operator's to fix, at start
+            variable_pattern(pattern)
         store = RunStore(self.store_root or None)
         root = Path(self.serverapp.root_dir if self.serverapp else os.getcwd())
         manager = RunManager(

@@ -57,7 +57,7 @@ def test_interrupting_the_kernel_cancels_the_run_and_its_processes(
     """, "requirements.txt": ""})  # fmt: skip
     t0 = time.monotonic()
     nb = execute(["%load_ext jupyter_pyrunner", "%pyrunner run forever"], workspace,
-                 timeout=6, interrupt_on_timeout=True, allow_errors=True)  # fmt: skip
+                 timeout=15, interrupt_on_timeout=True, allow_errors=True)  # fmt: skip
     assert time.monotonic() - t0 < 60
     outputs = texts(nb.cells[1])
     assert ("stdout", "running\n") in outputs
