@@ -13,15 +13,11 @@ from pathlib import Path
 
 from .logfile import LogChunk, follow, read_chunks
 from .models import RunRecord, RunStatus
-from .store import RunStore
+from .store import CANCEL_WAIT, RunStore
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
     from .outputs import OutputFile
-
-#: how long ``cancel_and_wait`` waits for a run to stop: the supervisor's grace period (2 s)
-#: plus the time to write the record, with room to spare
-CANCEL_WAIT = 15.0
 
 
 class RunHandle:

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 CANCEL_FILE = "cancel"
+#: how long ``cancel_and_wait`` waits for a run to stop: the supervisor's grace period (2 s)
+#: plus the time to write the record, with room to spare
+CANCEL_WAIT = 15.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -286,7 +289,7 @@ class RunStore:
             return record
 
     def cancel_and_wait(
-        self, run_id: str, timeout: float = 15.0, *, keep_waiting_on_interrupt: bool = False
+        self, run_id: str, timeout: float = CANCEL_WAIT, *, keep_waiting_on_interrupt: bool = False
     ) -> RunRecord:
         """Cancel the run and wait until it has stopped (its processes gone); returns the
         record, still live if it did not stop within ``timeout``. A run that has already

@@ -17,8 +17,8 @@ import { IStateDB } from '@jupyterlab/statedb';
 import { ReadonlyJSONObject } from '@lumino/coreutils';
 
 import { RunnerPanel } from './components/runnerPanel';
-import { RunnerApi } from './lib/runnerApi';
-import { runnerIcon } from './lib/runnerIcon';
+import { RunnerApi } from './util/runnerApi';
+import { runnerIcon } from './util/runnerIcon';
 import { RunnerModel } from './model/runnerModel';
 import { IRunnerHost } from './model/shownRun';
 

@@ -5,7 +5,7 @@
 
 import { Drag } from '@lumino/dragdrop';
 
-import { filesOfEntry, filesOfSelection, IFolderFile, zipFolder } from '../lib/zipFolder';
+import { filesOfEntry, filesOfSelection, IFolderFile, zipFolder } from '../util/zipFolder';
 import { Source } from '../model/runForm';
 
 /** The MIME type JupyterLab's file browser puts its dragged paths under. */

@@ -7,8 +7,8 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { deleteIcon, refreshIcon } from '@jupyterlab/ui-components';
 import React from 'react';
 
-import { formatDuration, formatTime, isLive } from '../lib/format';
-import { IRunRecord } from '../lib/runnerApi';
+import { formatDuration, formatTime, isLive } from '../util/format';
+import { IRunRecord } from '../util/runnerApi';
 import { RunnerModel } from '../model/runnerModel';
 import { StatusBadge } from './statusBadge';
 

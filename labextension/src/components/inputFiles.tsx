@@ -6,8 +6,8 @@
 import { closeIcon } from '@jupyterlab/ui-components';
 import React, { useRef } from 'react';
 
-import { formatBytes } from '../lib/format';
-import { messageOf } from '../lib/messageOf';
+import { formatBytes } from '../util/format';
+import { messageOf } from '../util/messageOf';
 import { RunForm, Source } from '../model/runForm';
 import { DropZone } from './dropZone';
 

@@ -4,7 +4,7 @@
  * to the bottom (or `follow()`) resumes.
  */
 
-import { formatBytes } from '../lib/format';
+import { formatBytes } from '../util/format';
 import { ILogLine, LogModel } from '../model/logModel';
 
 export class LogView {

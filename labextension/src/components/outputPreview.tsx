@@ -5,10 +5,10 @@
 
 import React, { useEffect, useMemo, useState } from 'react';
 
-import { formatBytes } from '../lib/format';
-import { messageOf } from '../lib/messageOf';
-import { IOutputFile, PreviewKind, previewKind } from '../lib/outputTree';
-import { ICsvTable, parseCsv } from '../lib/parseCsv';
+import { formatBytes } from '../util/format';
+import { messageOf } from '../util/messageOf';
+import { IOutputFile, PreviewKind, previewKind } from '../util/outputTree';
+import { ICsvTable, parseCsv } from '../util/parseCsv';
 import { RunnerModel } from '../model/runnerModel';
 
 const TABLE_ROWS = 200;

@@ -13,9 +13,9 @@ import {
 } from '@jupyterlab/ui-components';
 import React, { useEffect, useMemo, useState } from 'react';
 
-import { formatBytes } from '../lib/format';
-import { buildTree, IOutputFile, ITreeRow, visibleRows } from '../lib/outputTree';
-import { IRunRecord } from '../lib/runnerApi';
+import { formatBytes } from '../util/format';
+import { buildTree, IOutputFile, ITreeRow, visibleRows } from '../util/outputTree';
+import { IRunRecord } from '../util/runnerApi';
 import { RunnerModel } from '../model/runnerModel';
 import { OutputPreview } from './outputPreview';
 

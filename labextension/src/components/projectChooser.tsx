@@ -6,8 +6,8 @@
 import { closeIcon, fileUploadIcon, folderIcon } from '@jupyterlab/ui-components';
 import React, { useRef } from 'react';
 
-import { formatBytes } from '../lib/format';
-import { messageOf } from '../lib/messageOf';
+import { formatBytes } from '../util/format';
+import { messageOf } from '../util/messageOf';
 import { Source } from '../model/runForm';
 import { RunnerModel } from '../model/runnerModel';
 import { sourceFromFolderSelection } from './dropTarget';

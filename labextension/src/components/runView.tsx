@@ -6,8 +6,8 @@
 import { closeIcon, downloadIcon, stopIcon } from '@jupyterlab/ui-components';
 import React from 'react';
 
-import { formatDuration, isLive } from '../lib/format';
-import { IRunRecord } from '../lib/runnerApi';
+import { formatDuration, isLive } from '../util/format';
+import { IRunRecord } from '../util/runnerApi';
 import { RunnerModel } from '../model/runnerModel';
 import { LogPane } from './logPane';
 import { OutputsBrowser } from './outputsBrowser';

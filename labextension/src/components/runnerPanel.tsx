@@ -7,7 +7,7 @@
 import { closeIcon, ReactWidget } from '@jupyterlab/ui-components';
 import React from 'react';
 
-import { runnerIcon } from '../lib/runnerIcon';
+import { runnerIcon } from '../util/runnerIcon';
 import { RunnerModel } from '../model/runnerModel';
 import { HistoryList } from './historyList';
 import { ProjectForm } from './projectForm';

@@ -4,7 +4,7 @@
 
 import React from 'react';
 
-import { statusLabel } from '../lib/format';
+import { statusLabel } from '../util/format';
 
 export function StatusBadge({ status }: { status: string }): JSX.Element {
   return (

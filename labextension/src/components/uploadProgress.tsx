@@ -4,7 +4,7 @@
 
 import React from 'react';
 
-import { formatBytes, formatSpeed } from '../lib/format';
+import { formatBytes, formatSpeed } from '../util/format';
 import { IUploadState } from '../model/runForm';
 
 export function UploadProgress(props: { upload: IUploadState; onStop: () => void }): JSX.Element {

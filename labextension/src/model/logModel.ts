@@ -3,7 +3,7 @@
  * stderr marked, and a bound on how many lines are kept.
  */
 
-import { AnsiState, AnsiTokenizer, IStyle } from '../lib/ansi';
+import { AnsiState, AnsiTokenizer, IStyle } from '../util/ansi';
 
 /** `system` lines are the runner's own (environment built, run stopped...). */
 export type StreamName = 'stdout' | 'stderr' | 'system';

@@ -5,9 +5,9 @@
 
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { IRunRecord, IStartRequest, RunnerApi } from '../lib/runnerApi';
-import { splitArgs } from '../lib/splitArgs';
-import { IUploadProgress, uploadFile } from '../lib/uploadFile';
+import { IRunRecord, IStartRequest, RunnerApi } from '../util/runnerApi';
+import { splitArgs } from '../util/splitArgs';
+import { IUploadProgress, uploadFile } from '../util/uploadFile';
 
 /** A project or input file: picked in the browser (uploaded first) or a path on the server. */
 export type Source =

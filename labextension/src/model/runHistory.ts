@@ -5,7 +5,7 @@
 
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { IRunRecord, RunnerApi } from '../lib/runnerApi';
+import { IRunRecord, RunnerApi } from '../util/runnerApi';
 
 const PAGE = 30;
 

@@ -7,9 +7,9 @@
 
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { messageOf } from '../lib/messageOf';
-import { IOutputFile } from '../lib/outputTree';
-import { ICopyResult, IRunRecord, RunnerApi } from '../lib/runnerApi';
+import { messageOf } from '../util/messageOf';
+import { IOutputFile } from '../util/outputTree';
+import { ICopyResult, IRunRecord, RunnerApi } from '../util/runnerApi';
 import { LogModel } from './logModel';
 import { ConnectionState } from './logStream';
 import { RunForm, Source } from './runForm';

@@ -7,10 +7,10 @@
 
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { isLive } from '../lib/format';
-import { messageOf } from '../lib/messageOf';
-import { IOutputFile } from '../lib/outputTree';
-import { ApiError, ICopyResult, IRunRecord, RunnerApi } from '../lib/runnerApi';
+import { isLive } from '../util/format';
+import { messageOf } from '../util/messageOf';
+import { IOutputFile } from '../util/outputTree';
+import { ApiError, ICopyResult, IRunRecord, RunnerApi } from '../util/runnerApi';
 import { LogModel } from './logModel';
 import {
   ConnectionState,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { PLAIN } from '../../src/lib/ansi';
+import { PLAIN } from '../../src/util/ansi';
 import { ILogLine, LogModel } from '../../src/model/logModel';
 
 const P = 'jp-PyRunner-ansi-';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { ApiError, IUpload } from '../../src/lib/runnerApi';
-import { IUploadProgress } from '../../src/lib/uploadFile';
+import { ApiError, IUpload } from '../../src/util/runnerApi';
+import { IUploadProgress } from '../../src/util/uploadFile';
 import { IUploadState, RunForm, Source, Uploader } from '../../src/model/runForm';
 import { deferred, FakeApi, IDeferred } from '../support/fakeApi';
 

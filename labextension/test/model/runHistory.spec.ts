@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { ApiError, IRunList } from '../../src/lib/runnerApi';
+import { ApiError, IRunList } from '../../src/util/runnerApi';
 import { RunHistory } from '../../src/model/runHistory';
 import { deferred, FakeApi, IDeferred, makeRun } from '../support/fakeApi';
 

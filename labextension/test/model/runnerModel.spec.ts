@@ -6,7 +6,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { IOutputFile } from '../../src/lib/outputTree';
+import { IOutputFile } from '../../src/util/outputTree';
 import { ConnectionState } from '../../src/model/logStream';
 import { RunnerModel } from '../../src/model/runnerModel';
 import { StreamSettings, TAIL_BYTES } from '../../src/model/shownRun';

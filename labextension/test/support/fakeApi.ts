@@ -6,7 +6,7 @@
 
 import { ServerConnection } from '@jupyterlab/services';
 
-import { IOutputFile } from '../../src/lib/outputTree';
+import { IOutputFile } from '../../src/util/outputTree';
 import {
   ApiError,
   ICopyResult,
@@ -14,7 +14,7 @@ import {
   IRunRecord,
   IStartRequest,
   RunnerApi
-} from '../../src/lib/runnerApi';
+} from '../../src/util/runnerApi';
 
 /** A run record as the server sends it; `fields` override the defaults. */
 export function makeRun(id: string, fields: Partial<IRunRecord> = {}): IRunRecord {

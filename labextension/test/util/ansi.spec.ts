@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { AnsiState, AnsiToken, AnsiTokenizer, IStyle, PLAIN, xterm256 } from '../../src/lib/ansi';
+import { AnsiState, AnsiToken, AnsiTokenizer, IStyle, PLAIN, xterm256 } from '../../src/util/ansi';
 
 const NAMES = ['black', 'red', 'green', 'yellow', 'blue', 'magenta', 'cyan', 'white'];
 const P = 'jp-PyRunner-ansi-';

@@ -1,7 +1,7 @@
 import { unzipSync, strFromU8 } from 'fflate';
 import { describe, expect, it } from 'vitest';
 
-import { filesOfSelection, isSkipped, zipFolder } from '../../src/lib/zipFolder';
+import { filesOfSelection, isSkipped, zipFolder } from '../../src/util/zipFolder';
 
 /** A File as `<input webkitdirectory>` gives it: the path inside the chosen folder is kept. */
 function picked(path: string, text: string): File {

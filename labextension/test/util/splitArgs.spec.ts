@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { splitArgs } from '../../src/lib/splitArgs';
+import { splitArgs } from '../../src/util/splitArgs';
 
 describe('splitArgs', () => {
   it('splits words on any whitespace', () => {

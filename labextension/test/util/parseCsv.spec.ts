@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { parseCsv } from '../../src/lib/parseCsv';
+import { parseCsv } from '../../src/util/parseCsv';
 
 describe('parseCsv', () => {
   it('splits plain rows and fields', () => {

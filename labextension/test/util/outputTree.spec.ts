@@ -7,7 +7,7 @@ import {
   previewKind,
   TreeNode,
   visibleRows
-} from '../../src/lib/outputTree';
+} from '../../src/util/outputTree';
 
 function file(
   path: string,

@@ -6,7 +6,7 @@ import {
   formatSpeed,
   isLive,
   statusLabel
-} from '../../src/lib/format';
+} from '../../src/util/format';
 
 describe('formatBytes', () => {
   it('writes bytes below 1 KB as whole bytes', () => {
