@@ -9,6 +9,11 @@ A run starts up to three kinds of process, each a :class:`Role`:
 - the **program**: no secrets, none of the variables that would undo the environment's
   isolation (``PYTHONPATH``...), none of pyrunner's own (``PYRUNNER_*``).
 
+The installer and the program also lose what a Jupyter kernel sets for itself
+(:func:`kernel_settings`): a run started from a notebook gets the environment a run started
+from a terminal gets, so matplotlib does not look for the kernel's inline backend and no
+colour codes are forced into the log.
+
 "Secrets" are the variables matching :data:`DEFAULT_ENV_DENY`, the patterns of the
 ``PYRUNNER_ENV_DENY`` variable (comma-separated) and the run's own ``env_deny``. Every entry
 point (the CLI, ``run_project``, ``start_run``, the server, the magic) gets its environments
@@ -39,6 +44,19 @@ ISOLATION_BREAKERS = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "VIRTUAL_ENV"
 
 #: pyrunner's own settings (store, deny list...): the program has no use for them.
 OWN_VARIABLES = ("PYRUNNER_*",)
+
+
+#: What ipykernel writes into its own environment: its inline matplotlib backend (only when
+#: none was set), and the settings it makes for a terminal that renders colours (always).
+KERNEL_BACKENDS = ("module://matplotlib_inline.", "module://ipykernel.")
+KERNEL_TERMINAL = {
+    "TERM": "xterm-color",
+    "CLICOLOR": "1",
+    "FORCE_COLOR": "1",
+    "CLICOLOR_FORCE": "1",
+    "PAGER": "cat",
+    "GIT_PAGER": "cat",
+}
 
 
 class Role(str, enum.Enum):
@@ -75,7 +93,21 @@ def host_environment(
     but the secrets (:func:`deny_patterns` with the run's ``deny``) and what the role must
     not see. The caller adds the role's own settings (the oSparc variables, uv's cache...)."""
     env = os.environ if base is None else base
-    return scrub(env, [*deny_patterns(deny, env), *_DROPPED[role]])
+    dropped = list(_DROPPED[role])
+    if role is not Role.SUPERVISOR:
+        dropped += kernel_settings(env)
+    return scrub(env, [*deny_patterns(deny, env), *dropped])
+
+
+def kernel_settings(env: Mapping[str, str]) -> list[str]:
+    """The variables of ``env`` that a Jupyter kernel set for itself: an inline matplotlib
+    backend, which no program outside a kernel can load; and, when ``env`` is a kernel's (it
+    carries all of ipykernel's terminal settings at once), those settings, which would force
+    colour codes into a log that is not a terminal."""
+    names = [n for n in ("MPLBACKEND",) if env.get(n, "").startswith(KERNEL_BACKENDS)]
+    if all(env.get(name) == value for name, value in KERNEL_TERMINAL.items()):
+        names += KERNEL_TERMINAL
+    return names
 
 
 def scrub(env: Mapping[str, str], patterns: Iterable[str]) -> dict[str, str]:

@@ -141,3 +141,31 @@ def test_the_probe_sees_secrets_when_nothing_denies_them(
     assert installer_environment(installer_report).get("AWS_SECRET_X") == "aws-secret"
     assert program_report(handle.log_text())["program"]["AWS_SECRET_X"] == "aws-secret"
     assert sys.executable  # (the in-process caller is the program's parent here: not checked)
+
+
+KERNEL = {
+    "PATH": "/usr/bin",
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    "TERM": "xterm-color",
+    "CLICOLOR": "1",
+    "FORCE_COLOR": "1",
+    "CLICOLOR_FORCE": "1",
+    "PAGER": "cat",
+    "GIT_PAGER": "cat",
+}
+
+
+@pytest.mark.parametrize("role", [Role.PROGRAM, Role.INSTALLER])
+def test_what_a_kernel_set_for_itself_reaches_neither_installer_nor_program(role: Role) -> None:
+    assert host_environment(role, [], KERNEL) == {"PATH": "/usr/bin"}
+
+
+def test_a_terminals_own_settings_are_kept() -> None:
+    terminal = {"MPLBACKEND": "Agg", "TERM": "xterm-color", "FORCE_COLOR": "1", "PAGER": "less"}
+    assert host_environment(Role.PROGRAM, [], terminal) == terminal
+    inline_only = {"MPLBACKEND": "module://ipykernel.pylab.backend_inline", "TERM": "xterm"}
+    assert host_environment(Role.PROGRAM, [], inline_only) == {"TERM": "xterm"}
+
+
+def test_the_detached_supervisor_keeps_the_kernels_settings() -> None:
+    assert host_environment(Role.SUPERVISOR, [], KERNEL) == KERNEL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -11,6 +12,8 @@ from jupyter_pyrunner import RunStatus, RunStore
 
 from ..conftest import marker_processes, write_project
 from .conftest import execute, texts
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_a_run_streams_into_the_cell_and_ends_with_the_outputs(home: Path, demo: Path) -> None:
@@ -172,3 +175,38 @@ def test_a_bare_run_is_shown_once(home: Path, demo: Path) -> None:
     assert (
         sum("exit code 0" in text for kind, text in texts(nb.cells[1]) if kind == "text/html") == 1
     )
+
+
+def test_a_run_from_a_kernel_gets_a_terminals_environment_and_matplotlib_works(
+    home: Path, tmp_path: Path
+) -> None:
+    """ipykernel sets its inline backend and colour settings in its own environment: the
+    README's matplotlib example must still run, and no colour is forced into the log."""
+    workspace = tmp_path / "workspace"
+    shutil.copytree(EXAMPLES / "plot-sine", workspace / "plot-sine")
+    write_project(
+        workspace / "probe",
+        {
+            "main.py": """
+                import os
+                for name in ("MPLBACKEND", "FORCE_COLOR", "CLICOLOR_FORCE", "CLICOLOR", "PAGER", "TERM"):
+                    print(name, os.environ.get(name))
+            """,
+            "requirements.txt": "",
+        },
+    )
+    nb = execute(
+        ["%load_ext jupyter_pyrunner",
+         "import os; print(os.environ['MPLBACKEND'], os.environ['FORCE_COLOR'])",
+         "r = %pyrunner run probe\nprint(r.status.value)",
+         "r = %pyrunner run plot-sine\nprint(r.status.value, sorted(f.path for f in r.outputs))"],
+        workspace,
+        timeout=300,
+    )  # fmt: skip
+    # the kernel really has the settings that used to leak
+    assert texts(nb.cells[1]) == [("stdout", "module://matplotlib_inline.backend_inline 1\n")]
+    probe = "".join(text for kind, text in texts(nb.cells[2]) if kind == "stdout")
+    for name in ("MPLBACKEND", "FORCE_COLOR", "CLICOLOR_FORCE", "CLICOLOR", "PAGER", "TERM"):
+        assert f"{name} None\n" in probe
+    plot = "".join(text for kind, text in texts(nb.cells[3]) if kind == "stdout")
+    assert "succeeded ['signals.csv', 'sine.png']" in plot, plot
