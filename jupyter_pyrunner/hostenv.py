@@ -28,6 +28,11 @@ import enum
 import fnmatch
 import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
+if TYPE_CHECKING:
+    from .models import RunRecord
 
 #: Variables never passed on (fnmatch patterns), beside the user's own deny list.
 DEFAULT_ENV_DENY = (
@@ -136,3 +141,30 @@ def scrub(env: Mapping[str, str], patterns: Iterable[str]) -> dict[str, str]:
         )
 
     return {k: v for k, v in env.items() if not denied(k)}
+
+
+def program_environment(
+    base: Mapping[str, str], run_dir: Path, record: RunRecord, env_path: Path
+) -> dict[str, str]:
+    """The program's environment: what the program may inherit from ``base``, plus the
+    oSparc variables of the run in ``run_dir``, its environment's ``PATH`` and the run's
+    marker."""
+    from .models import INPUT_PORTS, OUTPUT_PORTS
+    from .process_tree import MARKER_VAR
+
+    env = host_environment(Role.PROGRAM, record.spec.env_deny, base)
+    inputs, outputs = run_dir / "inputs", run_dir / "outputs"
+    env.update(
+        INPUT_FOLDER=str(inputs),
+        OUTPUT_FOLDER=str(outputs),
+        LOG_FOLDER=str(run_dir / "logs"),
+        PYTHONUNBUFFERED="1",
+        VIRTUAL_ENV=str(env_path),
+        PATH=os.pathsep.join([str(env_path / "bin"), base.get("PATH", os.defpath)]),
+    )
+    for port in range(1, INPUT_PORTS + 1):
+        env[f"INPUT_{port}"] = str(inputs / f"input_{port}")
+    for port in range(1, OUTPUT_PORTS + 1):
+        env[f"OUTPUT_{port}"] = str(outputs / f"output_{port}")
+    env[MARKER_VAR] = record.id
+    return env

@@ -48,6 +48,8 @@ def prepare_run(store: RunStore, spec: RunSpec, *, keep_failed: bool = True) -> 
         workdir=project.workdir.as_posix(),
         requirements=list(project.requirements.lines),
         requirements_source=project.requirements.source,
+        requires_python=project.requires_python,
+        install_project=project.install,
         source_sha256=sha,
         timings={"intake": round(time.time() - t0, 4)},
     )

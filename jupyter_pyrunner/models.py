@@ -80,6 +80,7 @@ class RunSpec(Record):
         "system_site_packages",
         "output_dir",
         "env_deny",
+        "layout",
     )
     __slots__ = _fields
     __hash__ = None  # type: ignore[assignment]  # mutable
@@ -95,6 +96,7 @@ class RunSpec(Record):
     system_site_packages: bool
     output_dir: str | None
     env_deny: list[str]
+    layout: str
 
     def __init__(
         self,
@@ -109,6 +111,7 @@ class RunSpec(Record):
         system_site_packages: bool = False,
         output_dir: str | None = None,
         env_deny: list[str] | None = None,
+        layout: str = "ports",
     ) -> None:
         self.source = source
         self.entry = entry
@@ -121,6 +124,7 @@ class RunSpec(Record):
         self.system_site_packages = system_site_packages
         self.output_dir = output_dir
         self.env_deny = [] if env_deny is None else env_deny
+        self.layout = layout
 
     def to_dict(self) -> dict[str, Any]:
         return {name: _plain(getattr(self, name)) for name in self._fields}
@@ -170,6 +174,8 @@ class RunRecord(Record):
         "workdir",
         "requirements",
         "requirements_source",
+        "requires_python",
+        "install_project",
         "env_key",
         "python",
         "source_sha256",
@@ -198,6 +204,8 @@ class RunRecord(Record):
     workdir: str | None
     requirements: list[str]
     requirements_source: str | None
+    requires_python: str | None
+    install_project: str | None
     env_key: str | None
     python: str | None
     source_sha256: str | None
@@ -225,6 +233,8 @@ class RunRecord(Record):
         workdir: str | None = None,
         requirements: list[str] | None = None,
         requirements_source: str | None = None,
+        requires_python: str | None = None,
+        install_project: str | None = None,
         env_key: str | None = None,
         python: str | None = None,
         source_sha256: str | None = None,
@@ -250,6 +260,8 @@ class RunRecord(Record):
         self.workdir = workdir
         self.requirements = [] if requirements is None else requirements
         self.requirements_source = requirements_source
+        self.requires_python = requires_python
+        self.install_project = install_project
         self.env_key = env_key
         self.python = python
         self.source_sha256 = source_sha256

@@ -35,7 +35,15 @@ _MAX_LISTED = 10
 class Project(Record):
     """A project ready to run: its entry point, working folder and requirements."""
 
-    _fields = ("root", "entry", "workdir", "requirements", "python_files")
+    _fields = (
+        "root",
+        "entry",
+        "workdir",
+        "requirements",
+        "python_files",
+        "requires_python",
+        "install",
+    )
     __slots__ = _fields
 
     root: Path
@@ -43,6 +51,10 @@ class Project(Record):
     workdir: PurePosixPath
     requirements: Requirements
     python_files: int
+    #: the Python versions the project accepts (PEP 440 specifier), when it says
+    requires_python: str | None
+    #: the folder (relative to the root) of a ``pyproject.toml`` to install into the run
+    install: str | None
 
     def __init__(
         self,
@@ -51,12 +63,16 @@ class Project(Record):
         workdir: PurePosixPath,
         requirements: Requirements,
         python_files: int,
+        requires_python: str | None = None,
+        install: str | None = None,
     ) -> None:
         self.root = root
         self.entry = entry
         self.workdir = workdir
         self.requirements = requirements
         self.python_files = python_files
+        self.requires_python = requires_python
+        self.install = install
 
 
 def _inside(path: Path, real_root: Path) -> bool:

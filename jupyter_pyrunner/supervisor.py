@@ -21,12 +21,12 @@ from . import process_tree
 from .capture import OutputCapture, OutputSink
 from .environments import EnvironmentManager, EnvSpec
 from .errors import BuildCancelled, EnvironmentBuildError, PyRunnerError
-from .hostenv import Role, host_environment
+from .hostenv import Role, host_environment, program_environment
 from .interpreters import Interpreter
 from .limits import Limits, child_setup
 from .liveness import process_identity
 from .logfile import SYSTEM, LogWriter
-from .models import INPUT_PORTS, OUTPUT_PORTS, RunRecord, RunStatus
+from .models import RunRecord, RunStatus
 from .provenance import write_provenance
 from .store import RunStore
 
@@ -34,37 +34,13 @@ TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this 
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["OutputSink", "Supervisor", "main", "program_environment"]
+__all__ = ["OutputSink", "Supervisor", "main"]
 
 PROGRESS_SAVE_INTERVAL = 0.2
 CHECK_INTERVAL = 0.1
 KILL_GRACE = 2.0
 #: after the program exits, how long a descendant may keep its output open before it is stopped
 LINGER = 0.5
-
-
-def program_environment(
-    base: dict[str, str], store: RunStore, record: RunRecord, env_path: Path
-) -> dict[str, str]:
-    """The program's environment: what ``hostenv`` lets the program inherit from ``base``,
-    plus the oSparc variables and the run's marker."""
-    env = host_environment(Role.PROGRAM, record.spec.env_deny, base)
-    run_dir = store.run_dir(record.id)
-    inputs, outputs = run_dir / "inputs", run_dir / "outputs"
-    env.update(
-        INPUT_FOLDER=str(inputs),
-        OUTPUT_FOLDER=str(outputs),
-        LOG_FOLDER=str(run_dir / "logs"),
-        PYTHONUNBUFFERED="1",
-        VIRTUAL_ENV=str(env_path),
-        PATH=os.pathsep.join([str(env_path / "bin"), base.get("PATH", os.defpath)]),
-    )
-    for port in range(1, INPUT_PORTS + 1):
-        env[f"INPUT_{port}"] = str(inputs / f"input_{port}")
-    for port in range(1, OUTPUT_PORTS + 1):
-        env[f"OUTPUT_{port}"] = str(outputs / f"output_{port}")
-    env[process_tree.MARKER_VAR] = record.id
-    return env
 
 
 def _signal_name(number: int) -> str:
@@ -210,7 +186,7 @@ class Supervisor:
         spec = record.spec
         project = self.store.project_dir(self.run_id)
         assert record.entry is not None and record.workdir is not None
-        env = program_environment(self.base_env, self.store, record, env_path)
+        env = program_environment(self.base_env, self.store.run_dir(self.run_id), record, env_path)
         memory = spec.memory_mb * 1024 * 1024 if spec.memory_mb else None
         t0 = time.time()
         proc = subprocess.Popen(
