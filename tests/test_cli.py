@@ -12,6 +12,7 @@ from pathlib import Path
 
 from jupyter_pyrunner import RunStatus, RunStore, start_run
 from jupyter_pyrunner.cli import _parser
+from jupyter_pyrunner.cli.exits import EXIT_INVALID
 
 from .conftest import EXAMPLES, marker_processes, run_cli, wait_for_output
 
@@ -33,21 +34,23 @@ def test_arguments_after_the_double_dash_reach_the_program(home: Path) -> None:
     assert "Found 25 primes below 100" in result.stdout
 
 
-def test_an_invalid_project_exits_2_with_one_clear_line(home: Path, tmp_path: Path) -> None:
+def test_an_invalid_project_exits_with_pyrunners_code_and_one_clear_line(
+    home: Path, tmp_path: Path
+) -> None:
     bad = tmp_path / "not-a-zip.zip"
     bad.write_text("hello")
     result = run_cli("run", str(bad))
-    assert result.returncode == 2
+    assert result.returncode == EXIT_INVALID
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("pyrunner: error:")
     assert "Traceback" not in result.stderr
     missing = run_cli("run", str(tmp_path / "nowhere.zip"))
-    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert missing.returncode == EXIT_INVALID and "does not exist" in missing.stderr
 
 
 def test_ambiguous_project_names_the_candidates_and_entry_fixes_it(home: Path, project) -> None:
     src = project({"tool/a.py": "print('a')", "tool/b.py": "print('b')"})
     result = run_cli("run", str(src))
-    assert result.returncode == 2
+    assert result.returncode == EXIT_INVALID
     assert "a.py" in result.stderr and "b.py" in result.stderr and "--entry" in result.stderr
     chosen = run_cli("run", str(src), "--entry", "tool/b.py", "--no-infer")
     assert chosen.returncode == 0 and chosen.stdout == "b\n"
@@ -100,6 +103,29 @@ def test_json_prints_the_record_and_output_dir_gets_outputs_after_failure(
     record = json.loads(result.stdout)  # stdout holds only the record
     assert record["status"] == "failed" and record["exit_code"] == 1
     assert (target / "partial.txt").exists()
+    where = record["locations"]
+    run_dir = Path(os.environ["PYRUNNER_HOME"]) / "runs" / record["id"]
+    assert where["run_dir"] == str(run_dir)
+    assert where["outputs_dir"] == str(run_dir / "outputs")
+    assert where["output_files"] == ["partial.txt"] and where["copied_to"] == str(target)
+    assert Path(where["workdir"], record["entry"].rpartition("/")[2]).is_file()
+
+
+def test_pyrunners_own_failures_are_told_apart_from_the_programs_usage_errors(
+    home: Path, project
+) -> None:
+    """A program's argparse exits 2 on a usage error: pyrunner's own failures use 125."""
+    src = project(
+        {
+            "main.py": "import argparse\nargparse.ArgumentParser().parse_args()",
+            "requirements.txt": "",
+        }
+    )
+    program = run_cli("run", str(src), "--", "--no-such-option")
+    assert program.returncode == 2 and "unrecognized arguments" in program.stderr
+    for args in (["run", str(src), "--no-such-option"], ["run"], []):
+        own = run_cli(*args)
+        assert own.returncode == EXIT_INVALID == 125, (args, own.stderr)
 
 
 def test_history_commands(home: Path) -> None:
@@ -122,7 +148,7 @@ def test_history_commands(home: Path) -> None:
     assert [f["path"] for f in files] == ["result.txt"] and files[0]["mime_type"] == "text/plain"
     assert "already ended" in run_cli("cancel", run_id).stderr
     assert run_cli("rm", run_id).returncode == 0
-    assert run_cli("show", run_id).returncode == 2
+    assert run_cli("show", run_id).returncode == EXIT_INVALID
 
 
 def test_logs_follow_a_run_started_elsewhere(home: Path, project) -> None:
@@ -159,7 +185,7 @@ def test_env_list_and_prune(home: Path) -> None:
     assert run_cli("run", str(EXAMPLES / "progress"), "--", "1").returncode == 0
     listed = run_cli("env", "list")
     assert "(bare)" in listed.stdout and "total" in listed.stdout
-    assert run_cli("env", "prune").returncode == 2
+    assert run_cli("env", "prune").returncode == EXIT_INVALID
     pruned = run_cli("env", "prune", "--max-size", "0")
     assert "1 environment(s) removed" in pruned.stdout
     assert json.loads(run_cli("env", "list", "--json").stdout) == []
@@ -225,7 +251,7 @@ def test_python_option_picks_the_interpreter_or_says_clearly_why_not(home: Path,
     ok = run_cli("run", str(src), "--python", os.path.realpath(sys.executable))
     assert ok.returncode == 0 and ok.stdout.strip() == str(tuple(sys.version_info[:2]))
     bad = run_cli("run", str(src), "--python", "/no/such/python")
-    assert bad.returncode == 2
+    assert bad.returncode == EXIT_INVALID
     assert "cannot use '/no/such/python' as the Python interpreter" in bad.stderr
     assert "Traceback" not in bad.stderr
 
@@ -234,19 +260,19 @@ def test_odd_arguments_get_one_clear_line(home: Path, project, tmp_path: Path) -
     src = project({"main.py": "print(1)", "requirements.txt": ""})
     for args in (["--timeout", "0"], ["--timeout", "-1"], ["--memory", "0"], ["--timeout", "soon"]):
         result = run_cli("run", str(src), *args)
-        assert result.returncode == 2 and "Traceback" not in result.stderr, args
-    assert run_cli("logs", "20200101-000000-abcdef").returncode == 2
-    assert run_cli("outputs", "20200101-000000-abcdef").returncode == 2
+        assert result.returncode == EXIT_INVALID and "Traceback" not in result.stderr, args
+    assert run_cli("logs", "20200101-000000-abcdef").returncode == EXIT_INVALID
+    assert run_cli("outputs", "20200101-000000-abcdef").returncode == EXIT_INVALID
     offset = run_cli("logs", "last", "--offset", "-1")
-    assert offset.returncode == 2 and "negative" in offset.stderr
+    assert offset.returncode == EXIT_INVALID and "negative" in offset.stderr
     fake = run_cli("run", str(src), "--python", "/bin/true")
     assert (
-        fake.returncode == 2
+        fake.returncode == EXIT_INVALID
         and "did not run as one" in fake.stderr
         and "Traceback" not in fake.stderr
     )
     blocked = tmp_path / "a-file"
     blocked.write_text("")
     home_file = run_cli("--home", str(blocked), "runs")
-    assert home_file.returncode == 2 and home_file.stderr.count("\n") == 1
+    assert home_file.returncode == EXIT_INVALID and home_file.stderr.count("\n") == 1
     assert "Traceback" not in home_file.stderr

@@ -12,7 +12,7 @@ from .exits import EXIT_CANCELLED, EXIT_INVALID
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, NoReturn
 
 
 def _number(
@@ -118,10 +118,19 @@ _COMMANDS: dict[str, Callable[[Any], None]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a wrong command line exits with pyrunner's own code, not 2 (which a
+    program's own argparse uses)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INVALID, f"{self.prog}: error: {message}\n")
+
+
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
     """The command line parser; with ``command``, only that sub-command's parser is built
     (building them all costs milliseconds at every start)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pyrunner",
         description="Run a zipped Python project in an isolated, cached environment.",
     )

@@ -11,6 +11,8 @@ from .exits import EXIT_CANCELLED, EXIT_INVALID, EXIT_TIMEOUT
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..models import RunRecord
     from ..store import RunStore
     from ..supervisor import Supervisor
@@ -107,4 +109,22 @@ def _report(final: RunRecord, store: RunStore, *, as_json: bool) -> None:
         summary += f" in {final.duration:.2f} s"
     print(f"{summary}; outputs: {where}", file=sys.stderr)
     if as_json:
-        print(json.dumps(final.to_dict(), indent=1))
+        print(json.dumps({**final.to_dict(), "locations": locations(final, store)}, indent=1))
+
+
+def locations(record: RunRecord, store: RunStore) -> dict[str, Any]:
+    """Where a run's files are, for ``--json``: its folder, the project's folder and the
+    program's working folder, the outputs folder with the files in it, and where the outputs
+    were copied (``--output-dir``)."""
+    from ..outputs import list_outputs
+
+    outputs = store.outputs_dir(record.id)
+    project = store.project_dir(record.id)
+    return {
+        "run_dir": str(store.run_dir(record.id)),
+        "project_dir": str(project),
+        "workdir": str(project / record.workdir) if record.workdir is not None else None,
+        "outputs_dir": str(outputs),
+        "output_files": [f.path for f in list_outputs(outputs)],
+        "copied_to": record.spec.output_dir,
+    }
