@@ -18,16 +18,17 @@ import fcntl
 import json
 import os
 import shutil
-import sysconfig
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from ._core import Record, sha256
+from ._core import Record
+from .envspec import EnvSpec as EnvSpec
+from .envspec import covering_spec
 from .errors import BuildCancelled, EnvironmentBuildError
 from .hostenv import Role, host_environment
 from .installer import Installer, compile_later, freeze
-from .interpreters import Interpreter
+from .interpreters import Interpreter as Interpreter
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
@@ -40,39 +41,6 @@ COMPILED = ".compiled"
 
 Log = Callable[[str], None]
 ShouldStop = Callable[[], bool]
-
-
-class EnvSpec(Record):
-    _fields = ("requirements", "interpreter", "system_site_packages")
-    __slots__ = _fields
-
-    requirements: tuple[str, ...]
-    interpreter: Interpreter
-    system_site_packages: bool
-
-    def __init__(
-        self,
-        requirements: tuple[str, ...],
-        interpreter: Interpreter,
-        system_site_packages: bool = False,
-    ) -> None:
-        self.requirements = requirements
-        self.interpreter = interpreter
-        self.system_site_packages = system_site_packages
-
-    @property
-    def key(self) -> str:
-        material = json.dumps(
-            {
-                "requirements": sorted(set(self.requirements)),
-                "python": self.interpreter.path,
-                "version": self.interpreter.version,
-                "system_site_packages": self.system_site_packages,
-                "platform": sysconfig.get_platform(),
-            },
-            sort_keys=True,
-        )
-        return sha256(material.encode()).hexdigest()[:24]
 
 
 class Environment(Record):
@@ -98,7 +66,17 @@ class Environment(Record):
 
 
 class EnvInfo(Record):
-    _fields = ("key", "path", "size", "created", "last_used", "requirements", "python", "in_use")
+    _fields = (
+        "key",
+        "path",
+        "size",
+        "created",
+        "last_used",
+        "requirements",
+        "python",
+        "in_use",
+        "python_version",
+    )
     __slots__ = _fields
 
     key: str
@@ -109,6 +87,8 @@ class EnvInfo(Record):
     requirements: list[str]
     python: str
     in_use: bool
+    #: the interpreter's full version, such as ``3.11.7``
+    python_version: str
 
     def __init__(
         self,
@@ -120,6 +100,7 @@ class EnvInfo(Record):
         requirements: list[str],
         python: str,
         in_use: bool,
+        python_version: str = "",
     ) -> None:
         self.key = key
         self.path = path
@@ -129,6 +110,7 @@ class EnvInfo(Record):
         self.requirements = requirements
         self.python = python
         self.in_use = in_use
+        self.python_version = python_version
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (``path`` as a string)."""
@@ -141,6 +123,7 @@ class EnvInfo(Record):
             "requirements": list(self.requirements),
             "python": self.python,
             "in_use": self.in_use,
+            "python_version": self.python_version,
         }
 
 
@@ -161,6 +144,11 @@ def _dir_size(path: Path) -> int:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(root, name)).st_size
     return total
+
+
+def _extra(covering: EnvSpec, spec: EnvSpec) -> str:
+    extra = sorted(set(covering.requirements) - set(spec.requirements))
+    return ", ".join(extra) if extra else "nothing more"
 
 
 class EnvironmentManager:
@@ -200,7 +188,7 @@ class EnvironmentManager:
                 fcntl.flock(f.fileno(), mode | fcntl.LOCK_NB)
             except BlockingIOError:
                 if on_wait:
-                    on_wait("waiting for another run that is building the same environment…")
+                    on_wait(f"waiting for environment {key}, which another run is building…")
                 while True:
                     if should_stop and should_stop():
                         raise BuildCancelled() from None
@@ -230,15 +218,29 @@ class EnvironmentManager:
         should_stop: ShouldStop | None = None,
         on_build: Callable[[], object] | None = None,
         installer_env: Mapping[str, str] | None = None,
+        *,
+        on_wait: Log | None = None,
+        cover: bool = False,
     ) -> Iterator[tuple[Environment, bool]]:
         """The environment for ``spec`` (built if needed), held for the caller's use.
 
         Between finding an environment and locking it, ``prune`` may remove it: then it is
-        looked up (or built) again. ``installer_env``: see :meth:`ensure`.
+        looked up (or built) again. ``installer_env`` and ``on_wait``: see :meth:`ensure`.
+        ``cover``: for requirements that were inferred, not declared, a cached environment
+        that already holds them all may serve instead of a new build (:meth:`find_covering`).
         """
         built_any = False
         for _attempt in range(5):
-            env, built = self.ensure(spec, log, should_stop, on_build, installer_env)
+            chosen = spec
+            if cover and self.get(spec.key) is None:
+                covering = self.find_covering(spec)
+                if covering is not None:
+                    chosen = covering
+                    log(
+                        f"using environment {covering.key}, which already holds "
+                        f"{', '.join(spec.requirements)} (and {_extra(covering, spec)})"
+                    )
+            env, built = self.ensure(chosen, log, should_stop, on_build, installer_env, on_wait)
             built_any = built_any or built
             with self._flock(env.key, fcntl.LOCK_SH):
                 if self.get(env.key) is None:
@@ -248,6 +250,19 @@ class EnvironmentManager:
                 yield env, built_any
                 return
         raise EnvironmentBuildError("the environment kept disappearing while being prepared")
+
+    def find_covering(self, spec: EnvSpec, max_extra: int = 2) -> EnvSpec | None:
+        """A cached environment that can stand in for ``spec``, as its spec; None if none can.
+
+        Only for requirements inferred from imports, which name packages without versions:
+        the program needs each of them installed, not an exact set. A candidate must be built
+        on the same interpreter with the same options, must have been asked for every one of
+        them by name (not merely carry it as a dependency of something else), and may have
+        been asked for at most ``max_extra`` other packages, so that a small project does not
+        end up in a large unrelated environment. Declared requirements never use this: their
+        exact set is the user's word. The closest candidate wins, then the most recent.
+        """
+        return covering_spec(spec, ((e.meta, e.key, used) for e, used in self._cached()), max_extra)
 
     # -- lookup and build --------------------------------------------------------------------
     def get(self, key: str) -> Environment | None:
@@ -266,26 +281,43 @@ class EnvironmentManager:
         should_stop: ShouldStop | None = None,
         on_build: Callable[[], object] | None = None,
         installer_env: Mapping[str, str] | None = None,
+        on_wait: Log | None = None,
     ) -> tuple[Environment, bool]:
         """The environment for ``spec``, built if needed. Returns it and whether it was built.
 
         ``on_build`` is called when a build really starts (not for a cached environment).
         ``installer_env`` is what the installer inherits (see ``hostenv.Role.INSTALLER``): the
         run's own, so that its deny list holds; by default the host's, less the secrets.
+        When another process is building the same environment, the wait is logged and
+        ``on_wait`` (if given) receives the same message, for the run's status.
         """
         key = spec.key
         found = self.get(key)
         if found is not None:
             return found, False
-        with self._flock(key, fcntl.LOCK_EX, should_stop, log):
+
+        def waiting(message: str) -> None:
+            log(message)
+            if on_wait is not None:
+                on_wait(message)
+
+        with self._flock(key, fcntl.LOCK_EX, should_stop, waiting):
             found = self.get(key)  # built by another process while we waited
             if found is not None:
                 return found, False
             if on_build is not None:
                 on_build()
-            base = host_environment(Role.INSTALLER) if installer_env is None else installer_env
-            installer = Installer(self.uv, self._installer_settings(base), log, should_stop)
-            return self._build(spec, installer), True
+            return self._build(spec, self.installer(installer_env, log, should_stop)), True
+
+    def installer(
+        self,
+        installer_env: Mapping[str, str] | None = None,
+        log: Log = lambda _m: None,
+        should_stop: ShouldStop | None = None,
+    ) -> Installer:
+        """The installer this cache builds with (uv, else pip), with its settings."""
+        base = host_environment(Role.INSTALLER) if installer_env is None else installer_env
+        return Installer(self.uv, self._installer_settings(base), log, should_stop)
 
     def _installer_settings(self, base: Mapping[str, str]) -> dict[str, str]:
         """The installer's environment: ``base`` plus never downloading a Python, never asking
@@ -362,8 +394,8 @@ class EnvironmentManager:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
             return False
 
-    def list_envs(self) -> list[EnvInfo]:
-        infos = []
+    def _cached(self) -> Iterator[tuple[Environment, float]]:
+        """Each complete environment in the cache, with when it was last used."""
         for path in sorted(self.root.iterdir()):
             if path.name.startswith(".") or not path.is_dir():
                 continue
@@ -374,19 +406,24 @@ class EnvironmentManager:
                 last_used = (path / LAST_USED).stat().st_mtime
             except FileNotFoundError:
                 last_used = float(env.meta.get("created", 0))
-            infos.append(
-                EnvInfo(
-                    key=env.key,
-                    path=path,
-                    size=_dir_size(path),
-                    created=float(env.meta.get("created", 0)),
-                    last_used=last_used,
-                    requirements=list(env.meta.get("requirements", [])),
-                    python=f"{env.meta.get('python')} ({env.meta.get('python_version')})",
-                    in_use=self._busy(env.key),
-                )
+            yield env, last_used
+
+    def list_envs(self) -> list[EnvInfo]:
+        """The complete environments in the cache, measured."""
+        return [
+            EnvInfo(
+                key=env.key,
+                path=env.path,
+                size=_dir_size(env.path),
+                created=float(env.meta.get("created", 0)),
+                last_used=last_used,
+                requirements=list(env.meta.get("requirements", [])),
+                python=f"{env.meta.get('python')} ({env.meta.get('python_version')})",
+                in_use=self._busy(env.key),
+                python_version=str(env.meta.get("python_version", "")),
             )
-        return infos
+            for env, last_used in self._cached()
+        ]
 
     def remove(self, key: str) -> bool:
         """Remove one environment unless a run is using it."""

@@ -13,11 +13,13 @@ from ._core import Record
 from .errors import ProjectError
 from .inference import infer_requirements
 from .projectfiles import IGNORED_DIRS, ignored_dir_name, is_ignored, iter_project_files
+from .pyproject import PyProject, read_pyproject
 from .requirements import (
     Requirements,
-    read_pyproject_dependencies,
+    absolute_local_paths,
+    local_path_of,
     read_requirements_file,
-    read_script_metadata,
+    read_script_block,
 )
 
 __all__ = [
@@ -189,26 +191,63 @@ def find_entry_point(root: Path, entry: str | None = None) -> PurePosixPath:
     return _find_entry(root, entry, _python_files(root, list(iter_project_files(root))))
 
 
-def _requirements(
+class _Found(Record):
+    """What intake learns about installing: requirements, accepted Pythons, project folder."""
+
+    _fields = ("requirements", "requires_python", "install")
+    __slots__ = _fields
+
+    def __init__(
+        self, requirements: Requirements, requires_python: str | None, install: str | None
+    ) -> None:
+        self.requirements = requirements
+        self.requires_python = requires_python
+        self.install = install
+
+
+def _folders_up(workdir: PurePosixPath) -> list[PurePosixPath]:
+    """``workdir`` and each folder above it, up to the project root."""
+    return [workdir, *workdir.parents]
+
+
+def _nearest_project(root: Path, workdir: PurePosixPath) -> tuple[PurePosixPath, PyProject] | None:
+    """The nearest ``pyproject.toml`` at or above the entry's folder that describes a project
+    (``[project]``, Poetry or a build system), as ``uv run`` finds its project; read."""
+    for folder in _folders_up(workdir):
+        path = root / folder / "pyproject.toml"
+        if path.is_file():
+            pyproject = read_pyproject(path)
+            if pyproject.table is not None or pyproject.installable:
+                return folder, pyproject
+    return None
+
+
+def _declared(
+    root: Path, workdir: PurePosixPath, project: tuple[PurePosixPath, PyProject] | None
+) -> Requirements | None:
+    """Requirements declared at the entry's folder or above: in each folder, from the nearest
+    up, a requirements.txt, then the project's pyproject.toml when it lists dependencies."""
+    for folder in _folders_up(workdir):
+        txt = folder / "requirements.txt"
+        if (root / txt).is_file():
+            lines = read_requirements_file(root / txt, root)
+            return Requirements(tuple(lines), "requirements.txt", txt.as_posix())
+        if project is not None and project[0] == folder and project[1].dependencies is not None:
+            lines = absolute_local_paths(project[1].dependencies, root / folder)
+            path = (folder / "pyproject.toml").as_posix()
+            return Requirements(tuple(lines), "pyproject.toml", path)
+    return None
+
+
+def _elsewhere(
     root: Path,
     entry: PurePosixPath,
     files: list[PurePosixPath],
     infer: bool,
     cache_dir: Path | None,
 ) -> Requirements:
+    """The project's only requirements.txt, else the imports (``infer``) or nothing."""
     workdir = entry.parent
-    deps = read_script_metadata(root / entry)
-    if deps is not None:
-        return Requirements(tuple(deps), "script metadata", entry.as_posix())
-    local_txt = workdir / "requirements.txt"
-    if (root / local_txt).is_file():
-        lines = read_requirements_file(root / local_txt, root)
-        return Requirements(tuple(lines), "requirements.txt", local_txt.as_posix())
-    pyproject = workdir / "pyproject.toml"
-    if (root / pyproject).is_file():
-        deps = read_pyproject_dependencies(root / pyproject)
-        if deps is not None:
-            return Requirements(tuple(deps), "pyproject.toml", pyproject.as_posix())
     found = [p for p in files if p.name == "requirements.txt"]
     if len(found) == 1:
         lines = read_requirements_file(root / found[0], root)
@@ -223,6 +262,65 @@ def _requirements(
     if infer:
         return Requirements(tuple(infer_requirements(root, cache_dir=cache_dir)), "inferred")
     return Requirements((), "none")
+
+
+def _project_itself(
+    root: Path, entry: PurePosixPath, reqs: Requirements
+) -> tuple[Requirements, str | None]:
+    """Take the project itself out of its requirements (``-e .``, ``.``, ``-e ..``: a local
+    folder holding the entry point), as the folder to install into each run; other local
+    paths lose ``-e``: they are installed into the shared environment, which must not point
+    into one run's folder (its key follows their content, see ``environments``)."""
+    real_root = root.resolve()
+    entry_path = (root / entry).resolve()
+    install = None
+    kept = []
+    for line in reqs.lines:
+        local = local_path_of(line)
+        target = local.resolve() if local is not None else None
+        if target is None:
+            kept.append(line)
+        elif (
+            target.is_dir()
+            and entry_path.is_relative_to(target)
+            and target.is_relative_to(real_root)
+        ):
+            install = target.relative_to(real_root).as_posix()
+        else:
+            kept.append(_not_editable(line))
+    if tuple(kept) == reqs.lines:
+        return reqs, install
+    return Requirements(tuple(kept), reqs.source, reqs.path), install
+
+
+def _not_editable(line: str) -> str:
+    """``-e PATH`` / ``--editable=PATH`` → ``PATH``; other lines unchanged."""
+    for option in ("--editable", "-e"):
+        if line.startswith(option):
+            return line[len(option) :].lstrip(" =")
+    return line
+
+
+def _requirements(
+    root: Path,
+    entry: PurePosixPath,
+    files: list[PurePosixPath],
+    infer: bool,
+    cache_dir: Path | None,
+) -> _Found:
+    block = read_script_block(root / entry)
+    if block is not None:  # a script that says what it needs stands alone, as with uv
+        reqs = Requirements(tuple(block.dependencies), "script metadata", entry.as_posix())
+        return _Found(reqs, block.requires_python, None)
+    project = _nearest_project(root, entry.parent)
+    reqs = _declared(root, entry.parent, project) or _elsewhere(
+        root, entry, files, infer, cache_dir
+    )
+    reqs, install = _project_itself(root, entry, reqs)
+    if install is None and project is not None and project[1].installable:
+        install = project[0].as_posix()
+    requires_python = project[1].requires_python if project is not None else None
+    return _Found(reqs, requires_python, install)
 
 
 def resolve_project(
@@ -243,10 +341,13 @@ def resolve_project(
     files = list(iter_project_files(root))
     py_files = _python_files(root, files)
     rel = _find_entry(root, entry, py_files)
+    found = _requirements(root, rel, files, infer, cache_dir)
     return Project(
         root=root,
         entry=rel,
         workdir=rel.parent,
-        requirements=_requirements(root, rel, files, infer, cache_dir),
+        requirements=found.requirements,
         python_files=len(py_files),
+        requires_python=found.requires_python,
+        install=found.install,
     )

@@ -8,22 +8,21 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from ._core import Record
 from .errors import ProjectError
-
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
-if TYPE_CHECKING:
-    from typing import Any
-
+from .pyproject import checked_requires_python, parse_toml, string_list
 
 __all__ = [
     "Requirements",
+    "ScriptMetadata",
+    "absolute_local_paths",
+    "local_path_of",
     "read_pyproject_dependencies",
     "read_requirements_file",
+    "read_script_block",
     "read_script_metadata",
 ]
 
@@ -103,21 +102,25 @@ def _read_text(path: Path, root: Path, what: str) -> str:
         ) from None
 
 
-def _logical_lines(text: str) -> Iterator[str]:
-    """Join ``\\``-continued lines, strip comments and blanks."""
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Join ``\\``-continued lines, strip comments and blanks; each with its first line's
+    number."""
     pending = ""
-    for raw in text.splitlines():
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not pending:
+            start = number
         if raw.endswith("\\") and not _COMMENT_RE.match(raw.strip()):
             pending += raw[:-1]
             continue
         line = _COMMENT_RE.sub("", pending + raw).strip()
         pending = ""
         if line:
-            yield line
+            yield start, line
     if pending:
         line = _COMMENT_RE.sub("", pending).strip()
         if line:
-            yield line
+            yield start, line
 
 
 def _option_value(line: str, short: str | None, long: str) -> str | None:
@@ -174,6 +177,64 @@ def _rewrite_requirement(line: str, base: Path) -> str:
     return f"{new}{extras}{sep}{rest}"
 
 
+_VERSION_CLAUSE = r"(?:===|~=|==|!=|<=|>=|<|>)\s*[A-Za-z0-9_.*+!-]+"
+_REQUIREMENT = (  # PEP 508 by name, then per-requirement options such as --hash
+    r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\s*(?:\[[^\]]*\])?\s*"
+    rf"(?:\(?\s*{_VERSION_CLAUSE}(?:\s*,\s*{_VERSION_CLAUSE})*\s*\)?|@\s*\S+)?"
+    r"\s*(?:;.*?)?(?:\s+--[a-z][a-z-]*(?:[= ]\S+)?)*\s*$"
+)
+
+
+def _check_requirement(line: str, where: str) -> None:
+    """A ProjectError naming ``where`` unless ``line`` reads as one requirement: a name with
+    optional extras, versions, URL and markers, or a path or URL (what an installer takes)."""
+    if "://" in line or line.startswith(("/", "file:", "git+", "hg+", "svn+", "bzr+")):
+        return
+    if re.match(_REQUIREMENT, line):
+        return
+    target = line.split(";", 1)[0].strip()
+    if "/" in target or target.endswith(_ARCHIVE_SUFFIXES):
+        raise ProjectError(
+            f"{where}: '{line}' names a file or folder that is not in the project; "
+            "include it, or fix the path (relative to the requirements file)."
+        )
+    raise ProjectError(
+        f"{where}: '{line}' is not a requirement; write one package per line, such as "
+        "'numpy' or 'numpy>=1.26' (see pip's requirements file format)."
+    )
+
+
+def local_path_of(line: str) -> Path | None:
+    """The local file or folder a requirement line installs (``/abs/pkg``, ``-e /abs/pkg``,
+    ``name @ file:///abs/pkg``, ``file:///abs/pkg[extra]``), or None for one from an index
+    or a remote URL. Lines read by :func:`read_requirements_file` carry absolute paths."""
+    text = line.strip()
+    editable = _option_value(text, "-e", "--editable")
+    if editable is not None:
+        text = editable
+    elif text.startswith("-"):
+        return None
+    direct = _DIRECT_REF_RE.match(text)
+    if direct:
+        text = direct.group(2)
+    token = text.split(";", 1)[0].split()[0] if text.split() else ""
+    if token.endswith("]") and "[" in token:
+        token = token[: token.index("[")]
+    if token.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        token = unquote(urlparse(token).path)
+    elif token.startswith("file:"):
+        token = token[len("file:") :]
+    return Path(token) if token.startswith("/") else None
+
+
+def absolute_local_paths(lines: list[str], base: Path) -> list[str]:
+    """``lines`` with relative local paths (``name @ file:../lib``, ``./pkg``) made absolute
+    against ``base``, as a requirements file there would have them."""
+    return [line if line.startswith("-") else _rewrite_requirement(line, base) for line in lines]
+
+
 def _read_requirements(path: Path, root: Path, seen: set[Path], *, keep: bool) -> list[str]:
     resolved = path.resolve()
     if not resolved.is_relative_to(root.resolve()):
@@ -186,7 +247,7 @@ def _read_requirements(path: Path, root: Path, seen: set[Path], *, keep: bool) -
     seen.add(resolved)
     base = resolved.parent
     lines: list[str] = []
-    for line in _logical_lines(_read_text(resolved, root, "requirements file")):
+    for number, line in _logical_lines(_read_text(resolved, root, "requirements file")):
         include = _option_value(line, "-r", "--requirement")
         constraint = _option_value(line, "-c", "--constraint")
         if include is not None or constraint is not None:
@@ -222,7 +283,10 @@ def _read_requirements(path: Path, root: Path, seen: set[Path], *, keep: bool) -
             else:
                 lines.append(line)
             continue
-        lines.append(line if line.startswith("-") else _rewrite_requirement(line, base))
+        if not line.startswith("-"):
+            line = _rewrite_requirement(line, base)
+            _check_requirement(line, f"'{_display(resolved, root)}', line {number}")
+        lines.append(line)
     return lines if keep else []
 
 
@@ -259,61 +323,73 @@ def _source_text(data: bytes) -> str:
     return data.decode(encoding, errors="replace")
 
 
-def _parse_toml(text: str, what: str, alternative: str) -> dict[str, Any]:
-    """Parse TOML text, or raise a ProjectError naming ``what`` and a way out."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError:
-            raise ProjectError(
-                f"reading {what} needs Python 3.11+ or the 'tomli' package; {alternative}."
-            ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProjectError(f"{what} is not valid TOML ({exc}); fix it or {alternative}.") from None
+class ScriptMetadata(Record):
+    """A PEP 723 ``# /// script`` block: its dependencies and the Pythons it accepts."""
+
+    _fields = ("dependencies", "requires_python")
+    __slots__ = _fields
+
+    dependencies: list[str]
+    requires_python: str | None
+
+    def __init__(self, dependencies: list[str], requires_python: str | None = None) -> None:
+        self.dependencies = dependencies
+        self.requires_python = requires_python
 
 
-def _string_list(value: object, where: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ProjectError(f'{where} must be a list of strings such as ["numpy>=1.26"].')
-    return [v.strip() for v in value if v.strip()]
+_OPENING = re.compile(r"(?m)^# /// script[ \t]*$")
 
 
-def read_script_metadata(entry: Path) -> list[str] | None:
-    """Dependencies of a PEP 723 ``# /// script`` block in ``entry``; None when it has none."""
+def read_script_block(entry: Path) -> ScriptMetadata | None:
+    """The PEP 723 ``# /// script`` block of ``entry``; None when it has none. A block that
+    is opened but cannot be read (not closed, a line without ``#``, bad TOML) is a
+    ProjectError naming the line, never taken for "no requirements"."""
     raw = _source_bytes(entry)
     if b"# /// script" not in raw:
         # no block: a source encoding keeps ASCII text as is, so no need to decode (tokenize)
         return None
     text = _source_text(raw).replace("\r\n", "\n")
-    blocks = [m for m in re.compile(_SCRIPT_BLOCK).finditer(text) if m.group("type") == "script"]
-    if not blocks:
+    openings = list(_OPENING.finditer(text))
+    if not openings:
         return None
-    if len(blocks) > 1:
+    blocks = [m for m in re.compile(_SCRIPT_BLOCK).finditer(text) if m.group("type") == "script"]
+    if len(openings) > 1 or len(blocks) > 1:
         raise ProjectError(f"'{entry.name}' has several '# /// script' blocks; keep a single one.")
+    first_line = text.count("\n", 0, openings[0].start()) + 1
+    if not blocks and text[openings[0].end() :].startswith(("\n# ///\n", "\n# ///")):
+        return ScriptMetadata([])  # an empty block
+    if not blocks or blocks[0].start() != openings[0].start():
+        raise ProjectError(
+            f"'{entry.name}', line {first_line}: the '# /// script' block is not closed by a "
+            "'# ///' line, or one of its lines does not start with '#'; fix the block "
+            "(PEP 723) or remove it."
+        )
     content = "".join(
         line[2:] if line.startswith("# ") else line[1:]
         for line in blocks[0].group("content").splitlines(keepends=True)
     )
-    data = _parse_toml(content, f"the '# /// script' block of '{entry.name}'", "remove the block")
-    return _string_list(data.get("dependencies", []), f"'dependencies' in '{entry.name}'")
+    data = parse_toml(
+        content,
+        f"the '# /// script' block of '{entry.name}'",
+        "remove the block",
+        first_line=first_line + 1,
+    )
+    deps = string_list(data.get("dependencies", []), f"'dependencies' in '{entry.name}'")
+    requires = checked_requires_python(
+        data.get("requires-python"), f"'requires-python' in '{entry.name}'"
+    )
+    return ScriptMetadata(deps, requires)
+
+
+def read_script_metadata(entry: Path) -> list[str] | None:
+    """Dependencies of a PEP 723 ``# /// script`` block in ``entry``; None when it has none."""
+    block = read_script_block(entry)
+    return None if block is None else block.dependencies
 
 
 def read_pyproject_dependencies(path: Path) -> list[str] | None:
-    """``[project].dependencies`` of a pyproject.toml; None when not declared."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ProjectError(f"'{path.name}' is not valid UTF-8 text; save it as UTF-8.") from None
-    except OSError as exc:
-        raise ProjectError(
-            f"cannot read '{path.name}': {exc.strerror or exc}; check that it is a readable file."
-        ) from None
-    data = _parse_toml(text, f"'{path.name}'", "add a requirements.txt")
-    project = data.get("project")
-    if not isinstance(project, dict) or "dependencies" not in project:
-        return None
-    return _string_list(project["dependencies"], f"[project].dependencies in '{path.name}'")
+    """The dependencies a pyproject.toml declares (``[project]`` or Poetry's); None when it
+    declares none. :func:`pyproject.read_pyproject` tells the rest."""
+    from .pyproject import read_pyproject
+
+    return read_pyproject(path).dependencies

@@ -168,3 +168,99 @@ def test_the_installer_runs_a_project_build_without_host_secrets(
     assert program_output(handle) == "7\n"
     assert report.exists() and "top-secret-token" not in report.read_text()
     assert "absent" in report.read_text()
+
+
+# --------------------------------------------------------------------------- local paths in the key
+
+LOCAL_PROJECT = {
+    "main.py": "import localpkg\nprint(localpkg.VALUE)\n",
+    "requirements.txt": "-e .\n./localpkg\n",
+    "setup.py": "from setuptools import setup\nsetup(name='whole', version='1', py_modules=[])\n",
+    "localpkg/pyproject.toml": (
+        "[build-system]\nrequires = ['setuptools']\nbuild-backend = 'setuptools.build_meta'\n"
+        "[project]\nname = 'localpkg'\nversion = '1.0'\n"
+    ),
+    "localpkg/localpkg.py": "VALUE = 7\n",
+}
+
+
+def test_two_runs_of_a_project_with_local_paths_share_one_environment(home: Path, project) -> None:
+    src = project(LOCAL_PROJECT)
+    first = run_project(src)
+    second = run_project(src)
+    assert first.status is RunStatus.SUCCEEDED, first.record.error_details
+    assert second.status is RunStatus.SUCCEEDED and program_output(second) == "7\n"
+    assert first.record.install_project == "."
+    assert first.record.env_key == second.record.env_key
+    assert "built in" in first.log_text() and "built in" not in second.log_text()
+    # the environment holds its own copy of the local package, not a link into a run
+    env = EnvironmentManager(home).get(second.record.env_key or "")
+    assert env is not None and list(env.path.rglob("site-packages/localpkg.py"))
+
+
+def test_the_key_follows_what_a_local_package_holds(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "m.py").write_text("A = 1\n")
+    copy = tmp_path / "elsewhere" / "pkg"
+    copy.parent.mkdir()
+    copy.mkdir()
+    (copy / "m.py").write_text("A = 1\n")
+    assert _spec(str(pkg), "six").key == _spec(str(copy), "six").key
+    assert _spec(f"-c {pkg / 'm.py'}").key == _spec(f"-c {copy / 'm.py'}").key
+    (copy / "m.py").write_text("A = 2\n")
+    assert _spec(str(pkg), "six").key != EnvSpec((str(copy), "six"), Interpreter.current()).key
+
+
+# --------------------------------------------------------------------------- inferred sets
+
+
+def test_an_inferred_set_uses_a_cached_environment_that_holds_it(home: Path) -> None:
+    manager = EnvironmentManager(home, compile_bytecode=False)
+    bigger, _ = manager.ensure(_spec("six", "packaging"))
+    assert manager.find_covering(_spec("six")) == _spec("six", "packaging")
+    assert manager.find_covering(_spec("six", "packaging")) == _spec("six", "packaging")
+    assert manager.find_covering(_spec("six", "tomli")) is None  # not all of them
+    assert manager.find_covering(_spec("six==1.16.0")) is None  # declared: exact set
+    assert manager.find_covering(_spec("six"), max_extra=0) is None  # too much bigger
+    other_python = EnvSpec(("six",), Interpreter("/other/python", "3.99.0"))
+    assert manager.find_covering(other_python) is None
+    messages: list[str] = []
+    with manager.acquire(_spec("six"), log=messages.append, cover=True) as (env, built):
+        assert env.key == bigger.key and not built
+    assert any(f"using environment {bigger.key}" in m for m in messages)
+    with manager.acquire(_spec("six"), cover=False) as (env, built):
+        assert env.key != bigger.key and built  # without cover: its own, as declared sets get
+
+
+def test_env_list_shows_the_python_version(home: Path) -> None:
+    manager = EnvironmentManager(home, compile_bytecode=False)
+    manager.ensure(_spec())
+    (info,) = manager.list_envs()
+    assert info.python_version == Interpreter.current().version
+    assert info.to_dict()["python_version"] == Interpreter.current().version
+
+
+def test_a_run_waiting_for_another_runs_build_says_so(home: Path) -> None:
+    import fcntl
+    import threading
+
+    manager = EnvironmentManager(home, compile_bytecode=False)
+    spec = _spec("six")
+    logged: list[str] = []
+    waited: list[str] = []
+    with open(manager.root / f".{spec.key}.lock", "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # another run is building it
+        worker = threading.Thread(
+            target=lambda: manager.ensure(spec, logged.append, on_wait=waited.append)
+        )
+        worker.start()
+        deadline = time.time() + 30
+        while not waited:
+            assert time.time() < deadline and worker.is_alive()
+            time.sleep(0.05)
+        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    worker.join(120)
+    expected = f"waiting for environment {spec.key}, which another run is building…"
+    assert waited == [expected] and logged[0] == expected
+    assert manager.get(spec.key) is not None

@@ -302,3 +302,123 @@ def test_relative_root_is_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     project = resolve_project(Path("proj"), infer=False)
     assert project.entry == P("main.py")
     assert os.fspath(project.root) == "proj"
+
+
+# --------------------------------------------------------------------------- the project itself
+
+SRC_PYPROJECT = """\
+[project]
+name = "wordstats"
+version = "0.1.0"
+requires-python = ">=3.9"
+dependencies = ["tabulate>=0.9"]
+
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+"""
+
+
+def test_a_root_pyproject_serves_an_entry_in_a_subfolder(tmp_path: Path) -> None:
+    make(
+        tmp_path,
+        {
+            "pyproject.toml": SRC_PYPROJECT,
+            "src/wordstats/__init__.py": "",
+            "scripts/main.py": "import tabulate, wordstats\n",
+        },
+    )
+    project = resolve_project(tmp_path, cache_dir=tmp_path / "cache")
+    assert project.entry == P("scripts/main.py")
+    reqs = project.requirements
+    assert (reqs.lines, reqs.source, reqs.path) == (
+        ("tabulate>=0.9",),
+        "pyproject.toml",
+        "pyproject.toml",
+    )
+    assert project.install == "." and project.requires_python == ">=3.9"
+
+
+def test_the_nearest_declaration_wins_and_the_project_is_still_installed(tmp_path: Path) -> None:
+    make(
+        tmp_path,
+        {
+            "pyproject.toml": SRC_PYPROJECT,
+            "requirements.txt": "pandas\n",
+            "src/wordstats/__init__.py": "",
+            "tools/run/main.py": "",
+            "tools/requirements.txt": "numpy\n",
+            "docs/requirements.txt": "sphinx\n",
+        },
+    )
+    project = resolve_project(tmp_path)
+    assert project.requirements.lines == ("numpy",)
+    assert project.requirements.path == "tools/requirements.txt"
+    assert project.install == "." and project.requires_python == ">=3.9"
+
+
+def test_a_pyproject_of_tool_settings_is_not_a_project(tmp_path: Path) -> None:
+    make(tmp_path, {"pyproject.toml": "[tool.black]\n", "app/main.py": "", "requirements.txt": ""})
+    project = resolve_project(tmp_path)
+    assert project.install is None and project.requires_python is None
+
+
+def test_a_project_without_build_system_is_not_installed_as_with_uv(tmp_path: Path) -> None:
+    make(
+        tmp_path,
+        {
+            "pyproject.toml": '[project]\nname = "x"\nrequires-python = ">=3.10"\ndependencies = []\n',
+            "main.py": "",
+        },
+    )
+    project = resolve_project(tmp_path)
+    assert project.install is None and project.requires_python == ">=3.10"
+    assert project.requirements.source == "pyproject.toml"
+
+
+def test_dash_e_dot_means_install_the_project_not_a_path_of_this_run(tmp_path: Path) -> None:
+    make(
+        tmp_path,
+        {
+            "requirements.txt": "-e .\nnumpy\n-e ./vendor/helper\n",
+            "setup.py": "",
+            "vendor/helper/pyproject.toml": "",
+            "app/main.py": "",
+        },
+    )
+    project = resolve_project(tmp_path)
+    helper = (tmp_path / "vendor" / "helper").resolve()
+    assert project.requirements.lines == ("numpy", str(helper))  # installed, not linked
+    assert project.install == "."
+
+
+def test_a_script_with_metadata_stands_alone(tmp_path: Path) -> None:
+    script = '# /// script\n# requires-python = ">=3.12"\n# dependencies = ["rich"]\n# ///\n'
+    make(tmp_path, {"pyproject.toml": SRC_PYPROJECT, "scripts/main.py": script})
+    project = resolve_project(tmp_path)
+    assert project.requirements.lines == ("rich",)
+    assert project.requires_python == ">=3.12" and project.install is None
+
+
+def test_a_poetry_project_is_read(tmp_path: Path) -> None:
+    pyproject = (
+        '[tool.poetry]\nname = "a"\nversion = "1"\n[tool.poetry.dependencies]\n'
+        'python = "^3.10"\nnumpy = "^1.26"\n'
+    )
+    make(tmp_path, {"pyproject.toml": pyproject, "main.py": ""})
+    project = resolve_project(tmp_path)
+    assert project.requirements.lines == ("numpy>=1.26,<2.0",)
+    assert project.requirements.source == "pyproject.toml"
+    assert project.requires_python == ">=3.10,<4.0" and project.install is None
+
+
+def test_a_file_that_cannot_be_read_is_never_taken_for_no_requirements(tmp_path: Path) -> None:
+    make(tmp_path, {"main.py": '# /// script\n# dependencies = ["numpy"]\nimport numpy\n'})
+    with pytest.raises(ProjectError, match=r"'main\.py', line 1"):
+        resolve_project(tmp_path)
+    make(tmp_path / "b", {"main.py": "", "requirements.txt": "numpy==\n"})
+    with pytest.raises(ProjectError, match="line 1: 'numpy==' is not a requirement"):
+        resolve_project(tmp_path / "b")
+    make(tmp_path / "c", {"main.py": "", "pyproject.toml": '[project]\nrequires-python = "3.x"\n'})
+    with pytest.raises(ProjectError, match="requires-python"):
+        resolve_project(tmp_path / "c")

@@ -7,10 +7,14 @@ from pathlib import Path
 import pytest
 
 from jupyter_pyrunner.errors import ProjectError
+from jupyter_pyrunner.pyproject import PyProject, read_pyproject
 from jupyter_pyrunner.requirements import (
     Requirements,
+    ScriptMetadata,
+    local_path_of,
     read_pyproject_dependencies,
     read_requirements_file,
+    read_script_block,
     read_script_metadata,
 )
 
@@ -164,3 +168,167 @@ def test_pyproject_dependencies(tmp_path: Path) -> None:
     bad = make(tmp_path, {"c/pyproject.toml": "[project\n"})
     with pytest.raises(ProjectError, match="not valid TOML"):
         read_pyproject_dependencies(bad / "c/pyproject.toml")
+
+
+# --------------------------------------------------------------------------- what cannot be read
+
+
+def test_a_line_that_is_not_a_requirement_is_named_with_its_file_and_line(tmp_path: Path) -> None:
+    make(tmp_path, {"requirements.txt": "numpy\n# two on a line:\n\nscipy pandas\n"})
+    with pytest.raises(ProjectError) as info:
+        read_requirements_file(tmp_path / "requirements.txt", tmp_path)
+    assert "'requirements.txt', line 4: 'scipy pandas' is not a requirement" in str(info.value)
+    make(tmp_path, {"sub/more.txt": "numpy = 1.2\n", "r.txt": "-r sub/more.txt\n"})
+    with pytest.raises(ProjectError, match=r"'sub/more\.txt', line 1: 'numpy = 1\.2'"):
+        read_requirements_file(tmp_path / "r.txt", tmp_path)
+
+
+def test_every_form_an_installer_takes_is_still_a_requirement(tmp_path: Path) -> None:
+    text = (
+        "black[jupyter]\n"
+        "numpy >= 1.26 , < 3\n"
+        "scipy (>=1.10)\n"
+        "torch==2.3.0+cpu\n"
+        'pandas==2.*; python_version >= "3.10" and sys_platform != "win32"\n'
+        "attrs==23.1.0 --hash=sha256:abc --hash=sha256:def\n"
+        "pkg @ https://example.org/pkg-1.0.tar.gz\n"
+        "https://example.org/other-1.0-py3-none-any.whl\n"
+        "git+https://example.org/repo.git@v1#egg=repo\n"
+        "zope.interface\n"
+    )
+    make(tmp_path, {"requirements.txt": text})
+    lines = read_requirements_file(tmp_path / "requirements.txt", tmp_path)
+    assert len(lines) == 10
+
+
+def test_an_unclosed_script_block_is_an_error_not_an_empty_set(tmp_path: Path) -> None:
+    unclosed = make(tmp_path, {"a.py": 'import os\n# /// script\n# dependencies = ["rich"]\n'})
+    with pytest.raises(ProjectError, match=r"'a\.py', line 2: the '# /// script' block"):
+        read_script_block(unclosed / "a.py")
+    broken = '# /// script\n# dependencies = [\n\n#   "rich",\n# ]\n# ///\n'
+    make(tmp_path, {"b.py": broken})
+    with pytest.raises(ProjectError, match="line 1"):
+        read_script_block(tmp_path / "b.py")
+
+
+def test_a_toml_error_in_a_script_block_names_the_scripts_line(tmp_path: Path) -> None:
+    make(tmp_path, {"c.py": '"""Doc."""\n\n# /// script\n# dependencies = ["x"]\n# oops\n# ///\n'})
+    with pytest.raises(ProjectError, match="line 5"):
+        read_script_block(tmp_path / "c.py")
+
+
+def test_a_script_block_says_which_pythons_it_accepts(tmp_path: Path) -> None:
+    make(
+        tmp_path,
+        {"s.py": '# /// script\n# requires-python = ">=3.13"\n# dependencies = []\n# ///\n'},
+    )
+    assert read_script_block(tmp_path / "s.py") == ScriptMetadata([], ">=3.13")
+    make(tmp_path, {"e.py": "# /// script\n# ///\n"})
+    assert read_script_block(tmp_path / "e.py") == ScriptMetadata([])
+    make(tmp_path, {"x.py": '# /// script\n# requires-python = "3.1O"\n# ///\n'})
+    with pytest.raises(ProjectError, match=r"'requires-python' in 'x\.py' '3\.1O'"):
+        read_script_block(tmp_path / "x.py")
+
+
+# --------------------------------------------------------------------------- local paths
+
+
+@pytest.mark.parametrize(
+    ("line", "path"),
+    [
+        ("/p/pkg", "/p/pkg"),
+        ("-e /p/pkg", "/p/pkg"),
+        ("--editable=/p/pkg", "/p/pkg"),
+        ("/p/pkg[dev]", "/p/pkg"),
+        ("file:///p/my%20pkg", "/p/my pkg"),
+        ("name @ file:///p/pkg ; python_version > '3'", "/p/pkg"),
+        ("numpy>=1", None),
+        ("name @ https://example.org/x.whl", None),
+        ("-c /p/constraints.txt", None),
+        ("git+https://example.org/r.git", None),
+    ],
+)
+def test_local_paths_are_recognised_in_every_form(line: str, path: str | None) -> None:
+    found = local_path_of(line)
+    assert (str(found) if found else None) == path
+
+
+# --------------------------------------------------------------------------- pyproject
+
+
+def test_pyproject_tells_dependencies_python_and_whether_it_installs(tmp_path: Path) -> None:
+    make(
+        tmp_path,
+        {
+            "pyproject.toml": '[project]\nname = "x"\nrequires-python = ">=3.10"\n'
+            'dependencies = ["numpy"]\n[build-system]\nrequires = ["hatchling"]\n'
+            'build-backend = "hatchling.build"\n',
+            "virtual/pyproject.toml": '[project]\nname = "v"\ndependencies = []\n',
+            "tools/pyproject.toml": "[tool.ruff]\nline-length = 100\n",
+            "off/pyproject.toml": '[project]\nname = "o"\n[build-system]\nrequires = []\n'
+            "[tool.uv]\npackage = false\n",
+        },
+    )
+    assert read_pyproject(tmp_path / "pyproject.toml") == PyProject(
+        ["numpy"], ">=3.10", True, "[project]"
+    )
+    assert read_pyproject(tmp_path / "virtual/pyproject.toml") == PyProject(
+        [], None, False, "[project]"
+    )
+    assert read_pyproject(tmp_path / "tools/pyproject.toml") == PyProject(None, None, False, None)
+    assert not read_pyproject(tmp_path / "off/pyproject.toml").installable
+
+
+POETRY = """\
+[tool.poetry]
+name = "analysis"
+version = "0.1.0"
+package-mode = true
+
+[tool.poetry.dependencies]
+python = "^3.10"
+numpy = "^1.26"
+pandas = {version = "~2.1", extras = ["excel"]}
+rich = "*"
+tomli = {version = ">=2", python = "<3.11"}
+tqdm = {version = "4.66.1", markers = "sys_platform == 'linux'"}
+plot = {git = "https://example.org/plot.git", tag = "v2"}
+optional-thing = {version = "^1", optional = true}
+
+[tool.poetry.group.dev.dependencies]
+pytest = "^8"
+
+[build-system]
+requires = ["poetry-core"]
+build-backend = "poetry.core.masonry.api"
+"""
+
+
+def test_poetry_dependencies_are_read_as_pep_508(tmp_path: Path) -> None:
+    make(tmp_path, {"pyproject.toml": POETRY})
+    found = read_pyproject(tmp_path / "pyproject.toml")
+    assert found.table == "[tool.poetry]" and found.installable
+    assert found.requires_python == ">=3.10,<4.0"
+    assert found.dependencies == [
+        "numpy>=1.26,<2.0",
+        "pandas[excel]>=2.1,<2.2",
+        "rich",
+        'tomli>=2 ; python_full_version < "3.11"',
+        "tqdm==4.66.1 ; (sys_platform == 'linux')",
+        "plot @ git+https://example.org/plot.git@v2",
+    ]
+    assert read_pyproject_dependencies(tmp_path / "pyproject.toml") == found.dependencies
+
+
+def test_a_poetry_constraint_that_cannot_be_read_names_the_package(tmp_path: Path) -> None:
+    make(tmp_path, {"pyproject.toml": '[tool.poetry.dependencies]\nnumpy = "latest"\n'})
+    with pytest.raises(ProjectError, match=r"'numpy' in \[tool\.poetry\.dependencies\]"):
+        read_pyproject(tmp_path / "pyproject.toml")
+
+
+def test_a_local_path_missing_from_the_project_is_named_as_such(tmp_path: Path) -> None:
+    make(tmp_path, {"requirements.txt": "dist/tool-1.0-py3-none-any.whl\n"})
+    with pytest.raises(
+        ProjectError, match=r"line 1: 'dist/tool-1\.0-py3-none-any\.whl' names a file"
+    ):
+        read_requirements_file(tmp_path / "requirements.txt", tmp_path)
