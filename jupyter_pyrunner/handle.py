@@ -55,11 +55,33 @@ class RunHandle:
         return self.record.status.is_terminal
 
     @property
+    def project_dir(self) -> Path:
+        """The project folder: the program's code, and what it wrote beside it."""
+        return self.store.project_dir(self.id)
+
+    @property
     def outputs(self) -> list[OutputFile]:
-        """The output files (path, size, mtime, MIME type), sorted by path."""
+        """The files of ``OUTPUT_FOLDER`` (path, size, mtime, MIME type), sorted by path."""
         from .outputs import list_outputs
 
         return list_outputs(self.outputs_dir)
+
+    @property
+    def project_files(self) -> list[OutputFile]:
+        """The files the program created or changed in its project folder while it ran (results
+        written beside the code, such as ``plt.savefig("plot.png")``), paths relative to
+        ``project_dir``, sorted. Empty for a run whose program has not started, and for runs
+        made before pyrunner recorded the project folder."""
+        from .workfiles import changed_files
+
+        return changed_files(self.project_dir, self.run_dir)
+
+    def project_file(self, path: str) -> Path:
+        """The real path of one of ``project_files`` (``OutputNotFoundError`` for any other file,
+        ``..`` or a link)."""
+        from .workfiles import resolve_changed_file
+
+        return resolve_changed_file(self.project_dir, self.run_dir, path)
 
     # -- the log -------------------------------------------------------------------------------
     @property

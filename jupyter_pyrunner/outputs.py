@@ -1,4 +1,10 @@
-"""A run's output folder: listing it, reaching one file safely, copying it elsewhere."""
+"""A run's outputs: listing them, reaching one file safely, copying them elsewhere, zipping them.
+
+A run has two sections of outputs: ``OUTPUT_FOLDER``'s files (listed here, kept exactly as
+oSparc has them) and the files its program wrote beside its code, in its project folder
+(``workfiles.py``). Copies and zips hold the first at their own paths and the second in a
+folder ``project/`` (``project (2)/`` ... should ``OUTPUT_FOLDER`` hold a ``project`` of its own).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,10 @@ from pathlib import Path, PurePosixPath
 from ._core import Record
 from .errors import OutputNotFoundError, OutputsReplacedError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .workfiles import ProjectFiles
+
 __all__ = [
     "OutputFile",
     "OutputNotFoundError",
@@ -21,6 +31,7 @@ __all__ = [
     "iter_zip",
     "list_outputs",
     "mime_type",
+    "project_folder_name",
     "resolve_output",
 ]
 
@@ -100,7 +111,19 @@ def resolve_output(root: Path, relpath: str) -> Path:
     return real
 
 
-def copy_outputs(root: Path, target: Path) -> tuple[int, int]:
+def project_folder_name(root: Path) -> str:
+    """The folder of a copy or zip that holds the files written beside the code: ``project``,
+    unless the output folder ``root`` has an entry of that name (then ``project (2)`` ...)."""
+    name, n = "project", 1
+    while os.path.lexists(root / name):
+        n += 1
+        name = f"project ({n})"
+    return name
+
+
+def copy_outputs(
+    root: Path, target: Path, project_files: ProjectFiles | None = None
+) -> tuple[int, int]:
     """Copy the output folder ``root`` into ``target``; returns (files copied, bytes copied).
 
     ``target`` and its parents are created if needed. Files already in ``target`` are kept,
@@ -111,13 +134,24 @@ def copy_outputs(root: Path, target: Path) -> tuple[int, int]:
     copy never holds anything from outside the output folder nor a link pointing out of it.
     A program that replaced its whole output folder by a link gets ``OutputsReplacedError``,
     and nothing is copied; a missing output folder copies nothing.
+
+    With ``project_files``, the files the program wrote beside its code are copied too, into
+    ``target/project/`` (see ``project_folder_name``), with the same care for links.
     """
     real = _trusted_root(root)
     if real is None:
         raise OutputsReplacedError(f"{root} was replaced by a link: the outputs are not copied")
     target.mkdir(parents=True, exist_ok=True)
-    if not os.path.isdir(real):
-        return 0, 0
+    files = size = 0
+    if os.path.isdir(real):
+        files, size = _copy_tree(real, target)
+    if project_files is not None:
+        more, more_size = _copy_project_files(project_files, target / project_folder_name(real))
+        files, size = files + more, size + more_size
+    return files, size
+
+
+def _copy_tree(real: Path, target: Path) -> tuple[int, int]:
     files = size = 0
     # fwalk opens each folder relative to its parent and does not enter links to folders, so
     # a folder swapped for a link while the copy runs is not followed either
@@ -133,9 +167,21 @@ def copy_outputs(root: Path, target: Path) -> tuple[int, int]:
     return files, size
 
 
-def _copy_file(name: str, dir_fd: int, dest: Path) -> int | None:
-    """Copy the regular file ``name`` of the folder ``dir_fd`` to ``dest`` (its size), or skip
-    it (None) when it is a link or a special file."""
+def _copy_project_files(project_files: ProjectFiles, target: Path) -> tuple[int, int]:
+    files = size = 0
+    for item, source in project_files.sources():
+        dest = target.joinpath(*PurePosixPath(item.path).parts)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        copied = _copy_file(str(source), None, dest)
+        if copied is not None:
+            files += 1
+            size += copied
+    return files, size
+
+
+def _copy_file(name: str, dir_fd: int | None, dest: Path) -> int | None:
+    """Copy the regular file ``name`` of the folder ``dir_fd`` (or the path ``name``) to
+    ``dest`` (its size), or skip it (None) when it is a link or a special file."""
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError as exc:
@@ -178,17 +224,24 @@ class _Spool:
         return data
 
 
-def iter_zip(root: Path, piece: int = 1 << 20) -> Iterator[bytes]:
-    """The output folder as a zip archive, produced piece by piece (memory stays bounded)."""
+def iter_zip(
+    root: Path, piece: int = 1 << 20, project_files: ProjectFiles | None = None
+) -> Iterator[bytes]:
+    """The output folder as a zip archive, produced piece by piece (memory stays bounded).
+
+    With ``project_files``, the files written beside the code are in it too, under
+    ``project/`` (see ``project_folder_name``).
+    """
     import zipfile
 
+    entries = [(root / item.path, item.path) for item in list_outputs(root)]
+    if project_files is not None:
+        folder = project_folder_name(root)
+        entries += [(src, f"{folder}/{item.path}") for item, src in project_files.sources()]
     spool = _Spool()
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-        for item in list_outputs(root):
-            with (
-                open(root / item.path, "rb") as src,
-                zf.open(item.path, "w", force_zip64=True) as dst,
-            ):
+        for source, name in entries:
+            with open(source, "rb") as src, zf.open(name, "w", force_zip64=True) as dst:
                 while block := src.read(piece):
                     dst.write(block)
                     if data := spool.take():

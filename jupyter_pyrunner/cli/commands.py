@@ -103,24 +103,37 @@ def _logs(store: RunStore, ns: argparse.Namespace) -> int:
 
 
 def _outputs(store: RunStore, ns: argparse.Namespace) -> int:
-    from ..outputs import list_outputs
+    """Both sections of a run's outputs: ``OUTPUT_FOLDER``'s files, then those the program
+    wrote beside its code (shown only when there are some)."""
+    from ..handle import RunHandle
+    from ..workfiles import SECTION_LABEL
 
     run_id = store.resolve_id(ns.run_id)
     store.read(run_id)
-    files = list_outputs(store.outputs_dir(run_id))
+    handle = RunHandle(store, run_id)
+    files, project_files = handle.outputs, handle.project_files
     if ns.json:
         print(
             json.dumps(
-                {"folder": str(store.outputs_dir(run_id)), "files": [f.to_dict() for f in files]},
+                {
+                    "folder": str(handle.outputs_dir),
+                    "files": [f.to_dict() for f in files],
+                    "project_folder": str(handle.project_dir),
+                    "project_files": [f.to_dict() for f in project_files],
+                },
                 indent=1,
             )
         )
         return 0
-    print(store.outputs_dir(run_id))
+    print(handle.outputs_dir)
     if not files:
-        print("(no output files)")
+        print("  (no files in OUTPUT_FOLDER)" if project_files else "(no output files)")
     for f in files:
         print(f"  {_fmt_size(f.size):>9}  {f.path}")
+    if project_files:
+        print(f"{SECTION_LABEL}: {handle.project_dir}")
+        for f in project_files:
+            print(f"  {_fmt_size(f.size):>9}  {f.path}")
     return 0
 
 

@@ -326,8 +326,8 @@ class RunnerPanel(w.VBox):
             self.progress.bar_style = "success"
         elif record.status.is_terminal:
             self.progress.bar_style = "danger"
-        self.outputs.value = views.summary_html(record) + views.outputs_html(
-            result.outputs_dir, result.outputs, download_url(result.id)
+        self.outputs.value = views.summary_html(record) + views.run_outputs_html(
+            result, download_url(result.id)
         )
         self.full_log.disabled = False
         self.copy_button.disabled = False

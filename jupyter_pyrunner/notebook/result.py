@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..handle import RunHandle
 from ..outputs import copy_outputs, resolve_output
+from ..workfiles import ProjectFiles
 from . import views
 
 TYPE_CHECKING = False
@@ -22,8 +23,9 @@ def download_url(run_id: str) -> str:
 
 class RunResult(RunHandle):
     """A run seen from a notebook: a ``RunHandle`` (``status``, ``exit_code``, ``outputs_dir``,
-    ``log``, ``outputs``, ``wait()``, ``cancel()``) that can also ``open`` and ``copy_to`` its
-    outputs, and displays as a summary and an outputs browser."""
+    ``log``, ``outputs``, ``project_files``, ``wait()``, ``cancel()``) that can also ``open``
+    and ``copy_to`` its outputs, and displays as a summary and an outputs browser (both
+    sections: ``OUTPUT_FOLDER``'s files and those written beside the code)."""
 
     def __init__(self, handle: RunHandle) -> None:
         super().__init__(handle.store, handle.id)
@@ -32,16 +34,19 @@ class RunResult(RunHandle):
     def handle(self) -> RunHandle:
         return self
 
-    def open(self, path: str, mode: str = "r", **kwargs: Any) -> IO[Any]:
-        """Open one output file (``..`` and links out of the output folder are refused)."""
-        return open(resolve_output(self.outputs_dir, path), mode, **kwargs)
+    def open(self, path: str, mode: str = "r", *, project: bool = False, **kwargs: Any) -> IO[Any]:
+        """Open one output file (``..`` and links out of the output folder are refused); with
+        ``project=True``, one of ``project_files``, the files written beside the code."""
+        real = self.project_file(path) if project else resolve_output(self.outputs_dir, path)
+        return open(real, mode, **kwargs)
 
     def copy_to(self, folder: str | os.PathLike[str]) -> Path:
         """Copy every output into ``folder`` (created if needed, merged into if it exists);
-        returns it. Links the program left among its outputs are skipped; if it replaced its
-        whole output folder by a link, nothing is copied and ``OSError`` is raised."""
+        returns it. The files written beside the code go into its ``project/`` folder. Links
+        the program left among its outputs are skipped; if it replaced its whole output folder
+        by a link, nothing is copied and ``OSError`` is raised."""
         target = Path(folder).expanduser().absolute()
-        copy_outputs(self.outputs_dir, target)
+        copy_outputs(self.outputs_dir, target, ProjectFiles.of_run(self.store, self.id))
         return target
 
     def __repr__(self) -> str:
@@ -51,6 +56,4 @@ class RunResult(RunHandle):
         record = self.record
         if not record.status.is_terminal:
             return views.progress_html(record) + views.summary_html(record)
-        return views.summary_html(record) + views.outputs_html(
-            self.outputs_dir, self.outputs, download_url(self.id)
-        )
+        return views.summary_html(record) + views.run_outputs_html(self, download_url(self.id))

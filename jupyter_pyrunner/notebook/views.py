@@ -25,6 +25,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..handle import RunHandle
+    from ..workfiles import ProjectFiles
+
 PREVIEW_IMAGE_BYTES = 2 * 1024 * 1024
 PREVIEW_TEXT_BYTES = 20_000
 PREVIEW_TABLE_ROWS = 10
@@ -186,26 +189,32 @@ def _table_preview(path: Path, delimiter: str) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
 
-def outputs_html(root: Path, files: list[OutputFile], download_url: str | None = None) -> str:
-    """The outputs browser: a tree with sizes, previews of images, tables and text, a download
-    link per file and one for all of them (``download_url`` is the zip's; files sit beside it)."""
-    if not files:
-        return "<p>No output files.</p>"
+def _file_link(download_url: str | None, path: str, section: str) -> str:
+    """A file's download link: it sits beside the zip's URL (``?section=project`` for a file
+    written beside the code)."""
+    if not download_url:
+        return ""
     from urllib.parse import quote
 
+    base = download_url.split("outputs.zip", 1)[0]
+    query = "section=project&download=1" if section == "project" else "download=1"
+    href = f"{base}outputs/{quote(path)}?{query}"
+    return f" · <a href='{html.escape(href)}' download>download</a>"
+
+
+def _files_html(
+    root: Path, files: list[OutputFile], download_url: str | None, section: str = "outputs"
+) -> list[str]:
+    """One entry per file (the first ``LISTED_FILES``), previews within the byte budget."""
     items = []
     budget = PREVIEW_TOTAL_BYTES
     for item in files[:LISTED_FILES]:
         preview = _preview(root, item) if budget > 0 else ""
         budget -= len(preview)
-        link = ""
-        if download_url:
-            base = download_url.split("outputs.zip", 1)[0]
-            href = f"{base}outputs/{quote(item.path)}?download=1"
-            link = f" · <a href='{html.escape(href)}' download>download</a>"
         head = (
             f"<code>{html.escape(item.path)}</code> <span style='color:#757575'>"
-            f"{size_text(item.size)} · {html.escape(item.mime_type)}</span>{link}"
+            f"{size_text(item.size)} · {html.escape(item.mime_type)}</span>"
+            f"{_file_link(download_url, item.path, section)}"
         )
         if preview:
             items.append(f"<details open><summary>{head}</summary>{preview}</details>")
@@ -213,6 +222,14 @@ def outputs_html(root: Path, files: list[OutputFile], download_url: str | None =
             items.append(f"<div>{head}</div>")
     if len(files) > LISTED_FILES:
         items.append(f"<div><i>and {len(files) - LISTED_FILES} more files</i></div>")
+    return items
+
+
+def outputs_html(root: Path, files: list[OutputFile], download_url: str | None = None) -> str:
+    """The outputs browser: a tree with sizes, previews of images, tables and text, a download
+    link per file and one for all of them (``download_url`` is the zip's; files sit beside it)."""
+    if not files:
+        return "<p>No output files.</p>"
     total = size_text(sum(f.size for f in files))
     link = (
         f" · <a href='{html.escape(download_url)}' download>download all as zip</a>"
@@ -221,8 +238,43 @@ def outputs_html(root: Path, files: list[OutputFile], download_url: str | None =
     )
     return (
         f"<div class='pyrunner-outputs'><div><b>Outputs</b> ({len(files)} files, {total}) "
-        f"<code>{html.escape(str(root))}</code>{link}</div>{''.join(items)}</div>"
+        f"<code>{html.escape(str(root))}</code>{link}</div>"
+        f"{''.join(_files_html(root, files, download_url))}</div>"
     )
+
+
+def project_files_html(root: Path, files: list[OutputFile], download_url: str | None = None) -> str:
+    """The section of files the program wrote beside its code (none: nothing is shown)."""
+    if not files:
+        return ""
+    from ..workfiles import SECTION_LABEL
+
+    total = size_text(sum(f.size for f in files))
+    return (
+        f"<div class='pyrunner-project-files'><div><b>Files {html.escape(SECTION_LABEL)}</b> "
+        f"({len(files)} files, {total}) <code>{html.escape(str(root))}</code></div>"
+        f"{''.join(_files_html(root, files, download_url, 'project'))}</div>"
+    )
+
+
+def run_outputs_html(handle: RunHandle, download_url: str | None = None) -> str:
+    """A run's outputs, both sections: ``OUTPUT_FOLDER``'s files, then those written beside
+    the code. The zip at ``download_url`` holds both (the second under ``project/``)."""
+    project_files = handle.project_files
+    outputs = handle.outputs
+    if not outputs and project_files:
+        first = (
+            f"<p>No files in OUTPUT_FOLDER <code>{html.escape(str(handle.outputs_dir))}</code>"
+            + (
+                f" · <a href='{html.escape(download_url)}' download>download all as zip</a>"
+                if download_url
+                else ""
+            )
+            + "</p>"
+        )
+    else:
+        first = outputs_html(handle.outputs_dir, outputs, download_url)
+    return first + project_files_html(handle.project_dir, project_files, download_url)
 
 
 def outputs_text(root: Path, files: list[OutputFile]) -> str:
@@ -231,12 +283,30 @@ def outputs_text(root: Path, files: list[OutputFile]) -> str:
     return "\n".join([str(root), *(f"  {size_text(f.size):>9}  {f.path}" for f in files)])
 
 
-def zip_bytes(root: Path) -> bytes:
-    """All outputs as one zip archive (for a download link or a copy)."""
+def project_files_text(root: Path, files: list[OutputFile]) -> str:
+    """The files written beside the code, as lines (none: an empty string)."""
+    if not files:
+        return ""
+    from ..workfiles import SECTION_LABEL
+
+    lines = [f"{SECTION_LABEL}: {root}"]
+    return "\n".join([*lines, *(f"  {size_text(f.size):>9}  {f.path}" for f in files)])
+
+
+def run_outputs_text(handle: RunHandle) -> str:
+    """A run's outputs as text, both sections."""
+    text = outputs_text(handle.outputs_dir, handle.outputs)
+    beside = project_files_text(handle.project_dir, handle.project_files)
+    return f"{text}\n{beside}" if beside else text
+
+
+def zip_bytes(root: Path, project_files: ProjectFiles | None = None) -> bytes:
+    """All outputs as one zip archive (for a download link or a copy); with ``project_files``,
+    the files written beside the code too, under ``project/``."""
     from ..outputs import iter_zip
 
     buffer = io.BytesIO()
-    for piece in iter_zip(root):
+    for piece in iter_zip(root, project_files=project_files):
         buffer.write(piece)
     return buffer.getvalue()
 

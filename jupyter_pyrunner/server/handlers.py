@@ -17,7 +17,8 @@ from tornado import web
 from ..errors import ProjectError, UploadTooLargeError
 from ..logfile import LOG_NAME, log_size, read_chunks
 from ..models import RunRecord
-from ..outputs import iter_zip, list_outputs, mime_type, resolve_output
+from ..outputs import iter_zip, list_outputs, mime_type, project_folder_name, resolve_output
+from ..workfiles import ProjectFiles
 from .base import AUTH_RESOURCE, PyRunnerHandler, domain_errors, http_error
 from .requests import copy_path_from_request, spec_from_request
 
@@ -181,9 +182,10 @@ class LogHandler(PyRunnerHandler):
         max_bytes = self.int_argument("max_bytes", LOG_PAGE, 1, 16 * LOG_PAGE)
         record = await self.run_record(run_id)
         run_dir = self.manager.store.run_dir(run_id)
-        chunks, next_offset = await asyncio.to_thread(
-            read_chunks, run_dir, offset, max_bytes, record.status.is_terminal
-        )
+        done = record.status.is_terminal
+        chunks, next_offset = await asyncio.to_thread(read_chunks, run_dir, offset, max_bytes, done)
+        # an ended run's log grows no more: complete once this answer reaches its end
+        complete = done and next_offset >= await asyncio.to_thread(log_size, run_dir)
         self.write_json(
             {
                 "offset": offset,
@@ -199,7 +201,7 @@ class LogHandler(PyRunnerHandler):
                     for c in chunks
                 ],
                 "status": record.status.value,
-                "complete": record.status.is_terminal and not chunks,
+                "complete": complete,
             }
         )
 
@@ -233,30 +235,45 @@ class CopyHandler(PyRunnerHandler):
 
 
 class OutputsHandler(PyRunnerHandler):
-    """``GET /pyrunner/api/runs/{id}/outputs``: the output tree."""
+    """``GET /pyrunner/api/runs/{id}/outputs``: the output tree, in two sections:
+    ``files`` (``OUTPUT_FOLDER``) and ``project_files`` (written beside the code)."""
 
     @web.authenticated
     @authorized
     @domain_errors
     async def get(self, run_id: str) -> None:
         await self.run_record(run_id)
-        root = self.manager.store.outputs_dir(run_id)
-        files = await asyncio.to_thread(list_outputs, root)
+        store = self.manager.store
+        files = await asyncio.to_thread(list_outputs, store.outputs_dir(run_id))
+        beside = await asyncio.to_thread(ProjectFiles.of_run, store, run_id)
+        project_files = await asyncio.to_thread(beside.files)
         self.write_json(
             {"run_id": run_id, "files": [f.to_dict() for f in files],
-             "total_size": sum(f.size for f in files)}
+             "total_size": sum(f.size for f in files),
+             "project_files": [f.to_dict() for f in project_files],
+             "project_total_size": sum(f.size for f in project_files),
+             "project_zip_folder": project_folder_name(store.outputs_dir(run_id))}
         )  # fmt: skip
 
 
 class OutputFileHandler(PyRunnerHandler):
-    """``GET /pyrunner/api/runs/{id}/outputs/{path}``: one file, streamed."""
+    """``GET /pyrunner/api/runs/{id}/outputs/{path}``: one file, streamed; with
+    ``?section=project``, one of the files written beside the code."""
 
     @web.authenticated
     @authorized
     @domain_errors
     async def get(self, run_id: str, path: str) -> None:
         await self.run_record(run_id)
-        real = resolve_output(self.manager.store.outputs_dir(run_id), path)
+        store = self.manager.store
+        section = self.get_argument("section", "outputs")
+        if section == "project":
+            beside = await asyncio.to_thread(ProjectFiles.of_run, store, run_id)
+            real = await asyncio.to_thread(beside.resolve, path)
+        elif section == "outputs":
+            real = resolve_output(store.outputs_dir(run_id), path)
+        else:
+            raise web.HTTPError(400, log_message="'section' is 'outputs' or 'project'")
         disposition = (
             "attachment" if self.get_argument("download", "0") in ("1", "true") else "inline"
         )
@@ -265,17 +282,20 @@ class OutputFileHandler(PyRunnerHandler):
 
 
 class OutputsZipHandler(PyRunnerHandler):
-    """``GET /pyrunner/api/runs/{id}/outputs.zip``: every output, zipped as it is sent."""
+    """``GET /pyrunner/api/runs/{id}/outputs.zip``: every output, zipped as it is sent; the
+    files written beside the code are in its ``project/`` folder."""
 
     @web.authenticated
     @authorized
     @domain_errors
     async def get(self, run_id: str) -> None:
         await self.run_record(run_id)
-        root = self.manager.store.outputs_dir(run_id)
+        store = self.manager.store
+        root = store.outputs_dir(run_id)
+        beside = await asyncio.to_thread(ProjectFiles.of_run, store, run_id)
         self.set_header("Content-Type", "application/zip")
         self.set_header("Content-Disposition", _disposition("attachment", f"{run_id}-outputs.zip"))
-        pieces = iter_zip(root)
+        pieces = iter_zip(root, project_files=beside)
         while True:
             piece = await asyncio.to_thread(next, pieces, None)
             if piece is None:

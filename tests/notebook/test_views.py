@@ -112,3 +112,67 @@ def test_huge_or_malformed_tables_are_previewed_within_bounds(tmp_path: Path) ->
     assert len(page) < 200_000
     assert "x" * 201 not in page  # cells are cut
     assert "<td>1999999</td>" not in page
+
+
+SCRIPT_BESIDE = {
+    "main.py": f"""
+        import os, pathlib
+        pathlib.Path("plot.png").write_bytes(bytes.fromhex("{PNG_HEX}"))
+        pathlib.Path("results").mkdir()
+        pathlib.Path("results", "table.csv").write_text("k,v\\n1,2\\n")
+    """,
+    "requirements.txt": "",
+}
+
+
+def test_a_runs_views_show_the_files_written_beside_the_code_in_their_own_section(
+    home: Path, project, tmp_path: Path
+) -> None:
+    from jupyter_pyrunner import run_project
+    from jupyter_pyrunner.notebook.result import RunResult, download_url
+
+    result = RunResult(run_project(project(SCRIPT_BESIDE), home=home))
+    assert result.status.value == "succeeded", result.log
+    page = views.run_outputs_html(result, download_url(result.id))
+    assert "No files in OUTPUT_FOLDER" in page and "download all as zip" in page
+    head, _, section = page.partition("Files written beside the code (in the project folder)")
+    assert "plot.png" not in head
+    assert "data:image/png;base64," in section and "<td>1</td><td>2</td>" in section
+    assert "outputs/results/table.csv?section=project&amp;download=1" in section
+    assert "main.py" not in section  # the code itself is not an output
+    assert "plot.png" in result._repr_html_()
+    text = views.run_outputs_text(result)
+    assert "(no output files)" in text and "results/table.csv" in text and "main.py" not in text
+
+    with result.open("results/table.csv", project=True) as f:
+        assert f.read() == "k,v\n1,2\n"
+    copied = result.copy_to(tmp_path / "copy")
+    assert (copied / "project" / "plot.png").read_bytes() == bytes.fromhex(PNG_HEX)
+    assert not (copied / "project" / "main.py").exists()
+
+
+def test_a_run_that_wrote_nothing_beside_its_code_shows_outputs_as_before(
+    home: Path, project
+) -> None:
+    from jupyter_pyrunner import run_project
+
+    handle = run_project(project({"main.py": "print(1)\n", "requirements.txt": ""}), home=home)
+    assert views.run_outputs_html(handle) == "<p>No output files.</p>"
+    assert views.run_outputs_text(handle) == f"{handle.outputs_dir}\n(no output files)"
+
+
+def test_the_panel_shows_and_copies_the_files_written_beside_the_code(
+    home: Path, project, tmp_path: Path
+) -> None:
+    from jupyter_pyrunner import run_project
+    from jupyter_pyrunner.notebook.panel import RunnerPanel
+
+    handle = run_project(project(SCRIPT_BESIDE), home=home)
+    panel = RunnerPanel(folder=str(tmp_path), home=str(home))
+    panel.open_run(handle.id)
+    panel.wait(30)
+    assert "written beside the code" in panel.outputs.value
+    assert "results/table.csv" in panel.outputs.value
+    panel.copy_target.value = "copied"
+    panel.copy_button.click()
+    assert (tmp_path / "copied" / "project" / "results" / "table.csv").is_file()

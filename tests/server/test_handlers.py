@@ -584,3 +584,91 @@ async def test_odd_upload_names_and_values_are_handled(api, zipped) -> None:
         assert "memory_mb" in error["message"] or "timeout" in error["message"]
     error = await expect_error(api.json("POST", "runs", body={"path": "a\u0000b"}), 400)
     assert "NUL" in error["message"]
+
+
+async def test_the_log_of_an_ended_run_is_complete_once_its_last_page_is_returned(
+    api, contents
+) -> None:
+    contents("talk", {"main.py": "for i in range(200):\n    print('line', i)\n",
+                      "requirements.txt": ""})  # fmt: skip
+    run = await api.json("POST", "runs", body={"path": "talk"})
+    assert (await api.wait(run["id"]))["status"] == "succeeded"
+    whole = await api.json("GET", "runs", run["id"], "log")
+    assert "line 199\n" in whole["text"] and whole["complete"] is True  # nothing follows
+    first = await api.json("GET", "runs", run["id"], "log", params={"max_bytes": "100"})
+    assert first["next_offset"] == 100 and first["complete"] is False  # a page: more follows
+    rest = await api.json("GET", "runs", run["id"], "log", params={"offset": "100"})
+    assert rest["next_offset"] == whole["next_offset"] and rest["complete"] is True
+
+
+BESIDE = {
+    "main.py": """
+        import os, pathlib
+        pathlib.Path("test.png").write_bytes(bytes.fromhex(
+            "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+            "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201a5c1e4"
+            "4a0000000049454e44ae426082"))
+        os.makedirs("figures", exist_ok=True)
+        pathlib.Path("figures/fig 1.pdf").write_text("%PDF-1.4")
+        pathlib.Path(os.environ["OUTPUT_FOLDER"], "output_1", "port.txt").write_text("port")
+    """,
+    "requirements.txt": "",
+}
+
+
+async def test_files_written_beside_the_code_are_listed_served_and_zipped(
+    api, contents, jp_root_dir: Path
+) -> None:
+    contents("beside", BESIDE)
+    run = await api.json("POST", "runs", body={"path": "beside"})
+    assert (await api.wait(run["id"]))["status"] == "succeeded"
+
+    tree = await api.json("GET", "runs", run["id"], "outputs")
+    assert [f["path"] for f in tree["files"]] == ["output_1/port.txt"]  # OUTPUT_FOLDER as ever
+    assert {f["path"]: f["mime_type"] for f in tree["project_files"]} == {
+        "figures/fig 1.pdf": "application/pdf",
+        "test.png": "image/png",
+    }
+    assert tree["project_total_size"] == sum(f["size"] for f in tree["project_files"]) > 8
+    assert tree["project_zip_folder"] == "project"
+
+    png = await api.call("GET", "runs", run["id"], "outputs", "test.png",
+                         params={"section": "project"})  # fmt: skip
+    assert png.headers["Content-Type"] == "image/png" and png.body.startswith(b"\x89PNG")
+    pdf = await api.call("GET", "runs", run["id"], "outputs", "figures/fig 1.pdf",
+                         params={"section": "project", "download": "1"})  # fmt: skip
+    assert pdf.body == b"%PDF-1.4" and pdf.headers["Content-Disposition"].startswith("attachment")
+    for refused in ("main.py", "requirements.txt", "../../run.json"):  # the code is no output
+        await expect_error(
+            api.call("GET", "runs", run["id"], "outputs", refused, params={"section": "project"}),
+            404,
+        )
+    await expect_error(api.call("GET", "runs", run["id"], "outputs", "test.png"), 404)
+    await expect_error(
+        api.call("GET", "runs", run["id"], "outputs", "test.png", params={"section": "x"}), 400
+    )
+
+    bundle = await api.call("GET", "runs", run["id"], "outputs.zip")
+    with zipfile.ZipFile(io.BytesIO(bundle.body)) as zf:
+        assert sorted(zf.namelist()) == [
+            "output_1/port.txt",
+            "project/figures/fig 1.pdf",
+            "project/test.png",
+        ]
+        assert zf.read("project/figures/fig 1.pdf") == b"%PDF-1.4"
+
+
+async def test_a_run_made_before_snapshots_shows_no_project_section(
+    api, contents, home: Path
+) -> None:
+    contents("old", BESIDE)
+    run = await api.json("POST", "runs", body={"path": "old"})
+    assert (await api.wait(run["id"]))["status"] == "succeeded"
+    (RunStore(home).run_dir(run["id"]) / "project-snapshot.gz").unlink()  # as runs made before
+    tree = await api.json("GET", "runs", run["id"], "outputs")
+    assert tree["project_files"] == [] and [f["path"] for f in tree["files"]] == [
+        "output_1/port.txt"
+    ]
+    bundle = await api.call("GET", "runs", run["id"], "outputs.zip")
+    with zipfile.ZipFile(io.BytesIO(bundle.body)) as zf:
+        assert zf.namelist() == ["output_1/port.txt"]

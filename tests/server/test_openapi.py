@@ -131,6 +131,11 @@ async def test_live_responses_match_the_description(api, zipped, jp_ws_fetch) ->
         404,
         (*base, "outputs", "nope.txt"),
     )
+    tree = await _call(api, "GET", "/pyrunner/api/runs/{run_id}/outputs", 200, (*base, "outputs"))
+    assert tree["project_files"] == [] and tree["project_zip_folder"] == "project"
+    for section, status in (("project", 404), ("elsewhere", 400)):
+        await _call(api, "GET", "/pyrunner/api/runs/{run_id}/outputs/{path}", status,
+                    (*base, "outputs", "r.txt"), params={"section": section})  # fmt: skip
     await _call(api, "POST", "/pyrunner/api/runs/{run_id}/cancel", 409, (*base, "cancel"))
     await _call(api, "DELETE", "/pyrunner/api/runs/{run_id}", 204, base)
     await _call(api, "DELETE", "/pyrunner/api/runs/{run_id}", 404, base)

@@ -1,12 +1,14 @@
 /**
- * A preview of one output file: an image, a CSV file as a table, JSON indented, or text.
- * Only the beginning of a file is loaded, whatever its size.
+ * A preview of one output file (of OUTPUT_FOLDER, or written beside the code): an image, a CSV
+ * file as a table, JSON indented, or text. Only the beginning of a file is loaded, whatever its
+ * size.
  */
 
 import React, { useEffect, useMemo, useState } from 'react';
 
 import { formatBytes } from '../util/format';
 import { messageOf } from '../util/messageOf';
+import { OutputSection, sectionFileText, sectionFileUrl } from '../util/outputSections';
 import { IOutputFile, PreviewKind, previewKind } from '../util/outputTree';
 import { ICsvTable, parseCsv } from '../util/parseCsv';
 import { RunnerModel } from '../model/runnerModel';
@@ -20,18 +22,22 @@ interface IPreviewProps {
   model: RunnerModel;
   runId: string;
   file: IOutputFile;
+  /** Where the file is: OUTPUT_FOLDER (the default), or beside the code. */
+  section?: OutputSection;
 }
 
-export function OutputPreview({ model, runId, file }: IPreviewProps): JSX.Element {
+export function OutputPreview(props: IPreviewProps): JSX.Element {
+  const { model, runId, file } = props;
+  const section = props.section ?? 'outputs';
   const kind = previewKind(file);
-  const loaded = usePreviewText(model, runId, file.path, kind);
+  const loaded = usePreviewText(model, runId, file.path, kind, section);
   return (
     <div className="jp-PyRunner-preview" aria-label={`Preview of ${file.path}`}>
       <div className="jp-PyRunner-previewTitle">
         <strong>{file.path}</strong>{' '}
         <span className="jp-PyRunner-muted">{formatBytes(file.size)}</span>
       </div>
-      <PreviewBody {...{ model, runId, file, kind, loaded }} />
+      <PreviewBody {...{ model, runId, file, section, kind, loaded }} />
     </div>
   );
 }
@@ -56,7 +62,8 @@ function usePreviewText(
   model: RunnerModel,
   runId: string,
   path: string,
-  kind: PreviewKind
+  kind: PreviewKind,
+  section: OutputSection
 ): ILoaded {
   const [text, setText] = useState<IText | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -67,14 +74,14 @@ function usePreviewText(
       return;
     }
     let current = true; // an answer for a file no longer selected is dropped
-    model.api.outputText(runId, path).then(
+    sectionFileText(model.api, runId, path, section).then(
       result => current && setText(result),
       reason => current && setError(messageOf(reason))
     );
     return () => {
       current = false;
     };
-  }, [model, runId, path, kind]);
+  }, [model, runId, path, kind, section]);
   // parsed once per file, not on every render of the panel (uploads and polls re-render it)
   const shown = useMemo((): Shown | null => {
     if (text === null) {
@@ -88,8 +95,10 @@ function usePreviewText(
   return { text, error, shown };
 }
 
-function PreviewBody(props: IPreviewProps & { kind: PreviewKind; loaded: ILoaded }): JSX.Element {
-  const { model, runId, file, kind, loaded } = props;
+function PreviewBody(
+  props: IPreviewProps & { section: OutputSection; kind: PreviewKind; loaded: ILoaded }
+): JSX.Element {
+  const { model, runId, file, section, kind, loaded } = props;
   const { text, error, shown } = loaded;
   if (error) {
     return <p className="jp-PyRunner-error">{error}</p>;
@@ -105,7 +114,7 @@ function PreviewBody(props: IPreviewProps & { kind: PreviewKind; loaded: ILoaded
     return (
       <img
         className="jp-PyRunner-previewImage"
-        src={model.api.outputUrl(runId, file.path)}
+        src={sectionFileUrl(model.api, runId, file.path, section)}
         alt={file.path}
       />
     );

@@ -1,6 +1,8 @@
 /**
- * The outputs of an ended run: a tree with sizes, a preview of the selected file, downloads
- * of one file or of all as a zip, and a copy into the workspace.
+ * The outputs of an ended run, in two sections: the files of OUTPUT_FOLDER, and those the
+ * program wrote beside its code (in its project folder). Each is a tree with sizes and a
+ * preview of the selected file; downloads of one file or of all as a zip (the second section
+ * under `project/`), and a copy into the workspace.
  */
 
 import {
@@ -14,6 +16,7 @@ import {
 import React, { useEffect, useMemo, useState } from 'react';
 
 import { formatBytes } from '../util/format';
+import { OutputSection, PROJECT_SECTION_LABEL, sectionFileUrl } from '../util/outputSections';
 import { buildTree, IOutputFile, ITreeRow, visibleRows } from '../util/outputTree';
 import { IRunRecord } from '../util/runnerApi';
 import { RunnerModel } from '../model/runnerModel';
@@ -25,44 +28,94 @@ const MAX_TREE_ROWS = 1000;
 export function OutputsBrowser({ model }: { model: RunnerModel }): JSX.Element | null {
   const run = model.run;
   const files = model.outputs;
-  const tree = useMemo(() => (files ? buildTree(files) : null), [files]);
-  const state = useTreeState(run?.id);
+  const projectFiles = model.shown.projectFiles ?? [];
+  const size = useMemo(() => (files ? files.reduce((sum, f) => sum + f.size, 0) : 0), [files]);
   if (!run) {
     return null;
   }
   if (model.outputsError) {
     return <p className="jp-PyRunner-error">{model.outputsError}</p>;
   }
-  if (!tree) {
+  if (!files) {
     return <p className="jp-PyRunner-muted">Listing the outputs…</p>;
   }
-  const selected = state.selected;
   return (
     <section className="jp-PyRunner-outputs" aria-label="Outputs">
       <div className="jp-PyRunner-row jp-PyRunner-outputsHeader">
         <h3>
           Outputs{' '}
           <span className="jp-PyRunner-muted">
-            {tree.files} files · {formatBytes(tree.size)}
+            {files.length} files · {formatBytes(size)}
           </span>
         </h3>
       </div>
-      {tree.files === 0 ? (
+      {files.length === 0 ? (
         <p className="jp-PyRunner-muted">The program wrote nothing to OUTPUT_FOLDER.</p>
       ) : (
-        <>
-          <OutputFiles
-            rows={visibleRows(tree, state.expanded)}
-            state={state}
-            downloadUrl={path => model.api.outputUrl(run.id, path, true)}
-          />
-          <OutputsActions model={model} run={run} />
-          {selected && (
-            <OutputPreview key={selected.path} model={model} runId={run.id} file={selected} />
-          )}
-        </>
+        <FileSection model={model} runId={run.id} files={files} section="outputs" />
       )}
+      {projectFiles.length > 0 && (
+        <ProjectSection model={model} runId={run.id} files={projectFiles} />
+      )}
+      {files.length + projectFiles.length > 0 && <OutputsActions model={model} run={run} />}
     </section>
+  );
+}
+
+/** The files written beside the code, under a heading of their own. */
+function ProjectSection(props: {
+  model: RunnerModel;
+  runId: string;
+  files: IOutputFile[];
+}): JSX.Element {
+  const { model, runId, files } = props;
+  const size = files.reduce((sum, f) => sum + f.size, 0);
+  return (
+    <div className="jp-PyRunner-projectFiles" aria-label={PROJECT_SECTION_LABEL}>
+      <h4>
+        {PROJECT_SECTION_LABEL}{' '}
+        <span className="jp-PyRunner-muted">
+          {files.length} files · {formatBytes(size)}
+        </span>
+      </h4>
+      <p className="jp-PyRunner-muted">
+        Created or changed by the program where it ran; in the zip and in copies under{' '}
+        <code>{model.shown.projectZipFolder}/</code>.
+      </p>
+      <FileSection model={model} runId={runId} files={files} section="project" />
+    </div>
+  );
+}
+
+/** One section's tree, and the preview of the file selected in it. */
+function FileSection(props: {
+  model: RunnerModel;
+  runId: string;
+  files: IOutputFile[];
+  section: OutputSection;
+}): JSX.Element {
+  const { model, runId, files, section } = props;
+  const tree = useMemo(() => buildTree(files), [files]);
+  const state = useTreeState(runId);
+  const selected = state.selected;
+  return (
+    <>
+      <OutputFiles
+        rows={visibleRows(tree, state.expanded)}
+        state={state}
+        label={section === 'project' ? 'Files written beside the code' : 'Output files'}
+        downloadUrl={path => sectionFileUrl(model.api, runId, path, section, true)}
+      />
+      {selected && (
+        <OutputPreview
+          key={selected.path}
+          model={model}
+          runId={runId}
+          file={selected}
+          section={section}
+        />
+      )}
+    </>
   );
 }
 
@@ -97,13 +150,14 @@ function useTreeState(runId: string | undefined): ITreeState {
 function OutputFiles(props: {
   rows: ITreeRow[];
   state: ITreeState;
+  label: string;
   downloadUrl: (path: string) => string;
 }): JSX.Element {
-  const { rows: allRows, state, downloadUrl } = props;
+  const { rows: allRows, state, label, downloadUrl } = props;
   const rows = allRows.slice(0, MAX_TREE_ROWS);
   return (
     <>
-      <ul className="jp-PyRunner-tree" aria-label="Output files">
+      <ul className="jp-PyRunner-tree" aria-label={label}>
         {rows.map(row => (
           <OutputRow key={row.node.path} row={row} state={state} downloadUrl={downloadUrl} />
         ))}

@@ -1,7 +1,7 @@
 /**
  * The run on show in the panel: its record, its live log (followed over the WebSocket from
  * the tail, reconnecting after a drop), its connection state and, once it has ended, its
- * outputs. When the stream is in trouble, the REST API says whether the run was deleted or
+ * outputs (OUTPUT_FOLDER's files, and those the program wrote beside its code). When the stream is in trouble, the REST API says whether the run was deleted or
  * ended meanwhile. No DOM here.
  */
 
@@ -9,6 +9,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { isLive } from '../util/format';
 import { messageOf } from '../util/messageOf';
+import { listRunOutputs } from '../util/outputSections';
 import { IOutputFile } from '../util/outputTree';
 import { ApiError, ICopyResult, IRunRecord, RunnerApi } from '../util/runnerApi';
 import { LogModel } from './logModel';
@@ -61,7 +62,12 @@ export class ShownRun {
   run: IRunRecord | null = null;
   connection: ConnectionState = 'stopped';
   connectionReason = '';
+  /** The files of OUTPUT_FOLDER, once listed. */
   outputs: IOutputFile[] | null = null;
+  /** The files the program wrote beside its code (in its project folder), once listed. */
+  projectFiles: IOutputFile[] | null = null;
+  /** The folder of the zip and of copies that holds `projectFiles`. */
+  projectZipFolder = 'project';
   outputsError: string | null = null;
   copied: ICopyResult | null = null;
 
@@ -132,6 +138,7 @@ export class ShownRun {
     this._stream?.stop();
     this.run = record;
     this.outputs = null;
+    this.projectFiles = null;
     this.outputsError = null;
     this.copied = null;
     this.log.clear();
@@ -158,6 +165,7 @@ export class ShownRun {
     this._stream = null;
     this.run = null;
     this.outputs = null;
+    this.projectFiles = null;
     this.outputsError = null;
     this.copied = null;
     this.connection = 'stopped';
@@ -205,9 +213,11 @@ export class ShownRun {
       return;
     }
     try {
-      const listing = await this.api.listOutputs(runId);
+      const listing = await listRunOutputs(this.api, runId);
       if (this.run?.id === runId) {
         this.outputs = listing.files;
+        this.projectFiles = listing.project_files;
+        this.projectZipFolder = listing.project_zip_folder;
         this.outputsError = null;
       }
     } catch (error) {
