@@ -94,6 +94,7 @@ def _supervise(supervisor: Supervisor) -> RunRecord:
 def _report(final: RunRecord, store: RunStore, *, as_json: bool) -> None:
     """Warnings, the engine's error, a one-line summary on stderr; the record with --json."""
     from ..models import RunStatus
+    from ..workfiles import SECTION_LABEL
 
     for warning in final.warnings:
         print(f"pyrunner: warning: {warning}", file=sys.stderr)
@@ -108,8 +109,23 @@ def _report(final: RunRecord, store: RunStore, *, as_json: bool) -> None:
     if final.duration is not None:
         summary += f" in {final.duration:.2f} s"
     print(f"{summary}; outputs: {where}", file=sys.stderr)
+    beside = _project_files(final, store)
+    if beside:
+        folder = (
+            f"{final.spec.output_dir}/project"
+            if final.spec.output_dir
+            else store.project_dir(final.id)
+        )
+        print(f"pyrunner: {len(beside)} file(s) {SECTION_LABEL}: {folder}", file=sys.stderr)
     if as_json:
         print(json.dumps({**final.to_dict(), "locations": locations(final, store)}, indent=1))
+
+
+def _project_files(record: RunRecord, store: RunStore) -> list[str]:
+    """The files the program wrote beside its code (paths in the project folder)."""
+    from ..workfiles import ProjectFiles
+
+    return [f.path for f in ProjectFiles.of_run(store, record.id).files()]
 
 
 def locations(record: RunRecord, store: RunStore) -> dict[str, Any]:
@@ -126,5 +142,6 @@ def locations(record: RunRecord, store: RunStore) -> dict[str, Any]:
         "workdir": str(project / record.workdir) if record.workdir is not None else None,
         "outputs_dir": str(outputs),
         "output_files": [f.path for f in list_outputs(outputs)],
+        "project_files": _project_files(record, store),
         "copied_to": record.spec.output_dir,
     }

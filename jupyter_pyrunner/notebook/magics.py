@@ -218,14 +218,11 @@ class PyRunnerMagics(Magics):
     def _show_end(self, result: RunResult, record: RunRecord) -> None:
         if self.rich:
             display(
-                HTML(
-                    views.summary_html(record)
-                    + views.outputs_html(result.outputs_dir, result.outputs, _download(result))
-                )
+                HTML(views.summary_html(record) + views.run_outputs_html(result, _download(result)))
             )
         else:
             print(views.summary_text(record))
-            print(views.outputs_text(result.outputs_dir, result.outputs))
+            print(views.run_outputs_text(result))
 
     def _background(self, result: RunResult) -> RunResult:
         """Return at once; a display of the run updates itself until the run ends."""
@@ -246,8 +243,8 @@ class PyRunnerMagics(Magics):
             for record in result.changes(STATUS_INTERVAL):
                 body = views.progress_html(record) + views.summary_html(record)
                 if record.status.is_terminal:
-                    body = views.summary_html(record) + views.outputs_html(
-                        result.outputs_dir, result.outputs, _download(result)
+                    body = views.summary_html(record) + views.run_outputs_html(
+                        result, _download(result)
                     )
                 shown.update(_View(body, views.summary_text(record)))
 
@@ -286,8 +283,8 @@ class PyRunnerMagics(Magics):
             print(f"outputs copied to {target}")
         display(
             _View(
-                views.outputs_html(result.outputs_dir, result.outputs, _download(result)),
-                views.outputs_text(result.outputs_dir, result.outputs),
+                views.run_outputs_html(result, _download(result)),
+                views.run_outputs_text(result),
             )
         )
         return result if self._assigned() else None

@@ -66,7 +66,11 @@ class RunManager:
             raise RunStateError(
                 f"run {run_id} is still {record.status.value}: copy it once it has ended"
             )
-        return self.workspace.copy_outputs(self.store.outputs_dir(run_id), relpath)
+        from ..workfiles import ProjectFiles
+
+        return self.workspace.copy_outputs(
+            self.store.outputs_dir(run_id), relpath, ProjectFiles.of_run(self.store, run_id)
+        )
 
     def close(self) -> None:
         """Stop taking intake work (the server is stopping); runs already started go on."""

@@ -14,6 +14,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..workfiles import ProjectFiles
+
 #: how many ``name (n)`` folders are tried before a copy gives up
 MAX_FOLDER_SUFFIX = 1000
 
@@ -63,16 +65,19 @@ class Workspace:
             f"'{relpath}' and {MAX_FOLDER_SUFFIX - 1} numbered folders beside it are all taken"
         )
 
-    def copy_outputs(self, outputs_dir: Path, relpath: str) -> dict[str, Any]:
+    def copy_outputs(
+        self, outputs_dir: Path, relpath: str, project_files: ProjectFiles | None = None
+    ) -> dict[str, Any]:
         """Copy a run's outputs into a new folder of the contents (see ``new_folder``).
 
         Returns ``{"path", "files", "size"}``: the contents path used, with ``/`` separators,
-        and the number and total size of the files copied. Links the program left among its
+        and the number and total size of the files copied (with ``project_files``, the files
+        written beside the code too, under ``project/``). Links the program left among its
         outputs are not copied (see ``outputs.copy_outputs``); a refused copy leaves no folder.
         """
         target, created = self.new_folder(relpath)
         try:
-            files, size = copy_outputs(outputs_dir, target)
+            files, size = copy_outputs(outputs_dir, target, project_files)
         except Exception:
             if created:  # rmdir takes only an empty folder: nothing of the user's goes
                 with contextlib.suppress(OSError):

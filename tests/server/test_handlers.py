@@ -616,7 +616,7 @@ BESIDE = {
 }
 
 
-async def test_files_written_beside_the_code_are_listed_served_and_zipped(
+async def test_files_written_beside_the_code_are_listed_served_zipped_and_copied(
     api, contents, jp_root_dir: Path
 ) -> None:
     contents("beside", BESIDE)
@@ -656,6 +656,11 @@ async def test_files_written_beside_the_code_are_listed_served_and_zipped(
             "project/test.png",
         ]
         assert zf.read("project/figures/fig 1.pdf") == b"%PDF-1.4"
+
+    copied = await api.json("POST", "runs", run["id"], "copy", body={"path": "results"})
+    folder = jp_root_dir / copied["path"]
+    assert copied["files"] == 3 and (folder / "project" / "test.png").is_file()
+    assert (folder / "output_1" / "port.txt").is_file()
 
 
 async def test_a_run_made_before_snapshots_shows_no_project_section(
