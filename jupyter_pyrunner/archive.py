@@ -4,6 +4,9 @@ Every member is checked against the central directory before anything is written
 (unsafe names, links and devices, encryption, member count, total size, compression
 ratio), then the caps are enforced again on the bytes actually decompressed, because
 declared sizes can lie. On any error, whatever this call wrote is removed again.
+
+Names are decoded as ``unzip`` decodes them (``zipnames.member_name``): Info-ZIP ``zip`` and
+macOS write UTF-8 names without saying so, which ``zipfile`` alone would read as CP437.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ from pathlib import Path
 
 from ._core import Record
 from .errors import ArchiveError
+from .zipnames import check_unique, decoded_name, member_name, nfc
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
     from typing import BinaryIO
 
 
-__all__ = ["ExtractLimits", "ExtractReport", "extract_zip", "is_zip"]
+__all__ = ["ExtractLimits", "ExtractReport", "extract_zip", "is_zip", "member_name"]
 
 _MIB = 1024 * 1024
 _CHUNK = _MIB
@@ -102,18 +106,25 @@ class ExtractReport(Record):
 
 
 class _Member(Record):
-    _fields = ("info", "parent", "name", "executable")
+    _fields = ("info", "shown", "parent", "name", "executable")
     __slots__ = _fields
 
     info: zipfile.ZipInfo
+    shown: str  # the member's name as decoded (see member_name), for messages
     parent: tuple[str, ...]
     name: str  # last path component; "" for a directory entry
     executable: bool
 
     def __init__(
-        self, info: zipfile.ZipInfo, parent: tuple[str, ...], name: str, executable: bool
+        self,
+        info: zipfile.ZipInfo,
+        shown: str,
+        parent: tuple[str, ...],
+        name: str,
+        executable: bool,
     ) -> None:
         self.info = info
+        self.shown = shown
         self.parent = parent
         self.name = name
         self.executable = executable
@@ -194,42 +205,45 @@ def _plan(
         )
     members: list[_Member] = []
     skipped: list[str] = []
+    written: dict[tuple[str, ...], str] = {}
     total = 0
     total_compressed = 0
     for info in infos:
-        raw = info.orig_filename
-        parts, is_dir = _split_name(raw, label)
+        written_as = decoded_name(info)
+        shown = nfc(written_as)
+        parts, is_dir = _split_name(shown, label)
         mode = info.external_attr >> 16
         kind = stat.S_IFMT(mode)
         if kind == stat.S_IFLNK:
-            raise ArchiveError(f"{label}: member {raw!r} is a symbolic link, which is refused")
+            raise ArchiveError(f"{label}: member {shown!r} is a symbolic link, which is refused")
         if kind in _SPECIAL_TYPES:
             raise ArchiveError(
-                f"{label}: member {raw!r} is a device, fifo or socket, which is refused"
+                f"{label}: member {shown!r} is a device, fifo or socket, which is refused"
             )
         if info.flag_bits & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION):
             raise ArchiveError(f"{label}: encrypted archives are not supported")
         is_dir = is_dir or kind == stat.S_IFDIR
         if parts[0] == "__MACOSX" or (not is_dir and parts[-1].startswith("._")):
-            skipped.append(raw)
+            skipped.append(shown)
             continue
         if is_dir:
-            members.append(_Member(info, tuple(parts), "", False))
+            members.append(_Member(info, shown, tuple(parts), "", False))
             continue
+        check_unique(written, tuple(parts), written_as, label)
         if info.compress_type not in _SUPPORTED_METHODS:
             raise ArchiveError(
-                f"{label}: member {raw!r} uses an unsupported compression method "
+                f"{label}: member {shown!r} uses an unsupported compression method "
                 f"({info.compress_type})"
             )
         size, packed = info.file_size, info.compress_size
         if size > _RATIO_MIN_SIZE and size > limits.max_ratio * max(packed, 1):
             raise ArchiveError(
-                f"{label} looks like a zip bomb: member {raw!r} expands "
+                f"{label} looks like a zip bomb: member {shown!r} expands "
                 f"{size / max(packed, 1):,.0f} times (the limit is {limits.max_ratio:,.0f})"
             )
         total += size
         total_compressed += packed
-        members.append(_Member(info, tuple(parts[:-1]), parts[-1], bool(mode & 0o111)))
+        members.append(_Member(info, shown, tuple(parts[:-1]), parts[-1], bool(mode & 0o111)))
     if total > limits.max_total_bytes:
         raise ArchiveError(
             f"{label} is too large when extracted ({_human(total)}; "
@@ -282,7 +296,7 @@ class _Writer:
 
     def extract(self, member: _Member) -> None:
         """Create a directory entry, or write one file, checking sizes as bytes arrive."""
-        parent = self._directory(member.parent, member.info.orig_filename)
+        parent = self._directory(member.parent, member.shown)
         if not member.name:
             return
         target = os.path.join(parent, member.name)
@@ -320,7 +334,7 @@ class _Writer:
 
     def _write(self, member: _Member, target: str) -> None:
         info = member.info
-        raw = info.orig_filename
+        raw = member.shown
         flags = _WRITE_FLAGS if target in self.created_files else _WRITE_FLAGS | os.O_EXCL
         perm = 0o755 if member.executable else 0o644
         try:

@@ -148,7 +148,8 @@ def program_environment(
 ) -> dict[str, str]:
     """The program's environment: what the program may inherit from ``base``, plus the
     oSparc variables of the run in ``run_dir``, its environment's ``PATH`` and the run's
-    marker."""
+    marker. In the flat layout ``INPUT_1`` .. ``INPUT_5`` all name ``INPUT_FOLDER``, where the
+    project and every input are."""
     from .models import INPUT_PORTS, OUTPUT_PORTS
     from .process_tree import MARKER_VAR
 
@@ -162,8 +163,9 @@ def program_environment(
         VIRTUAL_ENV=str(env_path),
         PATH=os.pathsep.join([str(env_path / "bin"), base.get("PATH", os.defpath)]),
     )
+    flat = record.spec.layout == "flat"  # every port is the one input folder, as oSparc 1.0.0
     for port in range(1, INPUT_PORTS + 1):
-        env[f"INPUT_{port}"] = str(inputs / f"input_{port}")
+        env[f"INPUT_{port}"] = str(inputs if flat else inputs / f"input_{port}")
     for port in range(1, OUTPUT_PORTS + 1):
         env[f"OUTPUT_{port}"] = str(outputs / f"output_{port}")
     env[MARKER_VAR] = record.id

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 INPUT_PORTS = 5
 OUTPUT_PORTS = 4
 MAX_USER_INPUTS = INPUT_PORTS - 1
+#: where the project and the inputs are put: "ports" (``inputs/input_1`` .. ``input_5``, as
+#: oSparc's later integration versions) or "flat" (all in ``inputs/``, as integration 1.0.0)
+LAYOUTS = ("ports", "flat")
 #: the largest limits a run may ask for (a year; a pebibyte)
 MAX_TIMEOUT = 366 * 86400.0
 MAX_MEMORY_MB = 1 << 30
@@ -153,6 +156,7 @@ class RunSpec(Record):
         v.positive(self.memory_mb, "the memory limit (memory_mb)", "MB", MAX_MEMORY_MB, whole=True)
         v.switch(self.infer_requirements, "infer_requirements")
         v.switch(self.system_site_packages, "system_site_packages")
+        v.choice(self.layout, "the input layout (layout)", LAYOUTS)
         v.text_list(self.env_deny, "env_deny", item="a variable name or pattern")
         for pattern in self.env_deny:
             v.variable_pattern(pattern)

@@ -76,6 +76,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let the program see the host interpreter's packages",
     )
+    parser.add_argument(
+        "--layout",
+        metavar="ports|flat",
+        default="ports",
+        help="where the project and inputs go: input_1..input_5 (ports, the default) or all "
+        "directly in INPUT_FOLDER (flat, as oSparc services of integration version 1.0.0)",
+    )
 
 
 def spec_from_options(source: str, ns: argparse.Namespace, program_args: list[str]) -> RunSpec:
@@ -91,4 +98,5 @@ def spec_from_options(source: str, ns: argparse.Namespace, program_args: list[st
         infer_requirements=not ns.no_infer,
         system_site_packages=ns.system_site_packages,
         output_dir=ns.output_dir,
+        layout=ns.layout,
     )

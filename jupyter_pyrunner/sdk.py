@@ -49,6 +49,8 @@ if TYPE_CHECKING:  # (for the type checker only: importing typing costs millisec
         output_dir: str | os.PathLike[str] | None
         #: patterns of environment variables withheld, beside the built-in ones
         env_deny: Sequence[str]
+        #: "ports" (the project in INPUT_1, inputs in INPUT_2..5) or "flat" (all in INPUT_FOLDER)
+        layout: str
 
 
 #: the keys of ``RunOptions``: the fields of a ``RunSpec`` beside its source
@@ -73,6 +75,7 @@ def run_spec(source: str | os.PathLike[str], **options: Unpack[RunOptions]) -> R
         system_site_packages=options.get("system_site_packages", False),
         output_dir=os.fspath(output_dir) if output_dir else None,
         env_deny=_listed(options.get("env_deny", ())),
+        layout=options.get("layout", "ports"),
     )
 
 

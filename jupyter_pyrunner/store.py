@@ -4,7 +4,8 @@ Layout under the store's home::
 
     runs/<id>/run.json          the record (rewritten atomically)
     runs/<id>/log.txt, log.idx  the log (see ``logfile``)
-    runs/<id>/inputs/input_1    the project; input_2..input_5 the user's inputs
+    runs/<id>/inputs/input_1    the project; input_2..input_5 the user's inputs (port layout)
+    runs/<id>/inputs/           the project and the inputs, side by side (flat layout)
     runs/<id>/outputs/output_1..output_4
     runs/<id>/provenance.json   interpreter, frozen packages, archive hash, timings
     index.sqlite                WAL-mode index; several processes may use the store at once
@@ -60,6 +61,12 @@ CREATE INDEX IF NOT EXISTS runs_created ON runs (created DESC);
 def new_run_id(now: float | None = None) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now or time.time()))
     return f"{stamp}-{os.urandom(3).hex()}"
+
+
+def project_folder(run_dir: Path, layout: str) -> Path:
+    """Where a run's project is put in ``layout`` (see the module's layout)."""
+    inputs = run_dir / "inputs"
+    return inputs if layout == "flat" else inputs / "input_1"
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -130,8 +137,12 @@ class RunStore:
     def outputs_dir(self, run_id: str) -> Path:
         return self.run_dir(run_id) / "outputs"
 
-    def project_dir(self, run_id: str) -> Path:
-        return self.inputs_dir(run_id) / "input_1"
+    def project_dir(self, run_id: str, layout: str | None = None) -> Path:
+        """The folder holding the run's project: ``inputs/input_1`` in the port layout,
+        ``inputs`` itself in the flat one. ``layout`` is read from the record when not given."""
+        if layout is None:
+            layout = self.read(run_id).spec.layout
+        return project_folder(self.run_dir(run_id), layout)
 
     def resolve_id(self, text: str) -> str:
         """A run id from what a user typed: the id, a unique prefix of it, or ``last``."""
@@ -167,8 +178,10 @@ class RunStore:
                 continue
         (run_dir / "logs").mkdir()
         (run_dir / LOG_NAME).touch()  # followers may open the log before anything is written
-        for port in range(1, INPUT_PORTS + 1):
-            (run_dir / "inputs" / f"input_{port}").mkdir(parents=True)
+        (run_dir / "inputs").mkdir()
+        if spec.layout != "flat":
+            for port in range(1, INPUT_PORTS + 1):
+                (run_dir / "inputs" / f"input_{port}").mkdir()
         for port in range(1, OUTPUT_PORTS + 1):
             (run_dir / "outputs" / f"output_{port}").mkdir(parents=True)
         record = RunRecord(

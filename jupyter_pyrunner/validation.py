@@ -90,6 +90,13 @@ def _shown(value: float) -> str:
     return text if len(text) <= 20 else text[:17] + "..."
 
 
+def choice(value: Any, what: str, accepted: tuple[str, ...]) -> None:
+    """One of a few words, spelled exactly."""
+    if not isinstance(value, str) or value not in accepted:
+        words = " or ".join(f"'{word}'" for word in accepted)
+        raise InvalidRunSpecError(f"{what} must be {words}, not {value!r}")
+
+
 def switch(value: Any, what: str) -> None:
     if not isinstance(value, bool):
         raise InvalidRunSpecError(f"'{what}' must be true or false, not {value!r}")

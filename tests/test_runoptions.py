@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+import pytest
+
 from jupyter_pyrunner.cli import _parser
+from jupyter_pyrunner.errors import InvalidRunSpecError
 from jupyter_pyrunner.notebook.magics import _run_parser
 from jupyter_pyrunner.runoptions import (
     add_run_options,
@@ -50,3 +53,15 @@ def test_ranges_are_left_to_the_engine_and_only_numbers_are_parsed() -> None:
 def test_words_without_a_double_dash_are_all_pyrunners() -> None:
     assert split_program_args(["run", "p"]) == (["run", "p"], [])
     assert split_program_args(("--",)) == ([], [])
+
+
+def test_the_layout_is_a_run_option_of_both_faces_and_checked_by_the_engine() -> None:
+    cli = _parser("run").parse_args(["run", "p.zip", "--layout", "flat"])
+    magic = _run_parser().parse_args(["p.zip", "--layout", "flat"])
+    assert spec_from_options(cli.source, cli, []).layout == "flat"
+    assert spec_from_options(magic.source, magic, []).layout == "flat"
+    default = _run_parser().parse_args(["p.zip"])
+    assert spec_from_options(default.source, default, []).layout == "ports"
+    odd = _run_parser().parse_args(["p.zip", "--layout", "tree"])
+    with pytest.raises(InvalidRunSpecError, match="must be 'ports' or 'flat', not 'tree'"):
+        spec_from_options(odd.source, odd, []).validate()

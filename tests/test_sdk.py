@@ -41,7 +41,7 @@ def test_a_zip_wrapped_in_a_top_folder_runs_with_its_sibling_modules(
     assert [f.path for f in handle.outputs] == ["answer.txt"]
 
 
-def test_inputs_fill_ports_two_to_five_and_zips_are_unpacked(
+def test_inputs_fill_ports_two_to_five_and_zips_are_unpacked_beside_themselves(
     home: Path, project, tmp_path: Path
 ) -> None:
     src = project(
@@ -67,7 +67,7 @@ def test_inputs_fill_ports_two_to_five_and_zips_are_unpacked(
     assert program_output(handle).splitlines() == [
         "2 ['data.csv']",
         "3 ['x.txt']",
-        "4 ['inner']",
+        "4 ['bundle.zip', 'inner']",  # as oSparc's runner: the zip stays, its contents beside it
         "5 []",
     ]
 
@@ -201,3 +201,21 @@ def test_a_detached_supervisor_holds_no_host_secrets(
     handle = start_run(src)
     assert handle.wait(timeout=60).status is RunStatus.SUCCEEDED
     assert program_output(handle).split() == ["False", "False"]
+
+
+def test_a_detached_run_takes_the_flat_layout(home: Path, project, tmp_path: Path) -> None:
+    settings = tmp_path / "input.json"
+    settings.write_text('{"n": 2}')
+    src = project(
+        {
+            "main.py": """
+            import json, os
+            folder = os.environ["INPUT_FOLDER"]
+            print(sorted(os.listdir(folder)), json.load(open(os.path.join(folder, "input.json"))))
+        """,
+            "requirements.txt": "",
+        }
+    )
+    handle = start_run(src, inputs=[settings], layout="flat")
+    assert handle.wait(timeout=120).status is RunStatus.SUCCEEDED, handle.log_text()
+    assert program_output(handle) == "['input.json', 'main.py', 'requirements.txt'] {'n': 2}\n"

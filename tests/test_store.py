@@ -106,3 +106,13 @@ def test_force_deleting_a_live_detached_run_stops_it_first(home: Path, project) 
     assert not store.run_dir(handle.id).exists()
     assert store.count() == 0
     assert marker_processes(handle.id) == []
+
+
+def test_the_project_folder_follows_the_runs_layout(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    ports = store.create(RunSpec(source="x"), name="ports")
+    flat = store.create(RunSpec(source="x", layout="flat"), name="flat")
+    assert store.project_dir(ports.id) == store.inputs_dir(ports.id) / "input_1"
+    assert store.project_dir(flat.id) == store.inputs_dir(flat.id)
+    assert store.project_dir(flat.id, "ports") == store.inputs_dir(flat.id) / "input_1"
+    assert not (store.inputs_dir(flat.id) / "input_1").exists()  # INPUT_FOLDER holds only files

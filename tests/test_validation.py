@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_pyrunner import RunStore, run_project, start_run
+from jupyter_pyrunner.cli.exits import EXIT_INVALID
 from jupyter_pyrunner.errors import InvalidRunSpecError, ProjectError
 from jupyter_pyrunner.models import MAX_ARG_BYTES, RunSpec
 
@@ -17,6 +18,7 @@ def test_a_spec_with_sensible_values_is_valid() -> None:
     spec = RunSpec("p.zip", entry="src/app.py", inputs=["a", "b"], args=["--x", ""],
                    timeout=0.5, memory_mb=512, env_deny=["AWS_*", "TOKEN_?", "[AB]_KEY", "spring.*"])  # fmt: skip
     assert spec.validate() is spec
+    assert RunSpec("p.zip", layout="flat").validate().layout == "flat"
 
 
 @pytest.mark.parametrize(
@@ -54,6 +56,8 @@ def test_a_spec_with_sensible_values_is_valid() -> None:
         ({"output_dir": "out\ud800"}, "holds characters that cannot be a file name"),
         ({"env_deny": "MY_TOKEN"}, "env_deny must be a list"),
         ({"env_deny": ["A\n"]}, "is not a variable name or pattern"),
+        ({"layout": "Flat"}, "the input layout (layout) must be 'ports' or 'flat', not 'Flat'"),
+        ({"layout": None}, "the input layout (layout) must be 'ports' or 'flat', not None"),
     ],
 )
 def test_each_invalid_value_is_refused_with_a_message_for_the_user(
@@ -93,7 +97,7 @@ def test_the_api_refuses_an_unknown_option_as_python_would(home: Path, project) 
 def test_the_cli_shows_the_engines_message_and_starts_nothing(home: Path, project) -> None:
     src = project({"main.py": "print('never')"})
     result = run_cli("run", str(src), "--timeout", "-5")
-    assert result.returncode == 2
+    assert result.returncode == EXIT_INVALID
     assert result.stderr.strip() == (
         "pyrunner: error: the time limit (timeout) must be more than 0 seconds, not -5"
     )

@@ -25,7 +25,7 @@ def spec_from_request(manager: RunManager, body: dict[str, Any]) -> RunSpec:
         raise ProjectError("the request body must be a JSON object")
     unknown = set(body) - {
         "upload_id", "path", "entry", "args", "inputs", "timeout", "memory_mb",
-        "infer_requirements", "output_path", "system_site_packages",
+        "infer_requirements", "output_path", "system_site_packages", "layout",
     }  # fmt: skip
     if unknown:
         raise ProjectError(f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -55,6 +55,7 @@ def spec_from_request(manager: RunManager, body: dict[str, Any]) -> RunSpec:
         system_site_packages=body.get("system_site_packages", False),
         output_dir=output_dir,
         env_deny=list(manager.env_deny),
+        layout=body.get("layout", "ports"),
     )
 
 

@@ -1,12 +1,18 @@
 /**
- * The options of a run, folded away until wanted: input files, program arguments and a
- * timeout.
+ * The options of a run, folded away until wanted: input files, program arguments, a timeout
+ * and the input layout.
  */
 
 import React, { useState } from 'react';
 
-import { RunForm } from '../model/runForm';
+import { Layout, LAYOUTS, RunForm } from '../model/runForm';
 import { InputFiles } from './inputFiles';
+
+/** What each layout is called in the form. */
+const LAYOUT_LABELS: Record<Layout, string> = {
+  ports: 'Ports: project in input_1, inputs in input_2..5',
+  flat: 'Flat: all in INPUT_FOLDER (oSparc 1.0.0)'
+};
 
 export function RunOptions(props: {
   form: RunForm;
@@ -22,7 +28,7 @@ export function RunOptions(props: {
       open={open}
       onToggle={event => setOpen(event.currentTarget.open)}
     >
-      <summary>Inputs, arguments and timeout</summary>
+      <summary>Inputs, arguments, timeout and layout</summary>
       <InputFiles form={form} busy={busy} onError={onError} />
       <label className="jp-PyRunner-field">
         <span className="jp-PyRunner-label">Arguments</span>
@@ -46,6 +52,21 @@ export function RunOptions(props: {
           onChange={event => form.setTimeout(event.currentTarget.value)}
           disabled={busy}
         />
+      </label>
+      <label className="jp-PyRunner-field">
+        <span className="jp-PyRunner-label">Input layout</span>
+        <select
+          className="jp-mod-styled"
+          value={form.layout}
+          onChange={event => form.setLayout(event.currentTarget.value as Layout)}
+          disabled={busy}
+        >
+          {LAYOUTS.map(layout => (
+            <option key={layout} value={layout}>
+              {LAYOUT_LABELS[layout]}
+            </option>
+          ))}
+        </select>
       </label>
     </details>
   );

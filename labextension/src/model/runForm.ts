@@ -1,6 +1,6 @@
 /**
- * What is about to run: the project, input files, arguments and timeout, and the upload that
- * places picked files on the server before the run is asked for. No DOM here.
+ * What is about to run: the project, input files, arguments, timeout and input layout, and the
+ * upload that places picked files on the server before the run is asked for. No DOM here.
  */
 
 import { ISignal, Signal } from '@lumino/signaling';
@@ -18,6 +18,15 @@ export interface IUploadState extends IUploadProgress {
   name: string;
 }
 
+/**
+ * Where the project and the inputs are put: `ports` (the project in INPUT_1, the inputs in
+ * INPUT_2..INPUT_5) or `flat` (all directly in INPUT_FOLDER, as oSparc integration 1.0.0).
+ */
+export type Layout = 'ports' | 'flat';
+
+/** The layouts the form offers, the default first. */
+export const LAYOUTS: readonly Layout[] = ['ports', 'flat'];
+
 /** Sends a picked file to the server (`uploadFile`; tests give a fake without XMLHttpRequest). */
 export type Uploader = typeof uploadFile;
 
@@ -33,6 +42,8 @@ export class RunForm {
   args = '';
   /** Seconds as typed; empty for none. */
   timeout = '';
+  /** The input layout; the server's default (`ports`) is not sent. */
+  layout: Layout = 'ports';
   /** The upload going on, if any. */
   upload: IUploadState | null = null;
   /** True from Run until the server has the run (or said why not). */
@@ -67,6 +78,11 @@ export class RunForm {
     this._changed.emit();
   }
 
+  setLayout(layout: Layout): void {
+    this.layout = layout;
+    this._changed.emit();
+  }
+
   /** Stop an upload in progress (the run is then not asked for). */
   abortUpload(): void {
     this._abort?.abort();
@@ -85,7 +101,7 @@ export class RunForm {
       throw new Error('Another run is being started: wait for its upload to finish.');
     }
     const inputs = [...this.inputs];
-    const request: IStartRequest = {};
+    const request: IStartRequest & { layout?: Layout } = {};
     const args = splitArgs(this.args);
     if (args === null) {
       throw new Error('The arguments have an unclosed quote.');
@@ -99,6 +115,9 @@ export class RunForm {
         throw new Error('The timeout is a number of seconds, more than 0.');
       }
       request.timeout = timeout;
+    }
+    if (this.layout !== 'ports') {
+      request.layout = this.layout;
     }
     this.starting = true;
     this._abort = new AbortController();

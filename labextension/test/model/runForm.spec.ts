@@ -89,7 +89,8 @@ describe('RunForm: what is about to run', () => {
     form.removeInput(0);
     form.setArgs('-v');
     form.setTimeout('5');
-    expect(changes).toBe(5);
+    form.setLayout('flat');
+    expect(changes).toBe(6);
   });
 });
 
@@ -167,6 +168,27 @@ describe('RunForm: arguments and timeout', () => {
       expect(form.starting).toBe(false);
     }
   );
+});
+
+describe('RunForm: the input layout', () => {
+  it('asks for the flat layout when chosen, and leaves the default to the server', async () => {
+    const { form, api } = makeForm();
+    form.setSource(inWorkspace('demo.zip'));
+    expect(form.layout).toBe('ports');
+    await form.submit();
+    form.setLayout('flat');
+    await form.submit();
+    expect(api.started).toEqual([{ path: 'demo.zip' }, { path: 'demo.zip', layout: 'flat' }]);
+  });
+
+  it('keeps the chosen layout after the server refuses the run', async () => {
+    const { form, api } = makeForm();
+    api.failing.set('startRun', new ApiError('input 1 and the project both have x.csv', 400));
+    form.setSource(inWorkspace('demo.zip'));
+    form.setLayout('flat');
+    await expect(form.submit()).rejects.toThrow('both have x.csv');
+    expect(form.layout).toBe('flat');
+  });
 });
 
 describe('RunForm: the upload and the start', () => {

@@ -1,0 +1,167 @@
+"""Intake of what users bring: a single script brings its folder, zips with names as Info-ZIP
+and macOS write them, and inputs that cannot be placed leave no half-made run."""
+
+from __future__ import annotations
+
+import unicodedata
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from jupyter_pyrunner import ProjectError, RunStatus, RunStore, run_project
+from jupyter_pyrunner.placement import SCRIPT_FOLDER_MAX_FILES
+
+from .conftest import program_output, run_cli, write_project
+from .test_archive_names import Raw, raw_zip
+
+ANALYSIS = {
+    "analysis/script.py": """
+        import csv
+        from helpers import total
+        with open("data.csv") as f:
+            print("total", total(int(row["n"]) for row in csv.DictReader(f)))
+    """,
+    "analysis/helpers.py": "def total(values):\n    return sum(values)\n",
+    "analysis/data.csv": "n\n1\n2\n3\n",
+    "analysis/requirements.txt": "",
+    "analysis/.git/config": "[core]\n",
+    "analysis/__pycache__/helpers.cpython-311.pyc": "",
+    "analysis/other.py": "print('not me')\n",
+}
+
+
+def test_a_single_script_brings_the_files_beside_it(home: Path, tmp_path: Path) -> None:
+    root = write_project(tmp_path / "work", ANALYSIS)
+    handle = run_project(root / "analysis" / "script.py")
+    assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+    assert program_output(handle) == "total 6\n"
+    record = handle.record
+    assert (record.entry, record.requirements_source) == ("script.py", "requirements.txt")
+    assert record.warnings == []
+    copied = sorted(p.name for p in handle.project_dir.iterdir())
+    assert copied == ["data.csv", "helpers.py", "other.py", "requirements.txt", "script.py"]
+    note = f"pyrunner: project: the folder of script.py, {root / 'analysis'} (5 files)\n"
+    assert note in handle.log_text()
+
+
+def test_the_cli_runs_a_script_with_its_folder_and_says_so(home: Path, tmp_path: Path) -> None:
+    root = write_project(tmp_path / "work", ANALYSIS)
+    result = run_cli("run", "analysis/script.py", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "total 6\n"
+    logs = run_cli("logs", "last")
+    note = f"pyrunner: project: the folder of script.py, {root / 'analysis'} (5 files)"
+    assert note in logs.stderr  # engine messages go to stderr
+
+
+def test_a_script_in_a_crowded_folder_is_copied_alone_with_a_warning(
+    home: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    for n in range(SCRIPT_FOLDER_MAX_FILES + 1):
+        (folder / f"file{n}.txt").touch()
+    (folder / "hello.py").write_text("print('alone')\n")
+    handle = run_project(folder / "hello.py")
+    assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+    assert [p.name for p in handle.project_dir.iterdir()] == ["hello.py"]
+    (warning,) = handle.record.warnings
+    assert warning == (
+        f"only hello.py was copied: its folder holds more than {SCRIPT_FOLDER_MAX_FILES:,} "
+        "files; pass the folder to include it all"
+    )
+    assert f"pyrunner: project: {warning}\n" in handle.log_text()
+
+
+def test_a_script_in_the_home_folder_is_copied_alone(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_home = write_project(tmp_path / "user", {"notes.txt": "private", "hello.py": "print(1)"})
+    monkeypatch.setenv("HOME", str(user_home))
+    handle = run_project(user_home / "hello.py")
+    assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+    assert [p.name for p in handle.project_dir.iterdir()] == ["hello.py"]
+    assert "is your home folder" in handle.record.warnings[0]
+
+
+def test_the_cli_warns_when_a_script_is_copied_alone(home: Path, tmp_path: Path) -> None:
+    user_home = write_project(tmp_path / "user", {"data.csv": "1", "hello.py": "print(1)"})
+    result = run_cli("run", str(user_home / "hello.py"), env=_env_with(HOME=str(user_home)))
+    assert result.returncode == 0, result.stderr
+    assert "pyrunner: warning: only hello.py was copied: its folder" in result.stderr
+
+
+def _env_with(**changes: str) -> dict[str, str]:
+    import os
+
+    return {**os.environ, **changes}
+
+
+def test_names_from_zip_tools_without_the_utf8_flag_work_with_entry(
+    home: Path, tmp_path: Path
+) -> None:
+    script = "print(open('données.csv', encoding='utf-8').read())\n".encode()
+    archive = raw_zip(
+        tmp_path / "projet.zip",
+        [
+            Raw(b"projet/"),
+            Raw("projet/analyse_données.py".encode(), script),
+            Raw(unicodedata.normalize("NFD", "projet/données.csv").encode(), b"sum 6"),
+            Raw(b"projet/lisez-moi.py", b""),
+        ],
+    )
+    handle = run_project(archive, entry="analyse_données.py", infer_requirements=False)
+    assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+    assert handle.record.entry == "projet/analyse_données.py"
+    assert program_output(handle) == "sum 6\n"
+
+
+def test_a_hostile_input_zip_in_the_flat_layout_leaves_no_half_made_run(
+    home: Path, project, tmp_path: Path
+) -> None:
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("fine.txt", "ok")
+        zf.writestr("../../escape.txt", "no")
+    src = project({"main.py": "print('never')"})
+    with pytest.raises(ProjectError, match="unsafe member"):
+        run_project(src, inputs=[evil], layout="flat")
+    (record,) = RunStore(home).list_runs()
+    run_dir = RunStore(home).run_dir(record.id)
+    assert record.status is RunStatus.ERROR
+    assert list((run_dir / "inputs").iterdir()) == []
+    assert not (run_dir / "intake-staging").exists()
+    assert not list(tmp_path.rglob("escape.txt"))
+
+
+def test_an_input_zip_is_kept_and_unpacked_beside_itself(
+    home: Path, project, tmp_path: Path
+) -> None:
+    archive = tmp_path / "data.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("table.csv", "a\n")
+    src = project(
+        {
+            "main.py": """
+            import os
+            print(sorted(os.listdir(os.environ["INPUT_2"])))
+        """
+        }
+    )
+    handle = run_project(src, inputs=[archive], infer_requirements=False)
+    assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+    assert program_output(handle) == "['data.zip', 'table.csv']\n"
+
+
+def test_an_input_that_is_a_zip_under_another_name_stays_whole(
+    home: Path, project, tmp_path: Path
+) -> None:
+    sheet = tmp_path / "results.xlsx"
+    with zipfile.ZipFile(sheet, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+    src = project({"main.py": "import os\nprint(sorted(os.listdir(os.environ['INPUT_2'])))\n"})
+    handle = run_project(src, inputs=[sheet], infer_requirements=False)
+    assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+    assert program_output(handle) == "['results.xlsx']\n"
