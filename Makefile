@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 
 TOOLS := $(VENV)/.build-tools
 CHROMIUM := /usr/bin/chromium
+# Info-ZIP's zip, to test archives as users make them
+ZIP := /usr/bin/zip
 
 # the JupyterLab extension: TypeScript in labextension/, built into the Python package
 LABEXT := jupyter_pyrunner/labextension/static/style.js
@@ -49,8 +51,11 @@ demo: $(STAMP)
 $(CHROMIUM):
 	apt-get update -qq && apt-get install -y -qq chromium
 
+$(ZIP):
+	apt-get update -qq && apt-get install -y -qq zip
+
 ## test: lint, type-check and run the whole test suite (Python, TypeScript units, browser)
-test: $(STAMP) $(LABEXT) $(CHROMIUM) lint
+test: $(STAMP) $(LABEXT) $(CHROMIUM) $(ZIP) lint
 	cd labextension && $(LAB_ENV) jlpm test
 	$(BIN)/python -m pytest
 

@@ -101,7 +101,7 @@ export class RunForm {
       throw new Error('Another run is being started: wait for its upload to finish.');
     }
     const inputs = [...this.inputs];
-    const request: IStartRequest & { layout?: Layout } = {};
+    const request: IStartRequest = {};
     const args = splitArgs(this.args);
     if (args === null) {
       throw new Error('The arguments have an unclosed quote.');

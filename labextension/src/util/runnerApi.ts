@@ -51,6 +51,8 @@ export interface IStartRequest {
   args?: string[];
   inputs?: string[];
   timeout?: number;
+  /** where the project and inputs go: ports (`input_1`..`input_5`, the default) or flat */
+  layout?: 'ports' | 'flat';
 }
 
 export interface ICopyResult {
