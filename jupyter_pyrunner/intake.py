@@ -2,8 +2,8 @@
 place (``placement``, in the spec's layout) and its entry point and requirements resolved.
 Every face starts a run through here.
 
-An invalid project leaves nothing half-made: the run is kept as an ``error`` record with its
-message (or removed), and the error is raised for the face to show.
+An invalid project leaves nothing behind, in every face: the run it would have been is removed
+(it never ran, so the history does not list it) and the error is raised for the face to show.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import time
 from pathlib import Path, PurePosixPath
 
 from .errors import ProjectError, PyRunnerError
-from .models import INPUT_PORTS, RunRecord, RunSpec, RunStatus
-from .placement import clear, merge, place_input, place_project
+from .models import RunRecord, RunSpec
+from .placement import merge, place_input, place_project
 from .store import RunStore
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
@@ -27,13 +27,12 @@ __all__ = ["prepare_run"]
 _STAGING = "intake-staging"
 
 
-def prepare_run(store: RunStore, spec: RunSpec, *, keep_failed: bool = True) -> RunRecord:
+def prepare_run(store: RunStore, spec: RunSpec) -> RunRecord:
     """Intake: validate, create the run, place the project, resolve the entry point and the
     requirements (from the project alone), then place the inputs.
 
     Invalid options raise ``InvalidRunSpecError`` before any run exists. On a project error
-    the run is kept as an ``error`` record with nothing half-extracted (or removed entirely
-    when ``keep_failed`` is false), and the error is raised.
+    the run and its files are removed, and the error is raised.
     """
     spec.validate()
     source = _absolute_paths(spec)
@@ -46,7 +45,7 @@ def prepare_run(store: RunStore, spec: RunSpec, *, keep_failed: bool = True) -> 
         if placed.note:
             _log(store, record.id, placed.note)
     except BaseException as exc:  # whatever went wrong, the run must not stay half-made
-        _abandon(store, record.id, spec.layout, _message_for(exc), t0, keep_failed)
+        _abandon(store, record.id)
         if isinstance(exc, PyRunnerError) or not isinstance(exc, Exception):
             raise
         raise ProjectError(_message_for(exc)) from exc
@@ -132,25 +131,6 @@ def _message_for(exc: BaseException) -> str:
     return f"cannot read the project: {type(exc).__name__}: {exc}"
 
 
-def _abandon(
-    store: RunStore, run_id: str, layout: str, message: str, t0: float, keep: bool
-) -> None:
-    """Empty the run's input folder, then keep the run as an ``error`` record or remove it."""
-    shutil.rmtree(store.run_dir(run_id) / _STAGING, ignore_errors=True)
-    if layout == "flat":
-        clear(store.inputs_dir(run_id))
-    else:
-        for port in range(1, INPUT_PORTS + 1):
-            clear(store.inputs_dir(run_id) / f"input_{port}")
-    if not keep:
-        store.delete(run_id, force=True)
-        return
-    now = time.time()
-    store.update(
-        run_id,
-        status=RunStatus.ERROR,
-        message=message,
-        started=t0,
-        finished=now,
-        timings={"intake": round(now - t0, 4), "total": round(now - t0, 4)},
-    )
+def _abandon(store: RunStore, run_id: str) -> None:
+    """Remove the run that intake could not complete, with whatever was placed of it."""
+    store.delete(run_id, force=True)

@@ -45,6 +45,7 @@ def test_an_invalid_project_exits_with_pyrunners_code_and_one_clear_line(
     assert "Traceback" not in result.stderr
     missing = run_cli("run", str(tmp_path / "nowhere.zip"))
     assert missing.returncode == EXIT_INVALID and "does not exist" in missing.stderr
+    assert run_cli("runs").stdout.strip() == "no runs yet"  # nothing ran: no history
 
 
 def test_ambiguous_project_names_the_candidates_and_entry_fixes_it(home: Path, project) -> None:

@@ -79,16 +79,16 @@ def test_more_than_four_inputs_is_a_clear_error(home: Path, project, tmp_path: P
     assert RunStore(home).count() == 0
 
 
-def test_an_invalid_project_leaves_an_error_record_and_nothing_extracted(
+def test_an_invalid_project_leaves_no_run_in_the_history_and_nothing_extracted(
     home: Path, project
 ) -> None:
+    """As over REST, from the CLI and the magic: a project that never ran is not a run."""
     src = project({"a.py": "print(1)", "b.py": "print(2)"})
     with pytest.raises(ProjectError, match=r"main\.py"):
         run_project(src)
     store = RunStore(home)
-    (record,) = store.list_runs()
-    assert record.status is RunStatus.ERROR and "main.py" in (record.message or "")
-    assert list(store.project_dir(record.id).iterdir()) == []
+    assert store.list_runs() == []
+    assert list((home / "runs").iterdir()) == []
 
 
 def test_a_hostile_zip_is_refused_and_nothing_is_written_outside(
@@ -101,8 +101,7 @@ def test_a_hostile_zip_is_refused_and_nothing_is_written_outside(
     with pytest.raises(ProjectError):
         run_project(archive)
     assert not list(tmp_path.rglob("escaped.txt"))
-    (record,) = RunStore(home).list_runs()
-    assert record.status is RunStatus.ERROR
+    assert RunStore(home).list_runs() == [] and list((home / "runs").iterdir()) == []
 
 
 def test_started_runs_are_followed_live_and_completely(home: Path, project) -> None:

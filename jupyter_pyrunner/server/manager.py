@@ -55,7 +55,7 @@ class RunManager:
 
     def submit(self, spec: RunSpec) -> RunRecord:
         """Intake now (errors raise, nothing is left), then queue the run."""
-        record = prepare_run(self.store, spec, keep_failed=False)
+        record = prepare_run(self.store, spec)
         self.queue.submit(record.id)
         return self.store.get(record.id)
 

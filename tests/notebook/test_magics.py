@@ -82,6 +82,7 @@ def test_project_errors_are_one_message(home: Path, demo: Path) -> None:
     assert usage[0][0] == "stderr" and "'soon' is not a number" in usage[0][1]
     for cell in nb.cells[1:]:
         assert all(kind != "error" and "Traceback" not in text for kind, text in texts(cell))
+    assert RunStore(home).count() == 0  # nothing ran: the history stays as it was
 
 
 def test_invalid_limits_are_refused_by_the_engine_with_its_message_and_start_nothing(
