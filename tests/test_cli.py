@@ -186,6 +186,8 @@ def test_env_list_and_prune(home: Path) -> None:
     assert run_cli("run", str(EXAMPLES / "progress"), "--", "1").returncode == 0
     listed = run_cli("env", "list")
     assert "(bare)" in listed.stdout and "total" in listed.stdout
+    python = "{}.{}.{}".format(*sys.version_info[:3])
+    assert "PYTHON" in listed.stdout and f" {python} " in listed.stdout
     assert run_cli("env", "prune").returncode == EXIT_INVALID
     pruned = run_cli("env", "prune", "--max-size", "0")
     assert "1 environment(s) removed" in pruned.stdout

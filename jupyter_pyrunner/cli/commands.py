@@ -180,6 +180,7 @@ def _env(store: RunStore, ns: argparse.Namespace) -> int:
     rows = [
         [
             i.key,
+            i.python_version or "?",
             _fmt_size(i.size),
             _fmt_time(i.last_used),
             "yes" if i.in_use else "",
@@ -189,7 +190,7 @@ def _env(store: RunStore, ns: argparse.Namespace) -> int:
     ]
     from ..humanize import table
 
-    print(table(rows, ["KEY", "SIZE", "LAST USED", "IN USE", "REQUIREMENTS"]))
+    print(table(rows, ["KEY", "PYTHON", "SIZE", "LAST USED", "IN USE", "REQUIREMENTS"]))
     print(f"total {_fmt_size(sum(i.size for i in infos))} in {manager.root}")
     return 0
 
