@@ -72,7 +72,9 @@ _REMOVED_STDLIB = frozenset(
 FIX_HINT = (
     "Requirements are guessed from the imports only when the project declares none: "
     "add a requirements.txt beside the entry point that names the packages it needs "
-    "(or declare them in the script's PEP 723 metadata), then run it again."
+    "(or declare them in the script's PEP 723 metadata), or give them with the run "
+    "(--requirements 'NAME ...' on the command line, requirements=[...] from Python), "
+    "then run it again."
 )
 
 Origins = list[tuple[str, list[str]]]

@@ -110,6 +110,7 @@ def _resolve(store: RunStore, run_id: str, spec: RunSpec, implied_entry: str | N
         entry=spec.entry if spec.entry is not None else implied_entry,
         infer=spec.infer_requirements,
         cache_dir=store.home / "cache" / "inference",
+        requirements=spec.requirements,
     )
 
 

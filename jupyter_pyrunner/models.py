@@ -24,6 +24,8 @@ MAX_MEMORY_MB = 1 << 30
 #: what a program's command line may hold (Linux refuses one argument over 128 KiB)
 MAX_ARG_BYTES = 128 * 1024
 MAX_ARGS_BYTES = 1 << 20
+#: how many requirements a run may be given (``requirements``)
+MAX_REQUIREMENTS = 1000
 
 
 class RunStatus(str, enum.Enum):
@@ -84,6 +86,7 @@ class RunSpec(Record):
         "output_dir",
         "env_deny",
         "layout",
+        "requirements",
     )
     __slots__ = _fields
     __hash__ = None  # type: ignore[assignment]  # mutable
@@ -100,6 +103,8 @@ class RunSpec(Record):
     output_dir: str | None
     env_deny: list[str]
     layout: str
+    #: the requirements to install, given with the run instead of the project's own
+    requirements: list[str] | None
 
     def __init__(
         self,
@@ -115,6 +120,7 @@ class RunSpec(Record):
         output_dir: str | None = None,
         env_deny: list[str] | None = None,
         layout: str = "ports",
+        requirements: list[str] | None = None,
     ) -> None:
         self.source = source
         self.entry = entry
@@ -128,6 +134,7 @@ class RunSpec(Record):
         self.output_dir = output_dir
         self.env_deny = [] if env_deny is None else env_deny
         self.layout = layout
+        self.requirements = requirements
 
     def to_dict(self) -> dict[str, Any]:
         return {name: _plain(getattr(self, name)) for name in self._fields}
@@ -157,6 +164,8 @@ class RunSpec(Record):
         v.switch(self.infer_requirements, "infer_requirements")
         v.switch(self.system_site_packages, "system_site_packages")
         v.choice(self.layout, "the input layout (layout)", LAYOUTS)
+        if self.requirements is not None:
+            v.requirement_list(self.requirements, MAX_REQUIREMENTS)
         v.text_list(self.env_deny, "env_deny", item="a variable name or pattern")
         for pattern in self.env_deny:
             v.variable_pattern(pattern)

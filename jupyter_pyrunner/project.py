@@ -329,8 +329,12 @@ def resolve_project(
     entry: str | None = None,
     infer: bool = True,
     cache_dir: Path | None = None,
+    requirements: list[str] | None = None,
 ) -> Project:
     """Find the entry point and the requirements of the project in ``root``.
+
+    ``requirements``, when given with the run, replace the project's own (nothing is guessed);
+    its ``requires-python`` and whether it is installed still come from the project.
 
     Requirements come from, in order: the entry's PEP 723 script metadata, a
     requirements.txt beside the entry, a pyproject.toml beside it, the project's only
@@ -341,7 +345,10 @@ def resolve_project(
     files = list(iter_project_files(root))
     py_files = _python_files(root, files)
     rel = _find_entry(root, entry, py_files)
-    found = _requirements(root, rel, files, infer, cache_dir)
+    found = _requirements(root, rel, files, infer and requirements is None, cache_dir)
+    if requirements is not None:
+        given = Requirements(tuple(requirements), "given")
+        found = _Found(given, found.requires_python, found.install)
     return Project(
         root=root,
         entry=rel,

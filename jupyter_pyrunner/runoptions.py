@@ -67,6 +67,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--python", metavar="PATH", help="interpreter for the environment")
     parser.add_argument(
+        "--requirements",
+        metavar="REQS",
+        action="append",
+        help="install these (space-separated, e.g. 'numpy>=1.26 pandas') instead of the "
+        "project's own requirements; may be repeated",
+    )
+    parser.add_argument(
         "--no-infer",
         action="store_true",
         help="without requirements, run in a bare environment (no guessing from imports)",
@@ -99,4 +106,7 @@ def spec_from_options(source: str, ns: argparse.Namespace, program_args: list[st
         system_site_packages=ns.system_site_packages,
         output_dir=ns.output_dir,
         layout=ns.layout,
+        requirements=None
+        if ns.requirements is None
+        else [word for given in ns.requirements for word in given.split()],
     )

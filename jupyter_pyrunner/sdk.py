@@ -51,6 +51,8 @@ if TYPE_CHECKING:  # (for the type checker only: importing typing costs millisec
         env_deny: Sequence[str]
         #: "ports" (the project in INPUT_1, inputs in INPUT_2..5) or "flat" (all in INPUT_FOLDER)
         layout: str
+        #: requirements to install instead of the project's own (``[]``: none at all)
+        requirements: Sequence[str] | None
 
 
 #: the keys of ``RunOptions``: the fields of a ``RunSpec`` beside its source
@@ -63,6 +65,7 @@ def run_spec(source: str | os.PathLike[str], **options: Unpack[RunOptions]) -> R
     if unknown:
         raise TypeError(f"unexpected run option(s): {', '.join(sorted(unknown))}")
     output_dir = options.get("output_dir")
+    requirements = options.get("requirements")
     return RunSpec(
         source=os.fspath(source),
         entry=options.get("entry"),
@@ -76,6 +79,7 @@ def run_spec(source: str | os.PathLike[str], **options: Unpack[RunOptions]) -> R
         output_dir=os.fspath(output_dir) if output_dir else None,
         env_deny=_listed(options.get("env_deny", ())),
         layout=options.get("layout", "ports"),
+        requirements=None if requirements is None else _listed(requirements),
     )
 
 

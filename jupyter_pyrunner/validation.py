@@ -90,6 +90,25 @@ def _shown(value: float) -> str:
     return text if len(text) <= 20 else text[:17] + "..."
 
 
+def requirement_list(value: Any, most: int) -> None:
+    """Requirements given with a run: names, specifiers or ``name @ URL``, one per item.
+
+    Installer options (``-r``, ``--index-url``...) and local paths belong in a requirements file
+    inside the project, where their paths are checked against it; here they are refused."""
+    what = "the requirements (requirements)"
+    text_list(value, what, item="a requirement such as 'numpy>=1.26'")
+    if len(value) > most:
+        raise InvalidRunSpecError(f"{what}: {len(value)} given, at most {most}")
+    for item in value:
+        if not item.strip() or len(item) > 1000 or any(c in item for c in "\0\r\n"):
+            raise InvalidRunSpecError(f"{what}: {item[:60]!r} is not a requirement")
+        if item.lstrip().startswith(("-", ".", "/", "~")):
+            raise InvalidRunSpecError(
+                f"{what}: {item[:60]!r} is an option or a local path; put it in a "
+                "requirements.txt inside the project instead"
+            )
+
+
 def choice(value: Any, what: str, accepted: tuple[str, ...]) -> None:
     """One of a few words, spelled exactly."""
     if not isinstance(value, str) or value not in accepted:

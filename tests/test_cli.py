@@ -279,3 +279,15 @@ def test_odd_arguments_get_one_clear_line(home: Path, project, tmp_path: Path) -
     home_file = run_cli("--home", str(blocked), "runs")
     assert home_file.returncode == EXIT_INVALID and home_file.stderr.count("\n") == 1
     assert "Traceback" not in home_file.stderr
+
+
+def test_requirements_given_on_the_command_line_replace_guessing(home: Path, project) -> None:
+    """What a user does when a guessed name is wrong: name the packages with the run."""
+    src = project({"main.py": "import six\nprint('six', six.__name__)"})
+    result = run_cli("run", str(src), "--json", "--requirements", "six")
+    record = json.loads(result.stdout)
+    assert record["status"] == "succeeded", result.stderr
+    assert record["requirements"] == ["six"] and record["requirements_source"] == "given"
+    assert "inferred" not in result.stderr
+    bare = json.loads(run_cli("run", str(src), "--json", "--requirements", "").stdout)
+    assert bare["requirements"] == [] and bare["status"] == "failed"  # nothing installed

@@ -102,3 +102,25 @@ def test_the_cli_shows_the_engines_message_and_starts_nothing(home: Path, projec
         "pyrunner: error: the time limit (timeout) must be more than 0 seconds, not -5"
     )
     assert RunStore(home).count() == 0
+
+
+@pytest.mark.parametrize(
+    ("requirements", "expected"),
+    [
+        ("numpy", "must be a list"),
+        ([1], "must be a list"),
+        ([""], "is not a requirement"),
+        (["numpy\nsix"], "is not a requirement"),
+        (["-r /etc/passwd"], "an option or a local path"),
+        (["--index-url=http://evil"], "an option or a local path"),
+        (["./localpkg"], "an option or a local path"),
+        (["/abs/pkg"], "an option or a local path"),
+        (["x"] * 1001, "at most 1000"),
+    ],
+)
+def test_requirements_given_with_a_run_are_names_not_options_or_paths(
+    requirements: object, expected: str
+) -> None:
+    with pytest.raises(InvalidRunSpecError, match=expected):
+        RunSpec("p", requirements=requirements).validate()  # type: ignore[arg-type]
+    RunSpec("p", requirements=["numpy>=1.26", "pkg @ https://example.org/pkg.whl"]).validate()

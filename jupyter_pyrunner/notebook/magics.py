@@ -41,7 +41,8 @@ STATUS_INTERVAL = 0.25
 _ASSIGNED = re.compile(r"=\s*get_ipython\(\)\.run_line_magic\(\s*['\"]pyrunner['\"]")
 USAGE = """\
 %pyrunner run SOURCE [--entry PATH] [--input PATH]... [--output-dir DIR] [--timeout S]
-               [--memory MB] [--no-infer] [--background] [-- ARGS...]
+               [--memory MB] [--requirements REQS] [--no-infer] [--layout ports|flat]
+               [--background] [-- ARGS...]
 %pyrunner runs [--limit N]        %pyrunner logs ID      %pyrunner outputs ID [--copy-to DIR]
 %pyrunner cancel ID               %pyrunner env list     %pyrunner panel
 %%pyrunner [--requirements "numpy pandas"] [run options]   (the cell is the project's main.py)"""
@@ -63,8 +64,6 @@ def _run_parser(cell: bool = False) -> _Parser:
     parser = _Parser(prog="%%pyrunner" if cell else "%pyrunner run", add_help=True)
     if not cell:
         parser.add_argument("source")
-    else:
-        parser.add_argument("--requirements", default=None, help="space-separated requirements")
     add_run_options(parser)  # the same options as ``pyrunner run``
     parser.add_argument("--infer-requirements", action="store_true", help="the default")
     parser.add_argument("--background", action="store_true")
@@ -154,15 +153,11 @@ class PyRunnerMagics(Magics):
 
     def _cell(self, words: list[str], body: str) -> RunResult | None:
         words, program_args = split_program_args(words)
-        ns, _ = _run_parser(cell=True).parse_known_args(words)
-        digest = hashlib.sha256((body + "\0" + str(ns.requirements)).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(body.encode()).hexdigest()[:16]
         folder = RunStore().home / "cells" / f"cell-{digest[:10]}"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "main.py").write_text(body)
-        if ns.requirements is not None:
-            (folder / "requirements.txt").write_text("\n".join(ns.requirements.split()) + "\n")
-        rest = [w for w in words if w not in ("--requirements", ns.requirements)]
-        return self._run([*rest, "--", *program_args] if program_args else rest, str(folder))
+        return self._run([*words, "--", *program_args] if program_args else words, str(folder))
 
     def _follow(self, result: RunResult) -> RunResult:
         """Relay the log into the cell until the run ends; an interrupt cancels the run."""

@@ -26,6 +26,7 @@ def spec_from_request(manager: RunManager, body: dict[str, Any]) -> RunSpec:
     unknown = set(body) - {
         "upload_id", "path", "entry", "args", "inputs", "timeout", "memory_mb",
         "infer_requirements", "output_path", "system_site_packages", "layout",
+        "requirements",
     }  # fmt: skip
     if unknown:
         raise ProjectError(f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -56,6 +57,7 @@ def spec_from_request(manager: RunManager, body: dict[str, Any]) -> RunSpec:
         output_dir=output_dir,
         env_deny=list(manager.env_deny),
         layout=body.get("layout", "ports"),
+        requirements=body.get("requirements"),
     )
 
 

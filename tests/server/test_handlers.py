@@ -204,6 +204,21 @@ async def test_paths_outside_the_contents_root_are_forbidden(api, contents) -> N
     assert "does not exist" in error["message"]
 
 
+async def test_requirements_given_in_the_body_replace_the_projects_own(api, contents) -> None:
+    contents(
+        "needs",
+        {
+            "main.py": "import six\nprint(six.__name__)",
+            "requirements.txt": "nothing-of-the-sort==0\n",
+        },
+    )
+    run = await api.json("POST", "runs", body={"path": "needs", "requirements": ["six"]})
+    record = await api.wait(run["id"])
+    assert record["status"] == "succeeded", record
+    assert record["requirements"] == ["six"] and record["requirements_source"] == "given"
+    assert record["spec"]["requirements"] == ["six"]
+
+
 async def test_an_invalid_project_is_a_400_with_the_intake_message_and_leaves_nothing(
     api, contents, home: Path
 ) -> None:
@@ -226,6 +241,7 @@ async def test_an_invalid_project_is_a_400_with_the_intake_message_and_leaves_no
         ({"path": "two", "args": ["x" * 100_000] * 40}, "pass big values in an input file"),
         ({"path": "two", "infer_requirements": "no"}, "must be true or false"),
         ({"path": "two", "bogus": 1}, "unknown field"),
+        ({"path": "two", "requirements": ["-r /etc/passwd"]}, "an option or a local path"),
         ({"path": "missing"}, "does not exist"),
     ):
         error = await expect_error(api.json("POST", "runs", body=body), 400)
