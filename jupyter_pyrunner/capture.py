@@ -35,6 +35,9 @@ class OutputCapture:
         self.log = log
         self.sink = sink
         self.progress: float | None = None
+        #: the last byte relayed was not a line break (a progress bar's ``\r``, an unfinished
+        #: line): whoever writes a line of its own after it must start a new line first
+        self.mid_line = False
         self._scanner = ProgressScanner()
         self._streams = {proc.stdout.fileno(): STDOUT, proc.stderr.fileno(): STDERR}
         self._selector = selectors.DefaultSelector()
@@ -70,6 +73,7 @@ class OutputCapture:
             del self._streams[fd]
             return 0
         stream = self._streams[fd]
+        self.mid_line = data[-1] != 0x0A
         self.log.write(stream, data)
         if self.sink is not None:
             self.sink(stream, data)

@@ -18,12 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import process_tree
+from .argfolders import expand_folders
 from .capture import OutputCapture, OutputSink
 from .environments import EnvironmentManager, EnvSpec
 from .errors import BuildCancelled, EnvironmentBuildError, PyRunnerError
 from .hostenv import Role, host_environment, program_environment
 from .interpreters import Interpreter
-from .limits import Limits, child_setup
+from .limits import Limits, child_setup, final_outcome, memory_cgroup
 from .liveness import process_identity
 from .logfile import SYSTEM, LogWriter
 from .models import RunRecord, RunStatus
@@ -34,20 +35,17 @@ TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this 
 if TYPE_CHECKING:
     from typing import Any
 
+    from .cgroups import MemoryCgroup
+
 __all__ = ["OutputSink", "Supervisor", "main"]
 
 PROGRESS_SAVE_INTERVAL = 0.2
 CHECK_INTERVAL = 0.1
 KILL_GRACE = 2.0
+#: over the memory limit, the program has this long to end after SIGTERM
+MEMORY_GRACE = 0.5
 #: after the program exits, how long a descendant may keep its output open before it is stopped
 LINGER = 0.5
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:  # real-time signals have no name of their own
-        return f"signal {number}"
 
 
 class Supervisor:
@@ -79,6 +77,7 @@ class Supervisor:
         self.subreaper = subreaper and process_tree.become_subreaper()
         self._interrupted = False
         self._last_cancel_check = 0.0
+        self._capture: OutputCapture | None = None
 
     def _update(self, **changes: Any) -> RunRecord:
         record = self.store.update(self.run_id, **changes)
@@ -87,8 +86,15 @@ class Supervisor:
         return record
 
     def _say(self, log: LogWriter, message: str) -> None:
-        """An engine message: into the log, and to the caller's terminal when there is one."""
+        """An engine message: into the log, and to the caller's terminal when there is one.
+
+        It starts a line of its own: after a progress bar's ``\\r`` or an unfinished line of
+        the program, a line break comes first (in the log and the sink alike, which get the
+        same bytes in the same order)."""
         text = f"pyrunner: {message}"
+        if self._capture is not None and self._capture.mid_line:
+            text = "\n" + text
+            self._capture.mid_line = False
         log.system(text)
         if self.sink is not None:
             self.sink(SYSTEM, (text + "\n").encode())
@@ -184,29 +190,67 @@ class Supervisor:
         self, record: RunRecord, python: Path, env_path: Path, log: LogWriter
     ) -> RunRecord:
         spec = record.spec
-        project = self.store.project_dir(self.run_id)
-        assert record.entry is not None and record.workdir is not None
         env = program_environment(self.base_env, self.store.run_dir(self.run_id), record, env_path)
         memory = spec.memory_mb * 1024 * 1024 if spec.memory_mb else None
+        cgroup = memory_cgroup(self.run_id, memory)
+        try:
+            return self._start_and_supervise(record, python, env, log, memory, cgroup)
+        except BaseException:
+            self._remove_cgroup(cgroup, log)
+            raise
+
+    def _remove_cgroup(self, cgroup: MemoryCgroup | None, log: LogWriter) -> None:
+        """No cgroup outlives its run (its processes are stopped by now)."""
+        if cgroup is not None and not cgroup.remove():
+            self._say(log, f"warning: the run's memory cgroup {cgroup.path} could not be removed")
+
+    def _snapshot(self, log: LogWriter) -> None:
+        """Note the files beside the code before the program starts, so those it writes
+        there are found afterwards; a failure costs that list, never the run."""
+        try:
+            from .workfiles import take_snapshot
+
+            take_snapshot(self.store.project_dir(self.run_id), self.run_dir)
+        except OSError as exc:
+            self._say(log, f"warning: the files beside the code could not be listed: {exc}")
+
+    def _start_and_supervise(
+        self,
+        record: RunRecord,
+        python: Path,
+        env: dict[str, str],
+        log: LogWriter,
+        memory: int | None,
+        cgroup: MemoryCgroup | None,
+    ) -> RunRecord:
+        spec = record.spec
+        project = self.store.project_dir(self.run_id)
+        assert record.entry is not None and record.workdir is not None
+        args = expand_folders(spec.args, env)  # $OUTPUT_FOLDER...: the run's own folders
+        self._snapshot(log)
         t0 = time.time()
         proc = subprocess.Popen(
-            [str(python), str(project / record.entry), *spec.args],
+            [str(python), str(project / record.entry), *args],
             cwd=project / record.workdir,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=child_setup(memory),
+            preexec_fn=child_setup(cgroup),
         )
+        if cgroup is not None and not cgroup.holds(proc.pid):
+            self._remove_cgroup(cgroup, log)
+            cgroup = None  # it could not join: the watcher measures it instead
         record = self._update(
             status=RunStatus.RUNNING,
             pid=proc.pid,
             pid_start=process_tree.process_start_time(proc.pid),
             timings={**record.timings, "start": round(t0 - (record.started or t0), 4)},
         )
+        limits = Limits(spec.timeout, memory, spec.memory_mb, cgroup)
         try:
-            outcome, message = self._pump(record, proc, log, memory)
+            outcome, message = self._pump(record, proc, log, limits)
         finally:
             returncode = proc.wait() if proc.poll() is not None else self._kill_now(proc)
         run_seconds = time.time() - t0
@@ -221,34 +265,44 @@ class Supervisor:
             everywhere=not self.subreaper,
             reap=self.subreaper,
         )
-        if outcome is None:
-            outcome = RunStatus.SUCCEEDED if returncode == 0 else RunStatus.FAILED
-            if returncode < 0:
-                message = f"killed by {_signal_name(-returncode)}"
-            elif returncode:
-                message = f"exited with code {returncode}"
+        outcome, message, exit_code = self._outcome(outcome, message, returncode, limits, log)
+        self._remove_cgroup(cgroup, log)
         return self._finish(
             record,
             outcome,
             message=message,
-            exit_code=returncode,
+            exit_code=exit_code,
             timings={**record.timings, "run": round(run_seconds, 4)},
         )
+
+    def _outcome(
+        self,
+        stopped: RunStatus | None,
+        why: str | None,
+        returncode: int,
+        limits: Limits,
+        log: LogWriter,
+    ) -> tuple[RunStatus, str | None, int]:
+        """The run's status, message and exit code (:func:`.limits.final_outcome`); a program the
+        kernel killed at the memory cgroup's limit was stopped by that limit."""
+        if stopped is None and limits.cgroup is not None and limits.cgroup.oom_killed():
+            stopped, why = RunStatus.FAILED, limits.memory_message()
+            self._say(log, why)
+        return final_outcome(stopped, why, returncode)
 
     def _kill_now(self, proc: subprocess.Popen[bytes]) -> int:
         process_tree.kill_run(self.run_id, proc.pid, proc.pid, grace=0.2, skip=[proc.pid])
         return proc.wait()
 
     def _pump(
-        self, record: RunRecord, proc: subprocess.Popen[bytes], log: LogWriter, memory: int | None
+        self, record: RunRecord, proc: subprocess.Popen[bytes], log: LogWriter, limits: Limits
     ) -> tuple[RunStatus | None, str | None]:
         """Relay output until the program has ended (or was stopped); returns (status, reason).
 
         The loop lives as long as the program does, not as long as its output pipes: a program
         that closes its stdout and stderr is still timed, cancelled and measured.
         """
-        capture = OutputCapture(proc, log, self.sink)
-        limits = Limits(record.spec.timeout, memory, record.spec.memory_mb)
+        capture = self._capture = OutputCapture(proc, log, self.sink)
         saved_progress: float | None = None
         last_save = last_check = 0.0
         outcome: tuple[RunStatus, str] | None = None
@@ -277,7 +331,9 @@ class Supervisor:
                     outcome = self._limit_reached(limits, proc, now)
                     if outcome is not None:
                         self._say(log, outcome[1])
-                        self._stop_program(proc, grace=KILL_GRACE)
+                        # over the memory limit, every moment counts: a short grace
+                        grace = KILL_GRACE if outcome[0] is not RunStatus.FAILED else MEMORY_GRACE
+                        self._stop_program(proc, grace=grace)
         finally:
             progress = capture.close()
         if progress != saved_progress:
@@ -292,16 +348,13 @@ class Supervisor:
             return RunStatus.CANCELLED, "cancelled"
         if limits.timed_out(now):
             return RunStatus.TIMED_OUT, f"stopped after the time limit of {limits.timeout:g} s"
-        if limits.memory_due(now):
-            used = process_tree.tree_memory(
+        over = limits.memory_exceeded(
+            now,
+            lambda: process_tree.tree_memory(
                 self.run_id, proc.pid, proc.pid, everywhere=not self.subreaper
-            )
-            if limits.memory is not None and used > limits.memory:
-                return RunStatus.FAILED, (
-                    f"stopped: memory use ({used / 2**20:.0f} MB) went over the "
-                    f"limit of {limits.memory_mb} MB"
-                )
-        return None
+            ),
+        )
+        return (RunStatus.FAILED, over) if over is not None else None
 
     def _linger_over(self, proc: subprocess.Popen[bytes], since_exit: float) -> bool:
         """The program has ended but a descendant still holds its output open: give it

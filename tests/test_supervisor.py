@@ -219,7 +219,8 @@ def test_timeout_kills_the_whole_tree_including_daemons(home: Path, project) -> 
     elapsed = time.monotonic() - t0
     record = handle.record
     assert record.status is RunStatus.TIMED_OUT
-    assert "time limit" in (record.message or "")
+    assert record.message == "stopped after the time limit of 1 s (SIGTERM)"
+    assert record.exit_code == 124  # what the CLI exits with, not the signal's -15
     assert elapsed < 8
     assert marker_processes(record.id) == []
 
@@ -239,7 +240,9 @@ def test_cancel_from_another_thread_stops_the_run(home: Path, project) -> None:
     assert len(marker_processes(record.id)) >= 3
     RunStore(home).request_cancel(record.id)  # as another process would
     thread.join(20)
-    assert store.get(record.id).status is RunStatus.CANCELLED
+    final = store.get(record.id)
+    assert final.status is RunStatus.CANCELLED
+    assert final.exit_code == 130 and final.message == "cancelled (SIGTERM)"
     assert marker_processes(record.id) == []
 
 
@@ -448,3 +451,137 @@ def test_runs_in_this_process_leave_no_zombies_behind(home: Path, project) -> No
             if fields[0] == b"Z" and fields[1].decode() == me:
                 zombies.append(name)
     assert zombies == []
+
+
+def test_a_program_ignoring_sigterm_at_its_time_limit_says_it_was_killed(
+    home: Path, project
+) -> None:
+    src = project(
+        {
+            "main.py": """
+        import signal, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("stubborn", flush=True)
+        time.sleep(60)
+    """
+        }
+    )
+    record = run_project(src, infer_requirements=False, timeout=1.0).record
+    assert record.status is RunStatus.TIMED_OUT and record.exit_code == 124
+    assert record.message == "stopped after the time limit of 1 s (SIGKILL)"
+
+
+def test_an_engine_message_after_an_unfinished_line_starts_a_line_of_its_own(
+    home: Path, project
+) -> None:
+    src = project(
+        {
+            "main.py": """
+        import sys, time
+        sys.stdout.write("no newline yet")
+        sys.stdout.flush()
+        for i in range(1, 4):   # a bar drawn with carriage returns, as tqdm draws it
+            sys.stderr.write(f"\\r {i * 10}%|###       | {i}/10 [00:0{i}<00:07]")
+            sys.stderr.flush()
+            time.sleep(0.1)
+        time.sleep(60)
+    """
+        }
+    )
+    seen: list[bytes] = []
+    handle = run_project(
+        src, infer_requirements=False, timeout=1.5, on_output=lambda s, d: seen.append(d)
+    )
+    assert handle.status is RunStatus.TIMED_OUT
+    log = (handle.run_dir / "log.txt").read_bytes()
+    assert b"[00:03<00:07]\npyrunner: stopped after the time limit" in log
+    assert b"[00:03<00:07]\npyrunner: stopped after the time limit" in b"".join(seen)
+    # the program's own bytes are kept as they were
+    assert program_output(handle) == "no newline yet"
+    # a message after a complete line adds no empty line
+    src = project({"main.py": "import time\nprint('line', flush=True)\ntime.sleep(60)"})
+    handle = run_project(src, infer_requirements=False, timeout=1.0)
+    assert b"line\npyrunner: stopped" in (handle.run_dir / "log.txt").read_bytes()
+
+
+ARGV = "import json, sys\nprint(json.dumps(sys.argv[1:]))\n"
+
+
+def test_arguments_naming_the_runs_folders_are_expanded_when_the_program_starts(
+    home: Path, project
+) -> None:
+    src = project({"main.py": ARGV})
+    args = [
+        "--out",
+        "$OUTPUT_FOLDER/result.csv",
+        "${INPUT_2}/data.csv",
+        "$OUTPUT_4:$LOG_FOLDER",
+        "$$OUTPUT_FOLDER",
+        "$HOME",
+        "$OUTPUT_FOLDERS",
+        "$INPUT_6",
+        "${OUTPUT_FOLDER",
+        "cost $5",
+    ]
+    handle = run_project(src, infer_requirements=False, args=args)
+    assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+    run_dir = handle.run_dir
+    assert json.loads(program_output(handle)) == [
+        "--out",
+        f"{run_dir}/outputs/result.csv",
+        f"{run_dir}/inputs/input_2/data.csv",
+        f"{run_dir}/outputs/output_4:{run_dir}/logs",
+        "$OUTPUT_FOLDER",
+        "$HOME",
+        "$OUTPUT_FOLDERS",
+        "$INPUT_6",
+        "${OUTPUT_FOLDER",
+        "cost $5",
+    ]
+    assert handle.record.spec.args == args  # the record keeps them as written
+
+
+def test_a_failed_snapshot_of_the_project_is_a_warning_not_a_failure(
+    home: Path, project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_pyrunner import workfiles
+
+    def refuse(project: Path, run_dir: Path) -> None:
+        raise PermissionError(13, "Permission denied", str(project))
+
+    monkeypatch.setattr(workfiles, "take_snapshot", refuse)
+    handle = run_project(project({"main.py": "print('ran')"}), infer_requirements=False)
+    assert handle.status is RunStatus.SUCCEEDED
+    assert "pyrunner: warning: the files beside the code could not be listed" in handle.log_text()
+    assert "ran" in program_output(handle)
+
+
+def test_the_snapshot_is_taken_before_the_program_starts(home: Path, project) -> None:
+    src = project(
+        {"main.py": "import os; print(sorted(os.listdir(os.environ['LOG_FOLDER'] + '/..')))"}
+    )
+    handle = run_project(src, infer_requirements=False)
+    assert handle.status is RunStatus.SUCCEEDED
+    assert "project-snapshot.gz" in program_output(handle)
+
+
+TQDM_LOOP = """
+import sys, time
+from tqdm import tqdm
+for i in tqdm(range(10), mininterval=0):
+    time.sleep(0.25)
+    if i == 6:
+        sys.exit(3)
+"""
+
+
+def test_a_tqdm_bar_drives_the_progress(home: Path, project) -> None:
+    src = project({"main.py": TQDM_LOOP, "requirements.txt": "tqdm\n"})
+    seen: list[float | None] = []
+    store = RunStore(home)
+    record = prepare_run(store, RunSpec(source=str(src)))
+    Supervisor(store, record.id, on_status=lambda r: seen.append(r.progress)).run()
+    final = store.get(record.id)
+    assert final.status is RunStatus.FAILED and final.exit_code == 3, final.message
+    assert final.progress is not None and 0.5 <= final.progress <= 0.7
+    assert {0.2, 0.3, 0.4} <= {round(v, 2) for v in seen if v is not None}
