@@ -20,7 +20,7 @@ from pathlib import Path
 from . import process_tree
 from .argfolders import expand_folders
 from .capture import OutputCapture, OutputSink
-from .environments import EnvironmentManager, EnvSpec
+from .environments import Environment, EnvironmentManager, EnvSpec
 from .errors import BuildCancelled, EnvironmentBuildError, PyRunnerError
 from .hostenv import Role, host_environment, program_environment
 from .interpreters import Interpreter
@@ -152,45 +152,95 @@ class Supervisor:
             shown = ", ".join(record.requirements) or "nothing to install"
             self._say(log, f"no requirements given; inferred from the imports: {shown}")
         try:
-            interpreter = Interpreter.find(spec.python)
+            interpreter = Interpreter.find(spec.python, record.requires_python)
             env_spec = EnvSpec(tuple(record.requirements), interpreter, spec.system_site_packages)
+            installer_env = host_environment(Role.INSTALLER, spec.env_deny, self.base_env)
             with self.envs.acquire(
                 env_spec,
                 log=log.system,
                 should_stop=self._cancelled,
                 on_build=lambda: self._update(message="building the environment"),
-                installer_env=host_environment(Role.INSTALLER, spec.env_deny, self.base_env),
+                installer_env=installer_env,
+                on_wait=self._waiting,
+                cover=record.requirements_source == "inferred",
             ) as (env, built):
                 env_seconds = time.time() - t0
                 if built:
                     self._say(log, f"environment {env.key} built in {env_seconds:.1f} s")
+                site = self._install_project(record, env, log, installer_env)
                 record = self._update(
                     message=None,
                     env_key=env.key,
                     python=interpreter.path,
-                    timings={**record.timings, "environment": round(env_seconds, 4)},
+                    timings={**record.timings, "environment": round(time.time() - t0, 4)},
                 )
                 if self._cancelled():
                     return self._finish(
                         record, RunStatus.CANCELLED, message="cancelled before start"
                     )
-                return self._execute(record, env.python, env.path, log)
+                return self._execute(record, env.python, env.path, log, site)
         except BuildCancelled:
             return self._finish(record, RunStatus.CANCELLED, message="cancelled while preparing")
         except EnvironmentBuildError as exc:
-            self._say(log, f"{exc}")
+            explained = self._explain_build_failure(record, exc.details)
+            self._say(log, explained or f"{exc}")
             return self._finish(
                 record,
                 RunStatus.ERROR,
-                message=f"could not build the environment: {exc}",
+                message=f"could not build the environment: {explained or exc}",
                 error_details=exc.details,
             )
 
+    def _waiting(self, message: str) -> None:
+        """Another run is building the environment this one needs: the record says so."""
+        self._update(message=message)
+
+    def _install_project(
+        self, record: RunRecord, env: Environment, log: LogWriter, installer_env: dict[str, str]
+    ) -> Path | None:
+        """The project itself, when its pyproject makes it installable, installed for this
+        run only (beside the shared environment); the folder for the program's path."""
+        if record.install_project is None:
+            return None
+        from .projectinstall import SITE_NAME, install_project
+
+        return install_project(
+            self.envs,
+            env,
+            self.store.project_dir(self.run_id),
+            record.install_project,
+            self.run_dir / SITE_NAME,
+            log=log.system,
+            should_stop=self._cancelled,
+            installer_env=installer_env,
+        )
+
+    def _explain_build_failure(self, record: RunRecord, details: str | None) -> str | None:
+        """When a requirement cannot be had from the index, a message naming it (and, when it
+        was guessed, the import it came from) and how to give the right one; else None."""
+        from .inference import explain_unresolved, infer_with_origins
+
+        origins = None
+        if record.requirements_source == "inferred":
+            found = infer_with_origins(
+                self.store.project_dir(self.run_id),
+                cache_dir=self.store.home / "cache" / "inference",
+            )
+            origins = dict(found)
+        return explain_unresolved(details or "", list(record.requirements), origins)
+
     def _execute(
-        self, record: RunRecord, python: Path, env_path: Path, log: LogWriter
+        self,
+        record: RunRecord,
+        python: Path,
+        env_path: Path,
+        log: LogWriter,
+        site: Path | None = None,
     ) -> RunRecord:
         spec = record.spec
         env = program_environment(self.base_env, self.store.run_dir(self.run_id), record, env_path)
+        if site is not None:  # the project itself, installed for this run only
+            env["PYTHONPATH"] = str(site)
         memory = spec.memory_mb * 1024 * 1024 if spec.memory_mb else None
         cgroup = memory_cgroup(self.run_id, memory)
         try:
@@ -400,9 +450,11 @@ class Supervisor:
         if not target:
             return None
         from .outputs import copy_outputs
+        from .workfiles import ProjectFiles
 
         try:
-            copy_outputs(self.store.outputs_dir(self.run_id), Path(target))
+            project_files = ProjectFiles.of_run(self.store, self.run_id)
+            copy_outputs(self.store.outputs_dir(self.run_id), Path(target), project_files)
         except (OSError, ValueError) as exc:  # OutputsReplacedError is one; a bad name
             return f"the outputs could not be copied to {target}: {exc}"
         return None

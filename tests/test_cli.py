@@ -291,3 +291,12 @@ def test_requirements_given_on_the_command_line_replace_guessing(home: Path, pro
     assert "inferred" not in result.stderr
     bare = json.loads(run_cli("run", str(src), "--json", "--requirements", "").stdout)
     assert bare["requirements"] == [] and bare["status"] == "failed"  # nothing installed
+
+
+def test_the_summary_starts_its_own_line_after_an_unfinished_one(home: Path, project) -> None:
+    src = project(
+        {"main.py": "import sys\nsys.stderr.write('50%|#####     | 5/10')", "requirements.txt": ""}
+    )
+    result = run_cli("run", str(src))
+    assert result.returncode == 0, result.stderr
+    assert "5/10\npyrunner: run " in result.stderr, result.stderr

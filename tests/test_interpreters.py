@@ -137,14 +137,12 @@ print(sys.version_info[:2])
 
 @needs_313
 @pytest.mark.network
-@pytest.mark.xfail(strict=True, reason="wired by supervisor")
 def test_a_pep723_script_requiring_3_13_runs_on_3_13(home: Path, project) -> None:
     handle = run_project(project({"main.py": SCRIPT_313}))
     assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
     assert program_output(handle) == "(3, 13)\n"
 
 
-@pytest.mark.xfail(strict=True, reason="wired by supervisor")
 def test_a_pep723_script_requiring_3_99_is_refused_clearly(home: Path, project) -> None:
     src = project({"main.py": SCRIPT_313.replace(">=3.13", ">=3.99")})
     handle = run_project(src)

@@ -83,7 +83,6 @@ def test_a_folder_without_a_project_file_is_refused(home: Path, tmp_path: Path) 
         install_project(manager, env, tmp_path, "sub", tmp_path / "site")
 
 
-@pytest.mark.xfail(strict=True, reason="wired by supervisor")
 def test_a_src_layout_project_with_its_script_in_a_subfolder_runs(
     home: Path, tmp_path: Path
 ) -> None:

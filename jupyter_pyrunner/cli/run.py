@@ -43,6 +43,7 @@ def run(ns: argparse.Namespace, program_args: list[str]) -> int:
         final = _supervise(supervisor)
     finally:
         terminal.stop()
+        terminal.end_line()
         store.close()  # the index is done with: close it now, not in the garbage collector
     _report(final, store, as_json=ns.json)
     return exit_code_for(final)

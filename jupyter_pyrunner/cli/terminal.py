@@ -26,6 +26,8 @@ class Terminal:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._drawn = False
+        #: the descriptors whose last byte written was not a newline
+        self._mid_line: set[int] = set()
 
     def write(self, stream: int, data: bytes) -> None:
         fd = self.stdout_fd if stream == 1 else 2  # 1: the program's stdout (logfile.STDOUT)
@@ -39,6 +41,19 @@ class Terminal:
                     view = view[os.write(fd, view) :]
             except BrokenPipeError:
                 pass
+            if data:
+                if data.endswith(b"\n"):
+                    self._mid_line.discard(fd)
+                else:
+                    self._mid_line.add(fd)
+
+    def end_line(self) -> None:
+        """Start a new line on stderr if the program left the screen's line unfinished (a
+        tqdm bar, a last line without its newline), so pyrunner's own lines start their own."""
+        with self._lock:
+            if 2 in self._mid_line or (self.tty and self._mid_line):
+                os.write(2, b"\n")
+                self._mid_line.clear()
 
     def _clear(self) -> None:
         if self._drawn:
