@@ -35,7 +35,7 @@ def test_run_arguments_parse_like_the_command_line() -> None:
         True,
     )
     cell = _run_parser(cell=True).parse_args(["--requirements", "numpy pandas"])
-    assert cell.requirements == "numpy pandas"
+    assert cell.requirements == ["numpy pandas"]  # split into words by spec_from_options
     with pytest.raises(_UsageError, match="is not a number"):
         _run_parser().parse_args(["p.zip", "--timeout", "soon"])
     with pytest.raises(_UsageError, match="%pyrunner run SOURCE"):
