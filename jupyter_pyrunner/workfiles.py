@@ -8,7 +8,7 @@ section of outputs, shown, downloaded and copied beside ``OUTPUT_FOLDER``'s file
 exactly as oSparc has them.
 
 The snapshot is a file of the run folder (never of the project or output folder, so it is not
-an output itself). It stays cheap for big projects: one ``lstat`` per file, gzip-compressed
+an output itself). It stays cheap for big projects: one ``lstat`` per file, zlib-compressed
 records of about 10 bytes each, at most :data:`MAX_SNAPSHOT_FILES` of them. Past that number
 the rest is not recorded, and a file the snapshot does not know counts as changed only if its
 status changed after the snapshot began (its ``ctime``, which no copy tool can set back).
@@ -20,19 +20,18 @@ never listed, and a project folder replaced by a link lists nothing.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
 
 from .errors import OutputNotFoundError
-from .outputs import OutputFile, mime_type
 from .projectfiles import IGNORED_DIRS, ignored_dir_name, is_ignored
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from .outputs import OutputFile
     from .store import RunStore
 
 __all__ = [
@@ -46,25 +45,38 @@ __all__ = [
 ]
 
 #: the snapshot's file in the run folder
-SNAPSHOT_NAME = "project-snapshot.gz"
+SNAPSHOT_NAME = "project-snapshot.z"
 #: how many files a snapshot records at most (the rest is judged by its ctime)
 MAX_SNAPSHOT_FILES = 200_000
 #: how every face names the section
 SECTION_LABEL = "written beside the code (in the project folder)"
+#: the most a snapshot may hold once decompressed: the program can write over it (its run
+#: folder is its own), and a reader must not be made to inflate a bomb
+MAX_SNAPSHOT_BYTES = 64 << 20
 _MAGIC = "pyrunner-project-snapshot 1"
 
 
-class _Entry(NamedTuple):
-    path: str  # POSIX, relative to the project folder
-    size: int
-    mtime_ns: int
-    ctime_ns: int
+class _Entry:
+    """A file of the project folder as the walk sees it."""
+
+    __slots__ = ("ctime_ns", "mtime_ns", "path", "size")
+
+    def __init__(self, path: str, size: int, mtime_ns: int, ctime_ns: int) -> None:
+        self.path = path  # POSIX, relative to the project folder
+        self.size = size
+        self.mtime_ns = mtime_ns
+        self.ctime_ns = ctime_ns
 
 
-class _Snapshot(NamedTuple):
-    start_ns: int  # a file whose ctime is at least this changed after the snapshot began
-    complete: bool  # every file was recorded
-    files: dict[str, tuple[int, int]]  # path -> (size, mtime_ns)
+class _Snapshot:
+    """What ``take_snapshot`` recorded."""
+
+    __slots__ = ("complete", "files", "start_ns")
+
+    def __init__(self, start_ns: int, complete: bool, files: dict[str, tuple[int, int]]) -> None:
+        self.start_ns = start_ns  # a file whose ctime is at least this changed afterwards
+        self.complete = complete  # every file was recorded
+        self.files = files  # path -> (size, mtime_ns)
 
 
 def _ignored_file(name: str) -> bool:
@@ -133,17 +145,19 @@ def take_snapshot(project: Path, run_dir: Path) -> None:
             name = os.fsencode(entry.path)
             records.append(b"%d %d %s" % (entry.size, entry.mtime_ns, name))
         header = {"start_ns": start_ns, "complete": complete, "files": len(records)}
-        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as out:
-            out.write(f"{_MAGIC}\n{json.dumps(header)}\n".encode())
-            out.write(b"\0".join(records))
+        text = f"{_MAGIC}\n{json.dumps(header)}\n".encode() + b"\0".join(records)
+        raw.write(zlib.compress(text, 1))
     os.replace(partial, target)
 
 
 def _read_snapshot(run_dir: Path) -> _Snapshot | None:
     """The snapshot of a run, or None: a run made before snapshots, or one the program broke."""
     try:
-        with gzip.open(run_dir / SNAPSHOT_NAME, "rb") as f:
-            data = f.read()
+        inflate = zlib.decompressobj()
+        with open(run_dir / SNAPSHOT_NAME, "rb") as f:
+            data = inflate.decompress(f.read(MAX_SNAPSHOT_BYTES), MAX_SNAPSHOT_BYTES)
+        if inflate.unconsumed_tail or not inflate.eof:
+            return None  # too big, or cut short: not one pyrunner wrote
         magic, header_line, body = data.split(b"\n", 2)
         if magic.decode() != _MAGIC:
             return None
@@ -153,7 +167,7 @@ def _read_snapshot(run_dir: Path) -> _Snapshot | None:
             size, mtime_ns, name = record.split(b" ", 2)
             files[os.fsdecode(name)] = (int(size), int(mtime_ns))
         return _Snapshot(int(header["start_ns"]), bool(header["complete"]), files)
-    except (OSError, EOFError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (OSError, EOFError, ValueError, KeyError, TypeError, UnicodeDecodeError, zlib.error):
         return None
 
 
@@ -165,6 +179,8 @@ def _changed(entry: _Entry, snapshot: _Snapshot) -> bool:
 
 
 def _as_output(entry: _Entry) -> OutputFile:
+    from .outputs import OutputFile, mime_type
+
     return OutputFile(entry.path, entry.size, entry.mtime_ns / 1e9, mime_type(entry.path))
 
 
@@ -214,12 +230,26 @@ def resolve_changed_file(project: Path, run_dir: Path, relpath: str) -> Path:
     return real
 
 
-class ProjectFiles(NamedTuple):
+class ProjectFiles:
     """One run's files written beside the code: its project folder and its run folder (which
     holds the snapshot). What the faces, the copies and the zip take."""
 
-    project: Path
-    run_dir: Path
+    __slots__ = ("project", "run_dir")
+
+    def __init__(self, project: Path, run_dir: Path) -> None:
+        self.project = project
+        self.run_dir = run_dir
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ProjectFiles):
+            return NotImplemented
+        return (self.project, self.run_dir) == (other.project, other.run_dir)
+
+    def __hash__(self) -> int:
+        return hash((self.project, self.run_dir))
+
+    def __repr__(self) -> str:
+        return f"ProjectFiles({self.project!r}, {self.run_dir!r})"
 
     @classmethod
     def of_run(cls, store: RunStore, run_id: str) -> ProjectFiles:

@@ -562,7 +562,7 @@ def test_the_snapshot_is_taken_before_the_program_starts(home: Path, project) ->
     )
     handle = run_project(src, infer_requirements=False)
     assert handle.status is RunStatus.SUCCEEDED
-    assert "project-snapshot.gz" in program_output(handle)
+    assert "project-snapshot.z" in program_output(handle)
 
 
 TQDM_LOOP = """

@@ -289,3 +289,20 @@ def test_runs_with_nothing_beside_the_code_show_no_section(home: Path, project) 
     run_id = RunStore(home).list_runs(limit=1)[0].id
     shown = run_cli("outputs", run_id).stdout
     assert "(no output files)" in shown and "beside the code" not in shown
+
+
+def test_a_snapshot_the_program_turned_into_a_bomb_is_ignored_not_inflated(tmp_path: Path) -> None:
+    """The run folder is the program's too: a reader never inflates more than a cap."""
+    import zlib
+
+    project, run_dir = tmp_path / "p", tmp_path / "run"
+    project.mkdir()
+    run_dir.mkdir()
+    (project / "main.py").write_text("")
+    take_snapshot(project, run_dir)
+    bomb = zlib.compressobj(9)
+    with open(run_dir / SNAPSHOT_NAME, "wb") as f:
+        for _ in range(80):  # 80 MiB of zeros once inflated
+            f.write(bomb.compress(bytes(1 << 20)))
+        f.write(bomb.flush())
+    assert changed_files(project, run_dir) == []

@@ -685,7 +685,7 @@ async def test_a_run_made_before_snapshots_shows_no_project_section(
     contents("old", BESIDE)
     run = await api.json("POST", "runs", body={"path": "old"})
     assert (await api.wait(run["id"]))["status"] == "succeeded"
-    (RunStore(home).run_dir(run["id"]) / "project-snapshot.gz").unlink()  # as runs made before
+    (RunStore(home).run_dir(run["id"]) / "project-snapshot.z").unlink()  # as runs made before
     tree = await api.json("GET", "runs", run["id"], "outputs")
     assert tree["project_files"] == [] and [f["path"] for f in tree["files"]] == [
         "output_1/port.txt"
