@@ -41,6 +41,10 @@ def prepare_run(store: RunStore, spec: RunSpec) -> RunRecord:
     try:
         placed = place_project(source, store.project_dir(record.id, spec.layout), skip=store.home)
         project = _resolve(store, record.id, spec, placed.entry)
+        if project.requires_python:  # a project no Python here accepts is not a run
+            from .interpreters import Interpreter
+
+            Interpreter.find(spec.python, project.requires_python)
         _place_inputs(store, record.id, spec)
         if placed.note:
             _log(store, record.id, placed.note)

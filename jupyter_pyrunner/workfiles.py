@@ -162,6 +162,9 @@ def _read_snapshot(run_dir: Path) -> _Snapshot | None:
         if magic.decode() != _MAGIC:
             return None
         header = json.loads(header_line)
+        count = body.count(b"\0") + 1 if body else 0
+        if count > MAX_SNAPSHOT_FILES or count != header["files"]:
+            return None  # more than pyrunner records: not one it wrote
         files: dict[str, tuple[int, int]] = {}
         for record in body.split(b"\0") if body else ():
             size, mtime_ns, name = record.split(b" ", 2)

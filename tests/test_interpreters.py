@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_pyrunner import RunStatus, run_project
+from jupyter_pyrunner import RunStatus, RunStore, run_project
 from jupyter_pyrunner.environments import EnvironmentManager, EnvSpec
 from jupyter_pyrunner.errors import ProjectError
 from jupyter_pyrunner.interpreters import Interpreter, available_pythons
 from jupyter_pyrunner.versionspec import check_specifier, poetry_to_pep440, version_matches
 
-from .conftest import program_output
+from .conftest import program_output, run_cli
 
 FOUND = available_pythons()
 VERSIONS = [v for _, v in FOUND]
@@ -143,8 +143,13 @@ def test_a_pep723_script_requiring_3_13_runs_on_3_13(home: Path, project) -> Non
     assert program_output(handle) == "(3, 13)\n"
 
 
-def test_a_pep723_script_requiring_3_99_is_refused_clearly(home: Path, project) -> None:
+def test_a_pep723_script_requiring_3_99_is_refused_clearly_and_is_no_run(
+    home: Path, project
+) -> None:
     src = project({"main.py": SCRIPT_313.replace(">=3.13", ">=3.99")})
-    handle = run_project(src)
-    assert handle.status is RunStatus.ERROR
-    assert "requires Python >=3.99" in (handle.record.message or "")
+    with pytest.raises(ProjectError, match=r"requires Python >=3\.99"):
+        run_project(src)
+    assert RunStore(home).list_runs() == []  # refused at intake, as any invalid project
+    cli = run_cli("run", str(src))
+    assert cli.returncode == 125 and "requires Python >=3.99" in cli.stderr
+    assert cli.stderr.count("\n") == 1 and "Traceback" not in cli.stderr

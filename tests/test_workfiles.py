@@ -306,3 +306,20 @@ def test_a_snapshot_the_program_turned_into_a_bomb_is_ignored_not_inflated(tmp_p
             f.write(bomb.compress(bytes(1 << 20)))
         f.write(bomb.flush())
     assert changed_files(project, run_dir) == []
+
+
+def test_a_snapshot_with_more_records_than_pyrunner_writes_is_ignored(tmp_path: Path) -> None:
+    """Small once compressed, but millions of records: refused before any is parsed."""
+    import json
+    import zlib
+
+    project, run_dir = tmp_path / "p", tmp_path / "run"
+    project.mkdir()
+    run_dir.mkdir()
+    (project / "main.py").write_text("")
+    records = b"\0".join(b"0 0 f%d" % i for i in range(workfiles.MAX_SNAPSHOT_FILES + 1))
+    for declared in (workfiles.MAX_SNAPSHOT_FILES + 1, 1):
+        header = json.dumps({"start_ns": 0, "complete": True, "files": declared}).encode()
+        text = b"pyrunner-project-snapshot 1\n" + header + b"\n" + records
+        (run_dir / SNAPSHOT_NAME).write_bytes(zlib.compress(text))
+        assert changed_files(project, run_dir) == []
