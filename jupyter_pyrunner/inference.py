@@ -80,12 +80,13 @@ FIX_HINT = (
 Origins = list[tuple[str, list[str]]]
 
 
-def _python_sources(root: Path) -> list[tuple[PurePosixPath, bytes]]:
-    """Relative path and content of every non-ignored ``.py`` file inside ``root``."""
+def _python_sources(root: Path, shallow: bool = False) -> list[tuple[PurePosixPath, bytes]]:
+    """Relative path and content of every non-ignored ``.py`` file inside ``root`` (with
+    ``shallow``, of those directly in it)."""
     real_root = root.resolve()
     out: list[tuple[PurePosixPath, bytes]] = []
     for rel in iter_project_files(root):
-        if rel.suffix != ".py":
+        if rel.suffix != ".py" or (shallow and len(rel.parts) > 1):
             continue
         path = root / rel
         try:
@@ -285,20 +286,23 @@ def _scan_imports(sources: list[tuple[PurePosixPath, bytes]]) -> Origins:
     return [(req, sorted(merged[req])) for req in sorted(merged, key=lambda s: (s.lower(), s))]
 
 
-def infer_with_origins(root: Path, *, cache_dir: Path | None = None) -> Origins:
+def infer_with_origins(
+    root: Path, *, cache_dir: Path | None = None, shallow: bool = False
+) -> Origins:
     """Each distribution the project's imports need, with the imports it was inferred from
     (``[("matplotlib", ["matplotlib", "mpl_toolkits.mplot3d"]), ...]``), sorted by name.
 
     Every non-ignored ``.py`` file of ``root`` is scanned offline; files that do not parse are
     skipped. Standard-library modules, ``__future__`` and the project's own modules and
-    packages are left out.
+    packages are left out. With ``shallow``, only the files directly in ``root`` are read: a
+    script run from a folder it merely sits in shares that folder with unrelated projects.
 
     With ``cache_dir``, the result is stored there as a small JSON file keyed by a sha256 of
     the files' relative paths and contents (plus the mapping's version); a cache hit returns
     without parsing anything.
     """
     root = Path(root)
-    sources = _python_sources(root)
+    sources = _python_sources(root, shallow)
     cache_file = None
     if cache_dir is not None:
         cache_file = Path(cache_dir) / f"inferred-{_cache_key(sources)}.json"
@@ -311,9 +315,11 @@ def infer_with_origins(root: Path, *, cache_dir: Path | None = None) -> Origins:
     return result
 
 
-def infer_requirements(root: Path, *, cache_dir: Path | None = None) -> list[str]:
+def infer_requirements(
+    root: Path, *, cache_dir: Path | None = None, shallow: bool = False
+) -> list[str]:
     """The distribution names of :func:`infer_with_origins`, sorted and unique."""
-    return [name for name, _ in infer_with_origins(root, cache_dir=cache_dir)]
+    return [name for name, _ in infer_with_origins(root, cache_dir=cache_dir, shallow=shallow)]
 
 
 # -- an installer's failure, explained ------------------------------------------------------

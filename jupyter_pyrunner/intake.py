@@ -115,6 +115,7 @@ def _resolve(store: RunStore, run_id: str, spec: RunSpec, implied_entry: str | N
         infer=spec.infer_requirements,
         cache_dir=store.home / "cache" / "inference",
         requirements=spec.requirements,
+        loose=implied_entry is not None,
     )
 
 

@@ -245,10 +245,13 @@ def _elsewhere(
     files: list[PurePosixPath],
     infer: bool,
     cache_dir: Path | None,
+    loose: bool = False,
 ) -> Requirements:
-    """The project's only requirements.txt, else the imports (``infer``) or nothing."""
+    """The project's only requirements.txt, else the imports (``infer``) or nothing. A
+    ``loose`` project (the folder a script was run from) is only the script's neighbours:
+    nothing in its subfolders counts."""
     workdir = entry.parent
-    found = [p for p in files if p.name == "requirements.txt"]
+    found = [p for p in files if p.name == "requirements.txt" and not loose]
     if len(found) == 1:
         lines = read_requirements_file(root / found[0], root)
         return Requirements(tuple(lines), "requirements.txt", found[0].as_posix())
@@ -260,7 +263,8 @@ def _elsewhere(
             f"Put the one to use in {where}, next to {entry.name}."
         )
     if infer:
-        return Requirements(tuple(infer_requirements(root, cache_dir=cache_dir)), "inferred")
+        inferred = infer_requirements(root, cache_dir=cache_dir, shallow=loose)
+        return Requirements(tuple(inferred), "inferred")
     return Requirements((), "none")
 
 
@@ -307,6 +311,7 @@ def _requirements(
     files: list[PurePosixPath],
     infer: bool,
     cache_dir: Path | None,
+    loose: bool = False,
 ) -> _Found:
     block = read_script_block(root / entry)
     if block is not None:  # a script that says what it needs stands alone, as with uv
@@ -314,7 +319,7 @@ def _requirements(
         return _Found(reqs, block.requires_python, None)
     project = _nearest_project(root, entry.parent)
     reqs = _declared(root, entry.parent, project) or _elsewhere(
-        root, entry, files, infer, cache_dir
+        root, entry, files, infer, cache_dir, loose
     )
     reqs, install = _project_itself(root, entry, reqs)
     if install is None and project is not None and project[1].installable:
@@ -330,11 +335,15 @@ def resolve_project(
     infer: bool = True,
     cache_dir: Path | None = None,
     requirements: list[str] | None = None,
+    loose: bool = False,
 ) -> Project:
     """Find the entry point and the requirements of the project in ``root``.
 
     ``requirements``, when given with the run, replace the project's own (nothing is guessed);
     its ``requires-python`` and whether it is installed still come from the project.
+    ``loose``: ``root`` is the folder a script was run from, not a project of its own, so only
+    the files beside the script count (a requirements.txt in a subfolder belongs to another
+    project, and only the scripts beside it are read for imports).
 
     Requirements come from, in order: the entry's PEP 723 script metadata, a
     requirements.txt beside the entry, a pyproject.toml beside it, the project's only
@@ -345,7 +354,7 @@ def resolve_project(
     files = list(iter_project_files(root))
     py_files = _python_files(root, files)
     rel = _find_entry(root, entry, py_files)
-    found = _requirements(root, rel, files, infer and requirements is None, cache_dir)
+    found = _requirements(root, rel, files, infer and requirements is None, cache_dir, loose)
     if requirements is not None:
         given = Requirements(tuple(requirements), "given")
         found = _Found(given, found.requires_python, found.install)

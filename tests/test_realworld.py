@@ -106,3 +106,19 @@ def test_a_memory_limit_stops_a_threaded_program_and_says_so(home: Path) -> None
     assert record["status"] == "failed", stderr
     assert "limit of 40 MB" in record["message"]
     assert record["timings"]["total"] < 100, "the run hung until its time limit"
+
+
+def test_a_script_in_a_folder_of_other_projects_takes_only_its_neighbours(
+    home: Path, tmp_path: Path
+) -> None:
+    """``pyrunner run Downloads/tool.py``: the other projects in the folder are not its own."""
+    downloads = tmp_path / "Downloads"
+    for name in ("one", "two"):
+        (downloads / name).mkdir(parents=True)
+        (downloads / name / "requirements.txt").write_text("pandas\n")
+        (downloads / name / "main.py").write_text("import pandas\n")
+    (downloads / "helpers.py").write_text("import six\n")
+    (downloads / "tool.py").write_text("import helpers\nprint('tool ran')\n")
+    record, stderr = run_json(str(downloads / "tool.py"))
+    assert record["status"] == "succeeded", stderr
+    assert record["requirements"] == ["six"] and record["requirements_source"] == "inferred"
