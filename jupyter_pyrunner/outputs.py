@@ -1,9 +1,23 @@
-"""A run's outputs: listing them, reaching one file safely, copying them elsewhere, zipping them.
+r"""A run's outputs: listing them, reaching one file safely, copying them elsewhere, zipping them.
 
 A run has two sections of outputs: ``OUTPUT_FOLDER``'s files (listed here, kept exactly as
 oSparc has them) and the files its program wrote beside its code, in its project folder
 (``workfiles.py``). Copies and zips hold the first at their own paths and the second in a
 folder ``project/`` (``project (2)/`` ... should ``OUTPUT_FOLDER`` hold a ``project`` of its own).
+
+Names that are not UTF-8. A program may write a file whose name is not valid UTF-8
+(``open(b"bad\xffname.txt", "wb")``). ``OutputFile.path`` keeps the true name (each undecodable
+byte as a lone surrogate, as ``os.fsdecode`` gives), so the file can still be read; but no zip,
+JSON document or browser can carry that name. So:
+
+- zips, copies and JSON listings (``files_json``) hold ``stored_paths`` names: each undecodable
+  byte becomes U+FFFD (``�``), a character every file system and zip tool accepts. Should that
+  name be taken in its folder (by another file, or a folder), `` (2)``, `` (3)`` ... is added
+  before the suffix, so two files never share a name. Valid names are never changed.
+- terminals and notebook views show ``shown_name``: control characters escaped (``\n``,
+  ``\x1b``...), so a name cannot break a line or send escape sequences, and undecodable bytes as
+  ``\xNN``, so the user sees which byte it is.
+- such a file cannot be fetched alone by URL (URLs are UTF-8): the REST API answers 404 for it.
 """
 
 from __future__ import annotations
@@ -13,7 +27,7 @@ import mimetypes
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from ._core import Record
@@ -28,11 +42,15 @@ __all__ = [
     "OutputNotFoundError",
     "OutputsReplacedError",
     "copy_outputs",
+    "files_json",
+    "is_utf8_name",
     "iter_zip",
     "list_outputs",
     "mime_type",
     "project_folder_name",
     "resolve_output",
+    "shown_name",
+    "stored_paths",
 ]
 
 
@@ -52,12 +70,108 @@ class OutputFile(Record):
         self.mime_type = mime_type
 
     def to_dict(self) -> dict[str, object]:
+        """The file for JSON: a name that is not UTF-8 is given with U+FFFD for its undecodable
+        bytes (``files_json`` also keeps such names apart)."""
         return {
-            "path": self.path,
+            "path": _replaced(self.path),
             "size": self.size,
             "mtime": self.mtime,
             "mime_type": self.mime_type,
         }
+
+
+def _is_undecodable(ch: str) -> bool:
+    """A lone surrogate: what ``os.fsdecode`` makes of a byte that is not UTF-8."""
+    return "\ud800" <= ch <= "\udfff"
+
+
+def is_utf8_name(path: str) -> bool:
+    """Whether ``path`` is valid UTF-8 (it holds no undecodable byte): only such a name can be
+    given in a URL, JSON or a zip as it is."""
+    return not any(map(_is_undecodable, path))
+
+
+def _replaced(name: str) -> str:
+    """``name`` with each undecodable byte as U+FFFD."""
+    if is_utf8_name(name):
+        return name
+    return "".join("\ufffd" if _is_undecodable(ch) else ch for ch in name)
+
+
+def _escaped(ch: str) -> str:
+    if ch in "\n\r\t":
+        return repr(ch)[1:-1]
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8 (os.fsdecode's surrogate escape)
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def shown_name(path: str) -> str:
+    """``path`` for a terminal or a notebook: characters that are not printable (control
+    characters such as a newline or ESC, invisible format characters, undecodable bytes) are
+    written as Python escapes (``\\n``, ``\\x1b``, ``\\xff``). Printable names are unchanged."""
+    if path.isprintable():
+        return path
+    return "".join(ch if ch.isprintable() else _escaped(ch) for ch in path)
+
+
+def _numbered(name: str, n: int) -> str:
+    """``name`` with `` (n)`` before its suffix: ``a.txt`` → ``a (2).txt``."""
+    stem, dot, suffix = name.rpartition(".")
+    if not stem or not dot:  # no suffix, or a name such as ".env"
+        return f"{name} ({n})"
+    return f"{stem} ({n}).{suffix}"
+
+
+def stored_paths(paths: Iterable[str]) -> dict[str, str]:
+    """Each of ``paths`` (POSIX, relative) → the name it has in a zip, a copy or a JSON
+    listing: the same for a valid name; for one with undecodable bytes, those bytes replaced
+    by U+FFFD and, should that name be taken in its folder, numbered (see the module's
+    docstring). The names given are unique, and depend on the set of paths alone (not their
+    order): a folder keeps one name for all its files."""
+    paths = list(paths)
+    taken: dict[str, set[str]] = {}  # a stored folder -> the names used in it
+    mapped: dict[str, str] = {"": ""}  # a true folder or file path -> its stored path
+    last: dict[tuple[str, str], int] = {}  # (stored folder, name) -> the last number given
+    for path in paths:  # valid names first: they keep theirs whatever the others become
+        parent = ""
+        for part in path.split("/"):
+            if _replaced(part) != part:
+                break
+            taken.setdefault(parent, set()).add(part)
+            parent = _joined(parent, part)
+            mapped[parent] = parent
+    for path in sorted(paths):  # then the others, numbered in the order of their true names
+        true_parent = ""
+        for part in path.split("/"):
+            true_path = _joined(true_parent, part)
+            if true_path not in mapped:
+                parent = mapped[true_parent]
+                used = taken.setdefault(parent, set())
+                base = name = _replaced(part)
+                n = last.get((parent, base), 1)  # many alike: no search from 2 each time
+                while name in used:
+                    n += 1
+                    name = _numbered(base, n)
+                last[parent, base] = n
+                used.add(name)
+                mapped[true_path] = _joined(parent, name)
+            true_parent = true_path
+    return {path: mapped[path] for path in paths}
+
+
+def _joined(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
+
+
+def files_json(files: list[OutputFile]) -> list[dict[str, object]]:
+    """``OutputFile.to_dict`` of each file, with the names of ``stored_paths``: valid UTF-8,
+    unique, the names the zip and the copies use."""
+    names = stored_paths(f.path for f in files)
+    return [{**f.to_dict(), "path": names[f.path]} for f in files]
 
 
 def mime_type(name: str) -> str:
@@ -136,7 +250,8 @@ def copy_outputs(
     and nothing is copied; a missing output folder copies nothing.
 
     With ``project_files``, the files the program wrote beside its code are copied too, into
-    ``target/project/`` (see ``project_folder_name``), with the same care for links.
+    ``target/project/`` (see ``project_folder_name``), with the same care for links. Names that
+    are not UTF-8 are given the ``stored_paths`` names, as in the zip.
     """
     real = _trusted_root(root)
     if real is None:
@@ -152,15 +267,21 @@ def copy_outputs(
 
 
 def _copy_tree(real: Path, target: Path) -> tuple[int, int]:
+    """Copy the files ``list_outputs`` lists, under their ``stored_paths`` names (a file that
+    appeared after the listing is left out: its name could take one given to another)."""
+    names = stored_paths(item.path for item in list_outputs(real))
     files = size = 0
     # fwalk opens each folder relative to its parent and does not enter links to folders, so
     # a folder swapped for a link while the copy runs is not followed either
     for dirpath, _dirnames, filenames, dir_fd in os.fwalk(real):
-        folder = target / os.path.relpath(dirpath, real)
-        if filenames:
-            folder.mkdir(parents=True, exist_ok=True)
+        folder = os.path.relpath(dirpath, real)
         for name in sorted(filenames):
-            copied = _copy_file(name, dir_fd, folder / name)
+            stored = names.get(name if folder == "." else f"{folder}/{name}")
+            if stored is None:
+                continue
+            dest = target.joinpath(*stored.split("/"))
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            copied = _copy_file(name, dir_fd, dest)
             if copied is not None:
                 files += 1
                 size += copied
@@ -168,9 +289,11 @@ def _copy_tree(real: Path, target: Path) -> tuple[int, int]:
 
 
 def _copy_project_files(project_files: ProjectFiles, target: Path) -> tuple[int, int]:
+    sources = project_files.sources()
+    names = stored_paths(item.path for item, _source in sources)
     files = size = 0
-    for item, source in project_files.sources():
-        dest = target.joinpath(*PurePosixPath(item.path).parts)
+    for item, source in sources:
+        dest = target.joinpath(*names[item.path].split("/"))
         dest.parent.mkdir(parents=True, exist_ok=True)
         copied = _copy_file(str(source), None, dest)
         if copied is not None:
@@ -230,14 +353,19 @@ def iter_zip(
     """The output folder as a zip archive, produced piece by piece (memory stays bounded).
 
     With ``project_files``, the files written beside the code are in it too, under
-    ``project/`` (see ``project_folder_name``).
+    ``project/`` (see ``project_folder_name``). Names that are not UTF-8 are stored as
+    ``stored_paths`` gives them.
     """
     import zipfile
 
-    entries = [(root / item.path, item.path) for item in list_outputs(root)]
+    listed = list_outputs(root)
+    names = stored_paths(item.path for item in listed)
+    entries = [(root / item.path, names[item.path]) for item in listed]
     if project_files is not None:
         folder = project_folder_name(root)
-        entries += [(src, f"{folder}/{item.path}") for item, src in project_files.sources()]
+        sources = project_files.sources()
+        names = stored_paths(item.path for item, _src in sources)
+        entries += [(src, f"{folder}/{names[item.path]}") for item, src in sources]
     spool = _Spool()
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
         for source, name in entries:

@@ -5,6 +5,9 @@
   folder is too big or is the home folder (:func:`script_folder`).
 - An input is copied as it is; an input zip is also extracted beside itself, as oSparc's
   Python Runner unzips every zip it finds in its input folder and keeps the zip.
+- Folders are copied with their links kept as links (never followed; a link loop is copied as
+  it is); what is neither a file, a folder nor a link (a named pipe, a socket, a device) is
+  left out, and the note for the run's log says so.
 - In the flat layout everything ends in one folder: each input is put in a staging folder
   first and moved in only if none of its paths is already there (:func:`merge`), so a name
   the project and an input share is refused, never overwritten.
@@ -12,15 +15,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
+import stat
 from pathlib import Path, PurePosixPath
 
 from ._core import Record
 from .errors import ProjectError
 
 __all__ = [
+    "NAMED_SKIPPED",
     "SCRIPT_FOLDER_MAX_BYTES",
     "SCRIPT_FOLDER_MAX_FILES",
     "PlacedProject",
@@ -68,8 +72,11 @@ def place_project(source: Path, dest: Path, *, skip: Path | None) -> PlacedProje
     """Put the project ``source`` (a zip, a folder or a file) into the folder ``dest``.
     ``skip`` is the store, left out should it live inside the project's folder."""
     if source.is_dir():
-        _copy_folder(source, dest, project=True, skip=skip)
-        return PlacedProject()
+        skipped = _copy_folder(source, dest, project=True, skip=skip)
+        if not skipped:
+            return PlacedProject()
+        warning = _skipped_note(skipped)
+        return PlacedProject(note=f"project: {warning}", warning=warning)
     if not source.is_file():
         raise ProjectError(f"project '{source}' does not exist")
     from .archive import extract_zip, is_zip
@@ -85,20 +92,22 @@ def place_project(source: Path, dest: Path, *, skip: Path | None) -> PlacedProje
         shutil.copy2(source, dest / source.name)
         warning = f"only {source.name} was copied: {why_not}; pass the folder to include it all"
         return PlacedProject(entry=source.name, note=f"project: {warning}", warning=warning)
-    _copy_folder(folder, dest, project=True, skip=skip)
-    return PlacedProject(
-        entry=source.name,
-        note=f"project: the folder of {source.name}, {folder} ({_count(files)})",
-    )
+    skipped = _copy_folder(folder, dest, project=True, skip=skip)
+    note = f"project: the folder of {source.name}, {folder} ({_count(files)})"
+    if not skipped:
+        return PlacedProject(entry=source.name, note=note)
+    warning = _skipped_note(skipped)
+    return PlacedProject(entry=source.name, note=f"{note}; {warning}", warning=warning)
 
 
-def place_input(source: Path, dest: Path, what: str, *, skip: Path | None) -> None:
+def place_input(source: Path, dest: Path, what: str, *, skip: Path | None) -> str | None:
     """Put an input into the folder ``dest``: a folder's contents, or the file itself; a
     ``.zip`` is also extracted beside itself (safely; its members may not replace a file
-    there). Files that are zips under another name (``.xlsx``, ``.docx``) are left whole."""
+    there). Files that are zips under another name (``.xlsx``, ``.docx``) are left whole.
+    Returns a note for the run's log when special files of a folder were left out."""
     if source.is_dir():
-        _copy_folder(source, dest, project=False, skip=skip)
-        return
+        skipped = _copy_folder(source, dest, project=False, skip=skip)
+        return f"{what}: {_skipped_note(skipped)}" if skipped else None
     if not source.is_file():
         raise ProjectError(f"{what} '{source}' does not exist")
     copy = dest / source.name
@@ -107,6 +116,7 @@ def place_input(source: Path, dest: Path, what: str, *, skip: Path | None) -> No
         from .archive import extract_zip
 
         extract_zip(copy, dest)
+    return None
 
 
 def script_folder(script: Path, *, skip: Path | None = None) -> tuple[Path | None, int, str]:
@@ -144,9 +154,14 @@ def _measure(folder: Path, skip: Path | None) -> tuple[int, int]:
         for name in filenames:
             if name.endswith(".pyc"):
                 continue
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:  # gone meanwhile
+                continue
+            if _kind(st.st_mode) is not None:
+                continue  # a special file: left out of the copy
             files += 1
-            with contextlib.suppress(OSError):  # gone meanwhile
-                size += os.lstat(os.path.join(dirpath, name)).st_size
+            size += st.st_size
             if files > SCRIPT_FOLDER_MAX_FILES or size > SCRIPT_FOLDER_MAX_BYTES:
                 return files, size
     return files, size
@@ -202,27 +217,105 @@ def _move(
 
 
 # -- copying -----------------------------------------------------------------------------------
-def _copy_folder(src: Path, dest: Path, *, project: bool, skip: Path | None) -> None:
-    """Copy a folder. For a project, the folders intake ignores (``projectfiles``) and
-    ``.pyc`` files are left out; hidden files such as ``.env`` are kept. ``skip`` is the
-    store itself, should it live inside the folder."""
+#: how many left-out special files a note names (the rest are counted)
+NAMED_SKIPPED = 5
+
+
+def _kind(mode: int) -> str | None:
+    """What a special file is, for the note; None for what is copied (a file, a folder, a link)."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+def _same_path(path: str, real: str | None) -> bool:
+    """Whether ``path`` leads to ``real`` (a link loop or an unreadable link leads nowhere)."""
+    if real is None:
+        return False
+    try:
+        return os.path.realpath(path) == real
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def _left_out(full: str, mode: int, project: bool, skip_real: str | None) -> bool:
+    """Whether a file, folder or link of a folder being copied is left out: for a project,
+    ``.pyc`` files and the folders intake ignores; in any folder, the store itself."""
     from .projectfiles import ignored_dir_name
 
-    skip_real = skip.resolve() if skip is not None else None
+    name = os.path.basename(full)
+    if project and name.endswith(".pyc"):
+        return True
+    if stat.S_ISREG(mode):
+        return False
+    if project and ignored_dir_name(name) and os.path.isdir(full):
+        return True
+    return _same_path(full, skip_real)
+
+
+def _copy_folder(src: Path, dest: Path, *, project: bool, skip: Path | None) -> list[str]:
+    """Copy a folder; returns what was left out because it is neither a file, a folder nor a
+    link (a named pipe, a socket, a device: reading one could wait for ever, and nothing a
+    program needs is in it), each as ``"path (a socket)"``.
+
+    Links are copied as links, never followed (a link loop is copied as it is). For a
+    project, the folders intake ignores (``projectfiles``) and ``.pyc`` files are left out;
+    hidden files such as ``.env`` are kept. ``skip`` is the store itself, should it live
+    inside the folder."""
+    skip_real = str(skip.resolve()) if skip is not None else None
+    skipped: list[str] = []
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         left_out = set()
         for name in names:
-            full = Path(folder) / name
-            if (
-                (skip_real is not None and full.resolve() == skip_real)
-                or (project and full.is_dir() and ignored_dir_name(name))
-                or (project and name.endswith(".pyc"))
-            ):
+            full = os.path.join(folder, name)
+            try:
+                mode = os.lstat(full).st_mode
+            except OSError:  # gone meanwhile: nothing to copy
+                left_out.add(name)
+                continue
+            kind = _kind(mode)
+            if kind is not None:
+                skipped.append(f"{_shown(os.path.relpath(full, src))} ({kind})")
+                left_out.add(name)
+            elif _left_out(full, mode, project, skip_real):
                 left_out.add(name)
         return left_out
 
-    shutil.copytree(src, dest, symlinks=True, ignore=ignore, dirs_exist_ok=True)
+    try:
+        shutil.copytree(src, dest, symlinks=True, ignore=ignore, dirs_exist_ok=True)
+    except shutil.Error as exc:  # each file that could not be copied, with its reason
+        raise ProjectError(_copy_failures(src, exc.args[0])) from None
+    return sorted(skipped)
+
+
+def _shown(name: str) -> str:
+    """A name as the log and the record may hold it (escaped, see ``outputs.shown_name``)."""
+    from .outputs import shown_name
+
+    return shown_name(name)
+
+
+def _copy_failures(src: Path, failures: list[tuple[str, str, str]]) -> str:
+    """One sentence for the files ``copytree`` could not copy (it gives a list of tuples)."""
+    first_source, _dest, why = failures[0]
+    more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+    where = _shown(os.path.relpath(first_source, src))
+    return f"cannot copy '{where}' from {src}: {_shown(str(why))}{more}"
+
+
+def _skipped_note(skipped: list[str]) -> str:
+    """``left out 2 special files: a (a socket), b (a named pipe)``."""
+    named = ", ".join(skipped[:NAMED_SKIPPED])
+    more = f" and {len(skipped) - NAMED_SKIPPED} more" if len(skipped) > NAMED_SKIPPED else ""
+    what = "1 special file" if len(skipped) == 1 else f"{len(skipped)} special files"
+    return f"left out {what}, neither file, folder nor link: {named}{more}"
 
 
 def clear(folder: Path) -> None:

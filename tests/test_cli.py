@@ -300,3 +300,36 @@ def test_the_summary_starts_its_own_line_after_an_unfinished_one(home: Path, pro
     result = run_cli("run", str(src))
     assert result.returncode == 0, result.stderr
     assert "5/10\npyrunner: run " in result.stderr, result.stderr
+
+
+def test_outputs_escapes_odd_file_names_one_line_each(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "main.py").write_text(
+        "import os\n"
+        "def write(path):\n"
+        "    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))\n"
+        'write(b"bad\\xffname.txt")\n'
+        'write(b"line\\nbreak\\x1b[31m.txt")\n'
+        'write(os.path.join(os.environb[b"OUTPUT_FOLDER"], b"o\\xffut.txt"))\n'
+    )
+    assert run_cli("run", str(tmp_path / "odd"), "--no-infer").returncode == 0
+    listed = subprocess.run(
+        [sys.executable, "-m", "jupyter_pyrunner.cli", "outputs", "last"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.decode("ascii").splitlines()  # nothing raw reaches the terminal
+    assert [line.split(maxsplit=2)[2] for line in lines if line.startswith("  ")] == [
+        "o\\xffut.txt",
+        "bad\\xffname.txt",
+        "line\\nbreak\\x1b[31m.txt",
+    ]
+    as_json = run_cli("outputs", "last", "--json")
+    assert "\\ud" not in as_json.stdout  # no lone surrogate in the JSON
+    tree = json.loads(as_json.stdout)
+    assert [f["path"] for f in tree["files"]] == ["o\ufffdut.txt"]
+    assert [f["path"] for f in tree["project_files"]] == [
+        "bad\ufffdname.txt",
+        "line\nbreak\x1b[31m.txt",
+    ]

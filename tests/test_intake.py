@@ -1,10 +1,13 @@
 """Intake of what users bring: a single script brings its folder, zips with names as Info-ZIP
-and macOS write them, and inputs that cannot be placed leave no half-made run."""
+and macOS write them, inputs that cannot be placed leave no half-made run, and pipes, sockets
+and link loops in a scratch folder neither stop a run nor go unmentioned."""
 
 from __future__ import annotations
 
+import os
 import unicodedata
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -161,3 +164,114 @@ def test_an_input_that_is_a_zip_under_another_name_stays_whole(
     handle = run_project(src, inputs=[sheet], infer_requirements=False)
     assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
     assert program_output(handle) == "['results.xlsx']\n"
+
+
+@pytest.fixture
+def special_files() -> Iterator[Callable[..., Path]]:
+    """``special_files(folder, kinds)``: a script beside a named pipe (``pipe``), a listening
+    unix socket (``sock``) and a link loop (``loop``), as a scratch folder such as /tmp may
+    hold, and a link to a file (always). The socket is closed afterwards."""
+    import socket
+
+    sockets: list[socket.socket] = []
+
+    def make(folder: Path, kinds: tuple[str, ...] = ("pipe", "sock", "loop")) -> Path:
+        write_project(folder, {"x.py": "import os\nprint(sorted(os.listdir('.')))\n"})
+        (folder / "data.csv").symlink_to("real.csv")  # links are kept as links
+        (folder / "real.csv").write_text("n\n1\n")
+        if "pipe" in kinds:
+            os.mkfifo(folder / "pipe")
+        if "loop" in kinds:
+            (folder / "loop").symlink_to("loop")
+        if "sock" in kinds:
+            server = socket.socket(socket.AF_UNIX)
+            sockets.append(server)
+            server.bind(str(folder / "sock"))
+            server.listen()
+        return folder
+
+    yield make
+    for server in sockets:
+        server.close()
+
+
+SKIPPED = (
+    "left out 2 special files, neither file, folder nor link: pipe (a named pipe), sock (a socket)"
+)
+
+
+@pytest.mark.parametrize("given", ["x.py", "."])
+def test_pipes_sockets_and_link_loops_beside_the_code_do_not_stop_a_run(
+    home: Path, tmp_path: Path, given: str, special_files: Callable[..., Path]
+) -> None:
+    folder = special_files(tmp_path / "s1")
+    handle = run_project(folder / given, infer_requirements=False)
+    assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+    assert program_output(handle) == "['data.csv', 'loop', 'real.csv', 'x.py']\n"
+    assert os.readlink(handle.project_dir / "loop") == "loop"  # copied as it is, not followed
+    assert os.readlink(handle.project_dir / "data.csv") == "real.csv"
+    assert handle.record.warnings == [SKIPPED]
+    said = f"{SKIPPED}\n" if given == "." else f"s1 (4 files); {SKIPPED}\n"
+    assert said in handle.log_text()
+
+
+@pytest.mark.parametrize("kind", ["pipe", "sock", "loop"])
+def test_each_kind_of_special_file_alone_does_not_stop_a_run(
+    home: Path, tmp_path: Path, kind: str, special_files: Callable[..., Path]
+) -> None:
+    folder = special_files(tmp_path / "s1", (kind,))
+    handle = run_project(folder / "x.py", infer_requirements=False)
+    assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+    kept = ["data.csv", "real.csv", "x.py"] + (["loop"] if kind == "loop" else [])
+    assert program_output(handle) == f"{sorted(kept)}\n"
+    left_out = {"pipe": "pipe (a named pipe)", "sock": "sock (a socket)"}.get(kind)
+    expected = f"left out 1 special file, neither file, folder nor link: {left_out}"
+    assert handle.record.warnings == ([expected] if left_out else [])
+
+
+def test_the_cli_runs_beside_special_files_and_says_what_it_left_out(
+    home: Path, tmp_path: Path, special_files: Callable[..., Path]
+) -> None:
+    folder = special_files(tmp_path / "s1")
+    for given in ("s1/x.py", "s1"):
+        result = run_cli("run", given, "--no-infer", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "['data.csv', 'loop', 'real.csv', 'x.py']\n"
+        assert f"pyrunner: warning: {SKIPPED}\n" in result.stderr
+    logs = run_cli("logs", "last")
+    assert f"pyrunner: project: {SKIPPED}" in logs.stderr
+    assert folder.is_dir()
+
+
+def test_an_input_folder_with_special_files_is_copied_without_them(
+    home: Path, project, tmp_path: Path, special_files: Callable[..., Path]
+) -> None:
+    from jupyter_pyrunner.placement import place_input
+
+    inputs = special_files(tmp_path / "data")
+    src = project({"main.py": "import os\nprint(sorted(os.listdir(os.environ['INPUT_2'])))\n"})
+    for layout in ("ports", "flat"):
+        handle = run_project(src, inputs=[inputs], infer_requirements=False, layout=layout)
+        assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+    dest = tmp_path / "placed"
+    dest.mkdir()
+    assert place_input(inputs, dest, "input 1", skip=home) == f"input 1: {SKIPPED}"
+    assert sorted(p.name for p in dest.iterdir()) == ["data.csv", "loop", "real.csv", "x.py"]
+
+
+def test_a_left_out_special_file_with_an_odd_name_is_named_readably(
+    home: Path, tmp_path: Path
+) -> None:
+    from jupyter_pyrunner.placement import place_input
+
+    source = tmp_path / "odd"
+    source.mkdir()
+    os.mkfifo(bytes(source) + b"/pi\xffpe\n")
+    dest = tmp_path / "placed"
+    dest.mkdir()
+    note = place_input(source, dest, "input 1", skip=home)
+    assert (
+        note
+        == "input 1: left out 1 special file, neither file, folder nor link: pi\\xffpe\\n (a named pipe)"
+    )
+    assert list(dest.iterdir()) == []

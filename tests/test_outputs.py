@@ -1,4 +1,5 @@
-"""Copying an output folder: what a program wrote, and nothing it merely points at."""
+"""Copying and zipping an output folder: what a program wrote, and nothing it merely points
+at; names that are not UTF-8 stored readably."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_pyrunner.outputs import OutputsReplacedError, copy_outputs, list_outputs
+from jupyter_pyrunner.outputs import (
+    OutputsReplacedError,
+    copy_outputs,
+    files_json,
+    iter_zip,
+    list_outputs,
+)
 
 
 def _tree(root: Path) -> dict[str, bytes | None]:
@@ -102,3 +109,63 @@ def test_an_output_folder_replaced_by_a_link_is_refused_and_nothing_is_made(
 def test_a_missing_output_folder_copies_nothing(tmp_path: Path) -> None:
     assert copy_outputs(tmp_path / "never-made", tmp_path / "copy") == (0, 0)
     assert (tmp_path / "copy").is_dir()
+
+
+def _write_raw(path: bytes, data: bytes) -> None:
+    """A file whose name is given as bytes, as a program may write it (not always UTF-8)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _odd_output_folder(tmp_path: Path) -> Path:
+    out = tmp_path / "outputs"
+    (out / "deep").mkdir(parents=True)
+    raw = bytes(out)
+    _write_raw(raw + b"/bad\xffname.txt", b"one")
+    _write_raw(raw + b"/bad\xfename.txt", b"two")
+    _write_raw(f"{out}/bad\ufffdname.txt".encode(), b"valid")
+    os.mkdir(raw + b"/dir\xff")
+    _write_raw(raw + b"/dir\xff/inner.txt", b"inner")
+    _write_raw(raw + b"/deep/line\nbreak.txt", b"nl")
+    return out
+
+
+ODD_STORED = {
+    "bad\ufffdname.txt": b"valid",  # a valid name keeps it
+    "bad\ufffdname (2).txt": b"two",  # b"\xfe" sorts before b"\xff"
+    "bad\ufffdname (3).txt": b"one",
+    "dir\ufffd/inner.txt": b"inner",
+    "deep/line\nbreak.txt": b"nl",
+}
+
+
+def test_names_that_are_not_utf8_are_zipped_readably_and_never_share_a_name(
+    tmp_path: Path,
+) -> None:
+    import io
+    import zipfile
+
+    out = _odd_output_folder(tmp_path)
+    data = b"".join(iter_zip(out))
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert {name: zf.read(name) for name in zf.namelist()} == ODD_STORED
+
+
+def test_names_that_are_not_utf8_are_copied_under_the_names_of_the_zip(tmp_path: Path) -> None:
+    out = _odd_output_folder(tmp_path)
+    target = tmp_path / "copy"
+    assert copy_outputs(out, target) == (5, sum(map(len, ODD_STORED.values())))
+    assert {k: v for k, v in _tree(target).items() if v is not None} == ODD_STORED
+    for path in target.rglob("*"):
+        os.fsencode(path).decode("utf-8")  # every name in the copy is UTF-8
+
+
+def test_the_json_listing_gives_the_names_of_the_zip(tmp_path: Path) -> None:
+    import json
+
+    listed = files_json(list_outputs(_odd_output_folder(tmp_path)))
+    assert sorted(f["path"] for f in listed) == sorted(ODD_STORED)
+    json.dumps(listed, ensure_ascii=False).encode("utf-8")  # no lone surrogate left

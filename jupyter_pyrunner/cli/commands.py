@@ -104,8 +104,10 @@ def _logs(store: RunStore, ns: argparse.Namespace) -> int:
 
 def _outputs(store: RunStore, ns: argparse.Namespace) -> int:
     """Both sections of a run's outputs: ``OUTPUT_FOLDER``'s files, then those the program
-    wrote beside its code (shown only when there are some)."""
+    wrote beside its code (shown only when there are some). Names are escaped for the
+    terminal, and in JSON given as the zip has them (``outputs.shown_name``, ``files_json``)."""
     from ..handle import RunHandle
+    from ..outputs import files_json, shown_name
     from ..workfiles import SECTION_LABEL
 
     run_id = store.resolve_id(ns.run_id)
@@ -117,9 +119,9 @@ def _outputs(store: RunStore, ns: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "folder": str(handle.outputs_dir),
-                    "files": [f.to_dict() for f in files],
+                    "files": files_json(files),
                     "project_folder": str(handle.project_dir),
-                    "project_files": [f.to_dict() for f in project_files],
+                    "project_files": files_json(project_files),
                 },
                 indent=1,
             )
@@ -129,11 +131,11 @@ def _outputs(store: RunStore, ns: argparse.Namespace) -> int:
     if not files:
         print("  (no files in OUTPUT_FOLDER)" if project_files else "(no output files)")
     for f in files:
-        print(f"  {_fmt_size(f.size):>9}  {f.path}")
+        print(f"  {_fmt_size(f.size):>9}  {shown_name(f.path)}")
     if project_files:
         print(f"{SECTION_LABEL}: {handle.project_dir}")
         for f in project_files:
-            print(f"  {_fmt_size(f.size):>9}  {f.path}")
+            print(f"  {_fmt_size(f.size):>9}  {shown_name(f.path)}")
     return 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..humanize import duration_text, runs_table, size_text
 from ..models import RunRecord, RunStatus
-from ..outputs import OutputFile
+from ..outputs import OutputFile, is_utf8_name, shown_name
 
 __all__ = ["duration_text", "size_text"]  # re-exported for the faces
 
@@ -146,7 +146,8 @@ def _preview(root: Path, item: OutputFile) -> str:
         if item.mime_type in IMAGE_TYPES and item.size <= PREVIEW_IMAGE_BYTES:
             data = base64.b64encode(path.read_bytes()).decode()
             return (
-                f"<img src='data:{item.mime_type};base64,{data}' alt='{html.escape(item.path)}' "
+                f"<img src='data:{item.mime_type};base64,{data}' "
+                f"alt='{html.escape(shown_name(item.path))}' "
                 "style='max-width:100%;max-height:400px'>"
             )
         if path.suffix.lower() in (".csv", ".tsv"):
@@ -191,9 +192,12 @@ def _table_preview(path: Path, delimiter: str) -> str:
 
 def _file_link(download_url: str | None, path: str, section: str) -> str:
     """A file's download link: it sits beside the zip's URL (``?section=project`` for a file
-    written beside the code)."""
+    written beside the code). A name that is not UTF-8 has none: no URL can name it (the
+    file is in the zip)."""
     if not download_url:
         return ""
+    if not is_utf8_name(path):
+        return " · <i>in the zip only (its name is not UTF-8)</i>"
     from urllib.parse import quote
 
     base = download_url.split("outputs.zip", 1)[0]
@@ -212,7 +216,7 @@ def _files_html(
         preview = _preview(root, item) if budget > 0 else ""
         budget -= len(preview)
         head = (
-            f"<code>{html.escape(item.path)}</code> <span style='color:#757575'>"
+            f"<code>{html.escape(shown_name(item.path))}</code> <span style='color:#757575'>"
             f"{size_text(item.size)} · {html.escape(item.mime_type)}</span>"
             f"{_file_link(download_url, item.path, section)}"
         )
@@ -280,7 +284,7 @@ def run_outputs_html(handle: RunHandle, download_url: str | None = None) -> str:
 def outputs_text(root: Path, files: list[OutputFile]) -> str:
     if not files:
         return f"{root}\n(no output files)"
-    return "\n".join([str(root), *(f"  {size_text(f.size):>9}  {f.path}" for f in files)])
+    return "\n".join([str(root), *_file_lines(files)])
 
 
 def project_files_text(root: Path, files: list[OutputFile]) -> str:
@@ -290,7 +294,13 @@ def project_files_text(root: Path, files: list[OutputFile]) -> str:
     from ..workfiles import SECTION_LABEL
 
     lines = [f"{SECTION_LABEL}: {root}"]
-    return "\n".join([*lines, *(f"  {size_text(f.size):>9}  {f.path}" for f in files)])
+    return "\n".join([*lines, *_file_lines(files)])
+
+
+def _file_lines(files: list[OutputFile]) -> list[str]:
+    """One line per file, its name escaped (``shown_name``): a newline or an escape sequence
+    in a name can neither split the line nor reach the terminal."""
+    return [f"  {size_text(f.size):>9}  {shown_name(f.path)}" for f in files]
 
 
 def run_outputs_text(handle: RunHandle) -> str:

@@ -17,7 +17,14 @@ from tornado import web
 from ..errors import ProjectError, UploadTooLargeError
 from ..logfile import LOG_NAME, log_size, read_chunks
 from ..models import RunRecord
-from ..outputs import iter_zip, list_outputs, mime_type, project_folder_name, resolve_output
+from ..outputs import (
+    files_json,
+    iter_zip,
+    list_outputs,
+    mime_type,
+    project_folder_name,
+    resolve_output,
+)
 from ..workfiles import ProjectFiles
 from .base import AUTH_RESOURCE, PyRunnerHandler, domain_errors, http_error
 from .requests import copy_path_from_request, spec_from_request
@@ -236,7 +243,8 @@ class CopyHandler(PyRunnerHandler):
 
 class OutputsHandler(PyRunnerHandler):
     """``GET /pyrunner/api/runs/{id}/outputs``: the output tree, in two sections:
-    ``files`` (``OUTPUT_FOLDER``) and ``project_files`` (written beside the code)."""
+    ``files`` (``OUTPUT_FOLDER``) and ``project_files`` (written beside the code). Paths are
+    those of the zip: a name that is not UTF-8 is given readably (``outputs.stored_paths``)."""
 
     @web.authenticated
     @authorized
@@ -248,9 +256,9 @@ class OutputsHandler(PyRunnerHandler):
         beside = await asyncio.to_thread(ProjectFiles.of_run, store, run_id)
         project_files = await asyncio.to_thread(beside.files)
         self.write_json(
-            {"run_id": run_id, "files": [f.to_dict() for f in files],
+            {"run_id": run_id, "files": files_json(files),
              "total_size": sum(f.size for f in files),
-             "project_files": [f.to_dict() for f in project_files],
+             "project_files": files_json(project_files),
              "project_total_size": sum(f.size for f in project_files),
              "project_zip_folder": project_folder_name(store.outputs_dir(run_id))}
         )  # fmt: skip
@@ -258,7 +266,19 @@ class OutputsHandler(PyRunnerHandler):
 
 class OutputFileHandler(PyRunnerHandler):
     """``GET /pyrunner/api/runs/{id}/outputs/{path}``: one file, streamed; with
-    ``?section=project``, one of the files written beside the code."""
+    ``?section=project``, one of the files written beside the code. A file whose name is not
+    UTF-8 cannot be asked for (404): it is in the zip, under a readable name."""
+
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        """A path that is not UTF-8 names no output: 404, as for any other missing file
+        (Tornado would answer 400)."""
+        if name == "path":
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                shown = value.decode("utf-8", "backslashreplace")
+                raise web.HTTPError(404, "no output '%s'", shown) from None
+        return super().decode_argument(value, name)
 
     @web.authenticated
     @authorized

@@ -693,3 +693,67 @@ async def test_a_run_made_before_snapshots_shows_no_project_section(
     bundle = await api.call("GET", "runs", run["id"], "outputs.zip")
     with zipfile.ZipFile(io.BytesIO(bundle.body)) as zf:
         assert zf.namelist() == ["output_1/port.txt"]
+
+
+ODD_NAMES = {
+    "main.py": """
+        import os
+        def write(path, data):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            os.write(fd, data)
+            os.close(fd)
+        out = os.environb[b"OUTPUT_FOLDER"]
+        write(b"bad\\xffname.txt", b"beside")  # not UTF-8, beside the code
+        write(b"bad\\xfename.txt", b"other")  # the same name once made readable
+        write("bad\\ufffdname.txt".encode(), b"valid")  # the readable name, taken for real
+        write(b"line\\nbreak\\x1b[31m.txt", b"esc")
+        write(os.path.join(out, b"o\\xffut.txt"), b"out")  # not UTF-8, in OUTPUT_FOLDER
+    """,
+    "requirements.txt": "",
+}
+
+
+async def test_names_that_are_not_utf8_are_listed_zipped_and_copied_readably(
+    api, contents, jp_root_dir: Path, http_server_client, jp_auth_header, jp_base_url
+) -> None:
+    contents("odd", ODD_NAMES)
+    run = await api.json("POST", "runs", body={"path": "odd"})
+    assert (await api.wait(run["id"]))["status"] == "succeeded"
+    listing = await api.call("GET", "runs", run["id"], "outputs")
+    assert "\\ud" not in listing.body.decode().lower()  # no lone surrogate for the browser
+    tree = json.loads(listing.body)
+    assert [f["path"] for f in tree["files"]] == ["o\ufffdut.txt"]
+    beside = {f["path"]: f["size"] for f in tree["project_files"]}
+    assert beside == {"bad\ufffdname.txt": 5, "bad\ufffdname (2).txt": 5,
+                      "bad\ufffdname (3).txt": 6, "line\nbreak\x1b[31m.txt": 3}  # fmt: skip
+
+    bundle = await api.call("GET", "runs", run["id"], "outputs.zip")
+    with zipfile.ZipFile(io.BytesIO(bundle.body)) as zf:
+        zipped = {name: zf.read(name) for name in zf.namelist() if not name.endswith("/")}
+    assert zipped == {
+        "o\ufffdut.txt": b"out",
+        "project/bad\ufffdname.txt": b"valid",  # a valid name is never changed
+        "project/bad\ufffdname (2).txt": b"other",  # \xfe sorts before \xff
+        "project/bad\ufffdname (3).txt": b"beside",
+        "project/line\nbreak\x1b[31m.txt": b"esc",
+    }
+
+    copied = await api.json("POST", "runs", run["id"], "copy", body={"path": "odd-copy"})
+    assert copied["files"] == 5
+    folder = jp_root_dir / "odd-copy"
+    assert (folder / "o\ufffdut.txt").read_bytes() == b"out"
+    assert (folder / "project" / "bad\ufffdname (3).txt").read_bytes() == b"beside"
+    listed = json.loads((await api.fetch("api", "contents", "odd-copy", "project")).body)
+    assert "bad\ufffdname (3).txt" in {item["name"] for item in listed["content"]}
+
+    # one such file cannot be named in a URL: 404, whichever way it is asked for
+    base = f"{jp_base_url}pyrunner/api/runs/{run['id']}/outputs/"
+    for path in ("o%FFut.txt", "o%EF%BF%BDut.txt", "bad%FFname.txt?section=project"):
+        response = await http_server_client.fetch(
+            base + path, headers=jp_auth_header, raise_error=False
+        )
+        assert response.code == 404, (path, response.code, response.body)
+    served = await api.call(
+        "GET", "runs", run["id"], "outputs", "bad\ufffdname.txt", params={"section": "project"}
+    )
+    assert served.body == b"valid"  # a valid name with U+FFFD in it is served as any other
