@@ -93,7 +93,7 @@ def _python_sources(root: Path, shallow: bool = False) -> list[tuple[PurePosixPa
             if not path.resolve().is_relative_to(real_root) or not path.is_file():
                 continue
             out.append((rel, path.read_bytes()))
-        except OSError:
+        except (OSError, RuntimeError):  # RuntimeError: a link loop named like a script
             continue
     return out
 

@@ -45,9 +45,10 @@ def prepare_run(store: RunStore, spec: RunSpec) -> RunRecord:
             from .interpreters import Interpreter
 
             Interpreter.find(spec.python, project.requires_python)
-        _place_inputs(store, record.id, spec)
-        if placed.note:
-            _log(store, record.id, placed.note)
+        input_notes = _place_inputs(store, record.id, spec)
+        for note in [placed.note, *input_notes]:
+            if note:
+                _log(store, record.id, note)
     except BaseException as exc:  # whatever went wrong, the run must not stay half-made
         _abandon(store, record.id)
         if isinstance(exc, PyRunnerError) or not isinstance(exc, Exception):
@@ -85,23 +86,28 @@ def _run_name(source: Path) -> str:
     return source.name[:-4] if source.name.lower().endswith(".zip") else source.name
 
 
-def _place_inputs(store: RunStore, run_id: str, spec: RunSpec) -> None:
-    """The inputs on ports 2 to 5; in the flat layout beside the project, in ``inputs/``."""
+def _place_inputs(store: RunStore, run_id: str, spec: RunSpec) -> list[str]:
+    """The inputs on ports 2 to 5; in the flat layout beside the project, in ``inputs/``.
+    Returns what placing them had to say (special files left out...)."""
     inputs = store.inputs_dir(run_id)
+    notes: list[str] = []
     if spec.layout != "flat":
         for port, item in enumerate(spec.inputs, start=2):
             what = f"input {port - 1}"
-            place_input(Path(item), inputs / f"input_{port}", what, skip=store.home)
-        return
+            note = place_input(Path(item), inputs / f"input_{port}", what, skip=store.home)
+            notes += [note] if note else []
+        return notes
     staging = store.run_dir(run_id) / _STAGING
     owners: dict[PurePosixPath, str] = {}
     for number, item in enumerate(spec.inputs, start=1):
         staging.mkdir()
         try:
-            place_input(Path(item), staging, f"input {number}", skip=store.home)
+            note = place_input(Path(item), staging, f"input {number}", skip=store.home)
+            notes += [note] if note else []
             merge(staging, inputs, f"input {number} ({Path(item).name})", owners)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+    return notes
 
 
 def _resolve(store: RunStore, run_id: str, spec: RunSpec, implied_entry: str | None) -> Project:

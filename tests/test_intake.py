@@ -253,6 +253,7 @@ def test_an_input_folder_with_special_files_is_copied_without_them(
     for layout in ("ports", "flat"):
         handle = run_project(src, inputs=[inputs], infer_requirements=False, layout=layout)
         assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+        assert f"pyrunner: input 1: {SKIPPED}\n" in handle.log_text()  # the run says so
     dest = tmp_path / "placed"
     dest.mkdir()
     assert place_input(inputs, dest, "input 1", skip=home) == f"input 1: {SKIPPED}"

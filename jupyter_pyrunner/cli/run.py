@@ -124,16 +124,17 @@ def _report(final: RunRecord, store: RunStore, *, as_json: bool) -> None:
 
 def _project_files(record: RunRecord, store: RunStore) -> list[str]:
     """The files the program wrote beside its code (paths in the project folder)."""
+    from ..outputs import files_json
     from ..workfiles import ProjectFiles
 
-    return [f.path for f in ProjectFiles.of_run(store, record.id).files()]
+    return [str(f["path"]) for f in files_json(ProjectFiles.of_run(store, record.id).files())]
 
 
 def locations(record: RunRecord, store: RunStore) -> dict[str, Any]:
     """Where a run's files are, for ``--json``: its folder, the project's folder and the
     program's working folder, the outputs folder with the files in it, and where the outputs
     were copied (``--output-dir``)."""
-    from ..outputs import list_outputs
+    from ..outputs import files_json, list_outputs
 
     outputs = store.outputs_dir(record.id)
     project = store.project_dir(record.id)
@@ -142,7 +143,7 @@ def locations(record: RunRecord, store: RunStore) -> dict[str, Any]:
         "project_dir": str(project),
         "workdir": str(project / record.workdir) if record.workdir is not None else None,
         "outputs_dir": str(outputs),
-        "output_files": [f.path for f in list_outputs(outputs)],
+        "output_files": [str(f["path"]) for f in files_json(list_outputs(outputs))],
         "project_files": _project_files(record, store),
         "copied_to": record.spec.output_dir,
     }
