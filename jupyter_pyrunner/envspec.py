@@ -12,13 +12,21 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ._core import Record, sha256
+from .errors import ProjectError
 from .interpreters import Interpreter
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["EnvSpec", "bare_names", "content_digest", "covering_spec"]
+__all__ = [
+    "DIGEST_MAX_BYTES",
+    "DIGEST_MAX_ENTRIES",
+    "EnvSpec",
+    "bare_names",
+    "content_digest",
+    "covering_spec",
+]
 
 
 class EnvSpec(Record):
@@ -86,30 +94,147 @@ def _keyed_by_content(line: str) -> str:
 
 #: what a local package's digest leaves out: caches and tool folders that do not change it
 _DIGEST_SKIP = {".git", ".hg", ".svn", "__pycache__", ".venv", ".mypy_cache", ".pytest_cache"}
+#: a local package of more entries (files, folders, links) than this is refused: reading it
+#: would take long, and no package is that big (a path to a whole tree is a mistake)
+DIGEST_MAX_ENTRIES = 20_000
+#: a local package whose files hold more bytes than this is keyed by their names, sizes and
+#: modification times instead of their bytes, so that a key stays cheap to compute
+DIGEST_MAX_BYTES = 128 * 1024 * 1024
+
+
+class _Entry(Record):
+    """One thing in a local package, as ``lstat`` saw it (links are never followed)."""
+
+    _fields = ("name", "path", "kind", "size", "mtime_ns", "device", "inode")
+    __slots__ = _fields
+
+    name: str  # relative to the package, POSIX form
+    path: str
+    kind: str  # "f" a regular file, "d" a folder, "l" a link (its target is hashed)
+    size: int
+    mtime_ns: int
+    device: int
+    inode: int
+
+    def __init__(self, name: str, path: str, st: os.stat_result) -> None:
+        import stat
+
+        self.name = name
+        self.path = path
+        self.kind = "d" if stat.S_ISDIR(st.st_mode) else "l" if stat.S_ISLNK(st.st_mode) else "f"
+        self.size = st.st_size
+        self.mtime_ns = st.st_mtime_ns
+        self.device = st.st_dev
+        self.inode = st.st_ino
 
 
 def content_digest(path: Path) -> str:
-    """A digest of a file, or of a folder's files (names and bytes, in a fixed order)."""
+    """A digest of a file, or of a folder's files (names and bytes, in a fixed order).
+
+    It must end, and soon, whatever the path holds: ``path`` itself is followed, but the links
+    it holds are hashed as their target's text, never followed (no loop, no way out); fifos, sockets and devices are left
+    out (opening a fifo waits for a writer forever); each file is opened without following a
+    link and without blocking, and read only up to the size ``lstat`` gave (``/proc`` files
+    say 0). Past :data:`DIGEST_MAX_ENTRIES` entries a ``ProjectError`` says so; past
+    :data:`DIGEST_MAX_BYTES` the files count by name, size and modification time instead of
+    bytes (a copied project keeps its times; an extracted zip does not, so each run of one
+    may build its own environment then).
+    """
     import hashlib
 
+    entries = _entries(Path(os.path.realpath(path)))
     digest = hashlib.sha256()
-    if path.is_file():
-        files = [(path.name, path)]
-    else:
-        files = []
-        for folder, dirs, names in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if d not in _DIGEST_SKIP)
-            for name in sorted(names):
-                if not name.endswith(".pyc"):
-                    full = Path(folder) / name
-                    files.append((full.relative_to(path).as_posix(), full))
-    for name, full in files:
-        digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
-        with contextlib.suppress(OSError), open(full, "rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
+    by_content = sum(e.size for e in entries if e.kind == "f") <= DIGEST_MAX_BYTES
+    digest.update(b"content\0" if by_content else b"names-sizes-times\0")
+    for entry in entries:
+        digest.update(f"{entry.kind} {entry.name}\0".encode("utf-8", "surrogateescape"))
+        if entry.kind == "l":
+            with contextlib.suppress(OSError):
+                digest.update(os.fsencode(os.readlink(entry.path)))
+        elif entry.kind == "f" and by_content:
+            _hash_file(digest, entry)
+        elif entry.kind == "f":
+            digest.update(f"{entry.size} {entry.mtime_ns}".encode())
         digest.update(b"\0")
     return digest.hexdigest()[:32]
+
+
+def _entries(top: Path) -> list[_Entry]:
+    """What ``top`` holds (or ``top`` itself, a file or a link), in a fixed order; folders in
+    :data:`_DIGEST_SKIP`, ``.pyc`` files and anything but files, folders and links left out."""
+    import stat
+
+    try:
+        st = os.lstat(top)
+    except OSError:
+        return []
+    if not stat.S_ISDIR(st.st_mode):
+        keep = stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)
+        return [_Entry(top.name, str(top), st)] if keep else []
+    found: list[_Entry] = []
+    pending = [("", str(top))]
+    while pending:
+        prefix, folder = pending.pop()
+        try:
+            with os.scandir(folder) as it:
+                children = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue  # unreadable: the installer will say so
+        subfolders = []
+        for child in children:
+            name = f"{prefix}{child.name}"
+            try:
+                st = child.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if child.name in _DIGEST_SKIP:
+                    continue
+                subfolders.append((f"{name}/", child.path))
+            elif not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                continue  # a fifo, a socket, a device: nothing a package is built from
+            elif child.name.endswith(".pyc"):
+                continue
+            found.append(_Entry(name, child.path, st))
+            if len(found) > DIGEST_MAX_ENTRIES:
+                raise ProjectError(
+                    f"the local package '{top}' holds more than {DIGEST_MAX_ENTRIES:,} "
+                    "files and folders; name the package's own folder in the requirements, "
+                    "not a folder above it."
+                )
+        pending.extend(reversed(subfolders))  # depth first, in name order
+    return found
+
+
+def _hash_file(digest: Any, entry: _Entry) -> None:
+    """Add ``entry``'s bytes (up to the size ``lstat`` gave) to ``digest``; a file that is
+    gone, unreadable or no longer the one ``lstat`` saw adds a mark instead."""
+    import stat
+
+    if entry.size == 0:
+        return  # nothing to read (``/proc`` files say so too): not even opened
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(entry.path, flags)
+    except OSError:
+        digest.update(b"\1unreadable")
+        return
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (entry.device, entry.inode):
+            digest.update(b"\1replaced")
+            return
+        left = entry.size
+        while left > 0:
+            block = os.read(fd, min(left, 1 << 20))
+            if not block:
+                break
+            digest.update(block)
+            left -= len(block)
+    except OSError:
+        digest.update(b"\1unreadable")
+    finally:
+        os.close(fd)
 
 
 def bare_names(requirements: tuple[str, ...]) -> set[str] | None:

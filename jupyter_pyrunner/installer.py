@@ -95,10 +95,23 @@ class Installer:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             proc.stdout.close()
+            self._sweep()
         text = output.decode(errors="replace")
         if returncode != 0:
             raise EnvironmentBuildError(f"{what} failed", details=text.strip())
         return text
+
+    def _sweep(self) -> None:
+        """Stop what the step left behind. A project's build backend may start a daemon in a
+        session of its own: it outlives the step, escapes its process group and is re-parented
+        away, but it carries the run's marker (``process_tree.MARKER_VAR``) when the
+        installer does, and the marker is how it is found. Nothing else of the run is running
+        while it is being prepared."""
+        from .process_tree import MARKER_VAR, kill_run
+
+        run_id = self.env.get(MARKER_VAR)
+        if run_id:
+            kill_run(run_id, grace=0.5)
 
     def _relay(self, fd: int) -> bytearray:
         """Everything the installer prints, each line passed to the log as it comes."""
@@ -131,15 +144,18 @@ def compile_later(python: Path, done_marker: Path, env: Mapping[str, str]) -> in
     environment would recompile its packages at every run. Compiling during the build would
     triple a cold build's time, so it happens once, right after, while runs may already start.
     ``done_marker`` says ``ok`` (or ``partial``) once it is done. ``env`` is the installer's
-    (the environment's packages run, through their ``.pth`` files): no secrets.
+    (the environment's packages run, through their ``.pth`` files): no secrets, and not the
+    run's marker, since the helper serves the cache and may outlive the run that built it.
     """
+    from .process_tree import MARKER_VAR
+
     # the environment's own interpreter finds its site-packages: no guessing of the layout
     script = (
         "import compileall, sys, pathlib, sysconfig;"
         "ok = compileall.compile_dir(sysconfig.get_path('purelib'), quiet=2, workers=0);"
         "pathlib.Path(sys.argv[1]).write_text('ok' if ok else 'partial')"
     )
-    env_vars = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env_vars = {k: v for k, v in env.items() if k not in ("PYTHONDONTWRITEBYTECODE", MARKER_VAR)}
     proc = subprocess.Popen(
         [str(python), "-c", script, str(done_marker)],
         stdin=subprocess.DEVNULL,

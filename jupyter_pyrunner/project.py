@@ -233,8 +233,8 @@ def _declared(
             lines = read_requirements_file(root / txt, root)
             return Requirements(tuple(lines), "requirements.txt", txt.as_posix())
         if project is not None and project[0] == folder and project[1].dependencies is not None:
-            lines = absolute_local_paths(project[1].dependencies, root / folder)
             path = (folder / "pyproject.toml").as_posix()
+            lines = absolute_local_paths(project[1].dependencies, root / folder, root, path)
             return Requirements(tuple(lines), "pyproject.toml", path)
     return None
 
@@ -313,7 +313,7 @@ def _requirements(
     cache_dir: Path | None,
     loose: bool = False,
 ) -> _Found:
-    block = read_script_block(root / entry)
+    block = read_script_block(root / entry, root)
     if block is not None:  # a script that says what it needs stands alone, as with uv
         reqs = Requirements(tuple(block.dependencies), "script metadata", entry.as_posix())
         return _Found(reqs, block.requires_python, None)

@@ -35,6 +35,7 @@ def install_project(
     log: Callable[[str], None] = lambda _m: None,
     should_stop: Callable[[], bool] | None = None,
     installer_env: Mapping[str, str] | None = None,
+    run_id: str | None = None,
 ) -> Path:
     """Install the project in ``install`` (a folder of ``project_dir``, as the record's
     ``install_project`` says) without its dependencies, which ``env`` holds, into ``target``
@@ -43,11 +44,17 @@ def install_project(
 
     Raises ``EnvironmentBuildError`` saying which project could not be installed, with the
     installer's own output as details (``BuildCancelled`` on cancel).
+
+    ``run_id``: the run this is for. The installer and everything it starts (the project's
+    own build backend, and whatever that leaves running, detached or not) then carry the
+    run's marker, and what is still running when the installer is done is stopped at once.
     """
     folder = project_dir / install
     shown = "the project" if install in ("", ".") else f"the project in '{install}'"
     if not (folder / "pyproject.toml").is_file() and not (folder / "setup.py").is_file():
         raise EnvironmentBuildError(f"cannot install {shown}: it has no pyproject.toml or setup.py")
+    if run_id is not None:
+        installer_env = _marked(installer_env, run_id)
     installer = manager.installer(installer_env, log, should_stop)
     target.mkdir(parents=True, exist_ok=True)
     if installer.uv:
@@ -64,3 +71,13 @@ def install_project(
             details=exc.details,
         ) from None
     return target
+
+
+def _marked(installer_env: Mapping[str, str] | None, run_id: str) -> dict[str, str]:
+    """The installer's environment (the host's, less the secrets, by default) with the run's
+    marker, by which ``process_tree`` finds every process of the run."""
+    from .hostenv import Role, host_environment
+    from .process_tree import MARKER_VAR
+
+    base = host_environment(Role.INSTALLER) if installer_env is None else installer_env
+    return {**base, MARKER_VAR: run_id}

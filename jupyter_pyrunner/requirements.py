@@ -19,6 +19,7 @@ __all__ = [
     "Requirements",
     "ScriptMetadata",
     "absolute_local_paths",
+    "check_local_paths",
     "local_path_of",
     "read_pyproject_dependencies",
     "read_requirements_file",
@@ -72,14 +73,20 @@ class Requirements(Record):
 # --------------------------------------------------------------------------- files
 
 
+def _real(path: Path | str) -> Path:
+    """``path`` with every link followed, as far as the links lead: a link loop stays as it is
+    (``Path.resolve`` raises on one), and is then not inside any folder it points into."""
+    return Path(os.path.realpath(path))
+
+
 def _within(path: Path, root: Path) -> bool:
     """True when ``path`` (resolved) lies inside ``root`` (resolved)."""
-    return path.resolve().is_relative_to(root.resolve())
+    return _real(path).is_relative_to(_real(root))
 
 
 def _display(path: Path, root: Path) -> str:
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return _real(path).relative_to(_real(root)).as_posix()
     except ValueError:
         return path.name
 
@@ -229,15 +236,77 @@ def local_path_of(line: str) -> Path | None:
     return Path(token) if token.startswith("/") else None
 
 
-def absolute_local_paths(lines: list[str], base: Path) -> list[str]:
+def absolute_local_paths(
+    lines: list[str], base: Path, root: Path | None = None, where: str = "pyproject.toml"
+) -> list[str]:
     """``lines`` with relative local paths (``name @ file:../lib``, ``./pkg``) made absolute
-    against ``base``, as a requirements file there would have them."""
-    return [line if line.startswith("-") else _rewrite_requirement(line, base) for line in lines]
+    against ``base``, as a requirements file there would have them. With ``root`` (the
+    project folder), a local path that leads outside it is a ProjectError naming ``where``."""
+    out = [line if line.startswith("-") else _rewrite_requirement(line, base) for line in lines]
+    if root is not None:
+        for shown, line in zip(lines, out, strict=True):
+            check_local_paths(line, root, f"'{where}'", shown=shown)
+    return out
+
+
+def _named_paths(line: str) -> Iterator[str]:
+    """Every absolute local path ``line`` names, in any word: a path, a ``file:`` URL (also
+    after ``name @``, and a local repository's ``git+file:``), an option's value
+    (``--find-links /x``, ``--find-links=/x``). These are what an installer would read, and
+    what the environment's key reads (``envspec``)."""
+    for word in line.split():
+        if word.startswith("-") and "=" in word:
+            word = word.partition("=")[2]
+        elif "@" in word and not re.match(r"^/|^([a-z]+\+)?file:", word):
+            word = word.partition("@")[2]  # name@file:///x; a URL's user@host is no path
+        if re.match(r"^[a-z]+\+file:", word):
+            word = word.partition("+")[2]  # git+file:///repo@rev: the repository's path
+        if word.endswith("]") and "[" in word:
+            word = word[: word.index("[")]
+        if word.startswith("file:"):
+            from urllib.parse import unquote, urlparse
+
+            word = unquote(urlparse(word).path)
+        if word.startswith("/"):
+            yield word
+
+
+def check_local_paths(line: str, root: Path, where: str, *, shown: str | None = None) -> None:
+    """A ProjectError naming ``where`` (and ``shown``, the line as the user wrote it) when a
+    local path in ``line`` leads outside ``root`` (links followed) or into a link loop.
+
+    An installer reads a local package whole, and the environment's key reads it too: a path
+    out of the project would let a requirements file make pyrunner read any folder of the
+    machine (the store's other runs, ``/``) into a run, as ``-r`` already may not."""
+    import errno
+
+    text = line if shown is None else shown
+    real_root = _real(root)
+    for named in _named_paths(line):
+        try:
+            real = Path(os.path.realpath(named, strict=True))
+        except FileNotFoundError:
+            real = _real(named)  # not there (yet): the installer will say so
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise ProjectError(
+                    f"{where}: '{text}' names a path that cannot be read "
+                    f"({exc.strerror or exc}); fix the path or remove the line."
+                ) from None
+            raise ProjectError(
+                f"{where}: '{text}' names a symbolic link that leads back to itself (a loop); "
+                "fix the link or remove the line."
+            ) from None
+        if not real.is_relative_to(real_root):
+            raise ProjectError(
+                f"{where}: '{text}' leads outside the project folder; a local package, wheel "
+                "or folder must be part of the project (copy it in), or come from an index."
+            )
 
 
 def _read_requirements(path: Path, root: Path, seen: set[Path], *, keep: bool) -> list[str]:
-    resolved = path.resolve()
-    if not resolved.is_relative_to(root.resolve()):
+    resolved = _real(path)
+    if not resolved.is_relative_to(_real(root)):
         raise ProjectError(
             f"requirements file '{path.name}' lies outside the project folder; "
             "include only files from inside the project."
@@ -267,27 +336,32 @@ def _read_requirements(path: Path, root: Path, seen: set[Path], *, keep: bool) -
             else:
                 # Constraints are not requirements: validate, then pass by absolute path.
                 _read_requirements(target, root, set(seen), keep=False)
-                lines.append(f"-c {target.resolve()}")
+                lines.append(f"-c {_real(target)}")
             continue
-        editable = _option_value(line, "-e", "--editable")
-        if editable is not None:
-            lines.append(f"-e {_rewrite_requirement(editable, base)}")
-            continue
-        links = _option_value(line, "-f", "--find-links")
-        if links is not None:
-            local = _is_relative_path(links) and (
-                links.startswith(("./", "../")) or links == "." or (base / links).exists()
-            )
-            if local:
-                lines.append(f"--find-links {os.path.normpath(base / links)}")
-            else:
-                lines.append(line)
-            continue
-        if not line.startswith("-"):
-            line = _rewrite_requirement(line, base)
-            _check_requirement(line, f"'{_display(resolved, root)}', line {number}")
-        lines.append(line)
+        where = f"'{_display(resolved, root)}', line {number}"
+        out = _rewritten_line(line, base, where)
+        check_local_paths(out, root, where, shown=line)
+        lines.append(out)
     return lines if keep else []
+
+
+def _rewritten_line(line: str, base: Path, where: str) -> str:
+    """A line of a requirements file in ``base`` (not an include) with its relative local
+    paths made absolute; a ProjectError naming ``where`` when it is no requirement."""
+    editable = _option_value(line, "-e", "--editable")
+    if editable is not None:
+        return f"-e {_rewrite_requirement(editable, base)}"
+    links = _option_value(line, "-f", "--find-links")
+    if links is not None:
+        local = _is_relative_path(links) and (
+            links.startswith(("./", "../")) or links == "." or (base / links).exists()
+        )
+        return f"--find-links {os.path.normpath(base / links)}" if local else line
+    if line.startswith("-"):
+        return line
+    line = _rewrite_requirement(line, base)
+    _check_requirement(line, where)
+    return line
 
 
 def read_requirements_file(path: Path, root: Path) -> list[str]:
@@ -340,10 +414,11 @@ class ScriptMetadata(Record):
 _OPENING = re.compile(r"(?m)^# /// script[ \t]*$")
 
 
-def read_script_block(entry: Path) -> ScriptMetadata | None:
+def read_script_block(entry: Path, root: Path | None = None) -> ScriptMetadata | None:
     """The PEP 723 ``# /// script`` block of ``entry``; None when it has none. A block that
     is opened but cannot be read (not closed, a line without ``#``, bad TOML) is a
-    ProjectError naming the line, never taken for "no requirements"."""
+    ProjectError naming the line, never taken for "no requirements". With ``root`` (the
+    project folder), a dependency on a local path outside it is a ProjectError too."""
     raw = _source_bytes(entry)
     if b"# /// script" not in raw:
         # no block: a source encoding keeps ASCII text as is, so no need to decode (tokenize)
@@ -378,6 +453,9 @@ def read_script_block(entry: Path) -> ScriptMetadata | None:
     requires = checked_requires_python(
         data.get("requires-python"), f"'requires-python' in '{entry.name}'"
     )
+    if root is not None:
+        for dep in deps:
+            check_local_paths(dep, root, f"the '# /// script' block of '{entry.name}'")
     return ScriptMetadata(deps, requires)
 
 

@@ -155,6 +155,7 @@ class Supervisor:
             interpreter = Interpreter.find(spec.python, record.requires_python)
             env_spec = EnvSpec(tuple(record.requirements), interpreter, spec.system_site_packages)
             installer_env = host_environment(Role.INSTALLER, spec.env_deny, self.base_env)
+            installer_env[process_tree.MARKER_VAR] = self.run_id  # its leftovers are the run's
             with self.envs.acquire(
                 env_spec,
                 log=log.system,
@@ -213,6 +214,7 @@ class Supervisor:
             log=log.system,
             should_stop=self._cancelled,
             installer_env=installer_env,
+            run_id=self.run_id,
         )
 
     def _explain_build_failure(self, record: RunRecord, details: str | None) -> str | None:

@@ -13,8 +13,12 @@ import pytest
 
 from jupyter_pyrunner import EnvironmentBuildError, RunStatus, run_project
 from jupyter_pyrunner.environments import COMPILED, EnvironmentManager, EnvSpec, Interpreter
+from jupyter_pyrunner.hostenv import Role, host_environment
+from jupyter_pyrunner.installer import compile_later
+from jupyter_pyrunner.process_tree import MARKER_VAR
 
-from .conftest import program_output
+from .conftest import marker_processes, program_output
+from .test_projectinstall import daemon_package, living_daemons, stop_daemons
 
 pytestmark = pytest.mark.network
 
@@ -264,3 +268,58 @@ def test_a_run_waiting_for_another_runs_build_says_so(home: Path) -> None:
     expected = f"waiting for environment {spec.key}, which another run is building…"
     assert waited == [expected] and logged[0] == expected
     assert manager.get(spec.key) is not None
+
+
+# --------------------------------------------------------------------------- what a build leaves
+
+
+def test_a_daemon_left_by_an_environment_build_is_stopped(home: Path, tmp_path: Path) -> None:
+    """The installer of a run carries the run's marker: what a local package's build backend
+    leaves running (detached, in a session of its own) is stopped when the step is done."""
+    pid_file = tmp_path / "daemons.txt"
+    pkg = daemon_package(tmp_path / "daemonpkg", "daemonpkg", pid_file)
+    manager = EnvironmentManager(home, compile_bytecode=False)
+    installer_env = {**host_environment(Role.INSTALLER), MARKER_VAR: "run-env-1"}
+    try:
+        env, built = manager.ensure(_spec(str(pkg)), installer_env=installer_env)
+        assert built and list(env.path.rglob("site-packages/daemonpkg_pkg.py"))
+        assert living_daemons(pid_file) == []
+        assert marker_processes("run-env-1") == []
+    finally:
+        stop_daemons(pid_file)
+
+
+def test_a_run_whose_requirements_build_leaves_a_daemon_ends_without_it(
+    home: Path, project
+) -> None:
+    pid_file = Path(project({}).parent / "daemons.txt")
+    src = project({"main.py": "import daemonpkg_pkg\nprint(daemonpkg_pkg.VALUE)\n"})
+    (src / "requirements.txt").write_text("./daemonpkg\n")
+    daemon_package(src / "daemonpkg", "daemonpkg", pid_file)
+    try:
+        handle = run_project(src)
+        assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+        assert living_daemons(pid_file) == []
+        assert marker_processes(handle.id) == []
+    finally:
+        stop_daemons(pid_file)
+
+
+def test_the_bytecode_helper_does_not_carry_the_runs_marker(tmp_path: Path) -> None:
+    """It serves the cache and may outlive the run that built the environment: the sweep of
+    the run's processes must not stop it."""
+    fake_python = tmp_path / "python"
+    fake_python.write_text("#!/bin/sh\nexec sleep 30\n")
+    fake_python.chmod(0o755)
+    pid = compile_later(fake_python, tmp_path / "done", {**os.environ, MARKER_VAR: "run-c1"})
+    try:
+        deadline = time.time() + 30
+        while b"sleep" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            assert time.time() < deadline
+            time.sleep(0.02)
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert b"PYRUNNER_RUN_ID=run-c1" not in environ
+        assert f"PATH={os.environ['PATH']}".encode() in environ  # the rest is passed on
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)

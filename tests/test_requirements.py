@@ -11,6 +11,7 @@ from jupyter_pyrunner.pyproject import PyProject, read_pyproject
 from jupyter_pyrunner.requirements import (
     Requirements,
     ScriptMetadata,
+    absolute_local_paths,
     local_path_of,
     read_pyproject_dependencies,
     read_requirements_file,
@@ -332,3 +333,90 @@ def test_a_local_path_missing_from_the_project_is_named_as_such(tmp_path: Path) 
         ProjectError, match=r"line 1: 'dist/tool-1\.0-py3-none-any\.whl' names a file"
     ):
         read_requirements_file(tmp_path / "requirements.txt", tmp_path)
+
+
+# --------------------------------------------------------------------------- paths out of the project
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "-e ../../..",
+        "--editable=../outside",
+        "../outside",
+        "/",
+        "{outside}",
+        "-e {outside}",
+        "file://{outside}",
+        "lib @ file://{outside}",
+        "lib@file://{outside}",
+        "-e git+file://{outside}@v1#egg=lib",
+        "lib @ git+file://{outside}",
+        "file:../outside",
+        "--find-links ../outside",
+        "-f {outside}",
+        "-e ./link-out",
+        "./link-out[extra]",
+    ],
+)
+def test_a_local_path_out_of_the_project_is_refused_with_its_file_and_line(
+    tmp_path: Path, line: str
+) -> None:
+    outside = tmp_path / "outside"
+    (outside / "pkg").mkdir(parents=True)
+    (outside / "pyproject.toml").write_text("")
+    root = make(tmp_path / "app" / "project", {"requirements.txt": f"numpy\n{line}\n"})
+    (root / "link-out").symlink_to(outside)  # a link in the project that leads out
+    (root / "requirements.txt").write_text(f"numpy\n{line.format(outside=outside)}\n")
+    with pytest.raises(ProjectError) as info:
+        read_requirements_file(root / "requirements.txt", root)
+    message = str(info.value)
+    assert message.startswith("'requirements.txt', line 2: ")
+    assert "leads outside the project folder" in message
+
+
+def test_a_local_path_inside_the_project_is_kept_absolute_or_not(tmp_path: Path) -> None:
+    root = make(tmp_path, {"lib/pyproject.toml": "", "wheels/x.whl": ""})
+    inside = tmp_path.resolve() / "lib"
+    (root / "requirements.txt").write_text(
+        f"{inside}\n-e {inside}\nfile://{inside}\n--find-links {root / 'wheels'}\n"
+    )
+    assert read_requirements_file(root / "requirements.txt", root) == [
+        str(inside),
+        f"-e {inside}",
+        f"file://{inside}",
+        f"--find-links {root / 'wheels'}",
+    ]
+
+
+def test_a_link_loop_is_named_not_a_traceback(tmp_path: Path) -> None:
+    root = make(tmp_path, {})
+    (root / "loop-a").symlink_to(root / "loop-b")
+    (root / "loop-b").symlink_to(root / "loop-a")
+    (root / "requirements.txt").write_text("-e ./loop-a\n")
+    with pytest.raises(ProjectError, match=r"line 1: '-e ./loop-a' names a symbolic link that"):
+        read_requirements_file(root / "requirements.txt", root)
+    (root / "requirements.txt").write_text("-r loop-a\n")
+    with pytest.raises(ProjectError, match="cannot read requirements file"):
+        read_requirements_file(root / "requirements.txt", root)
+
+
+def test_pyproject_and_script_dependencies_out_of_the_project_are_refused(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = make(tmp_path / "project", {"sub/pyproject.toml": "", "lib/pyproject.toml": ""})
+    sibling = absolute_local_paths(["lib @ file:../lib"], root / "sub", root)
+    assert sibling == [f"lib @ {(root / 'lib').resolve().as_uri()}"]
+    with pytest.raises(
+        ProjectError, match=r"'sub/pyproject\.toml': 'x @ file:\.\./\.\./outside' leads"
+    ):
+        absolute_local_paths(["x @ file:../../outside"], root / "sub", root, "sub/pyproject.toml")
+    script = root / "main.py"
+    script.write_text(
+        f'# /// script\n# dependencies = ["x @ {outside.as_uri()}"]\n# ///\nprint(1)\n'
+    )
+    assert read_script_block(script) is not None  # without the project folder: not checked
+    with pytest.raises(ProjectError, match=r"the '# /// script' block of 'main.py': 'x @ file"):
+        read_script_block(script, root)
