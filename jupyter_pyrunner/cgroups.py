@@ -135,6 +135,19 @@ def remove_stale(parent: Path) -> None:
                     child.rmdir()  # refused while a process is still inside: fine
 
 
+def remove_run(run_id: str) -> None:
+    """Remove the cgroup of run ``run_id`` that a supervisor which died left behind (its
+    processes are killed first): called when such a run is reconciled. Never raises."""
+    try:
+        places = candidates(_read(Path("/proc/self/mountinfo")), _read(Path("/proc/self/cgroup")))
+    except (OSError, IndexError, ValueError):
+        return
+    for version, parent in places:
+        with contextlib.suppress(OSError):
+            for child in parent.glob(f"{PREFIX}*-{run_id}"):
+                MemoryCgroup(child, version, 0).remove(wait=1.0)
+
+
 class MemoryCgroup:
     """A cgroup holding one run's processes under ``limit`` bytes of memory."""
 

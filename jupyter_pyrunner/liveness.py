@@ -130,3 +130,7 @@ def _stop_leftovers(record: RunRecord) -> None:
 
     pid = verified_pid(record.pid, record.pid_start)
     kill_run(record.id, pid, pid, grace=0.5)
+    if record.spec.memory_mb:  # its memory cgroup, which only its supervisor would remove
+        from .cgroups import remove_run
+
+        remove_run(record.id)

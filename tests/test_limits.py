@@ -227,3 +227,29 @@ def test_a_worker_killed_at_the_limit_stops_the_whole_run(
     handle = run_project(src, infer_requirements=False, memory_mb=150, timeout=120)
     assert time.monotonic() - t0 < 30, "the run waited for a worker that was gone"
     assert_stopped_at_the_limit(handle.record, 150)
+
+
+@pytest.mark.skipif(not CGROUP, reason="no memory cgroup here")
+def test_reconciling_a_run_whose_supervisor_died_removes_its_cgroup(home: Path, project) -> None:
+    """The server's housekeeping ends such a run: its cgroup must not wait for another run."""
+    import os
+    import signal
+
+    from jupyter_pyrunner import RunStore, start_run
+    from jupyter_pyrunner.liveness import reconcile
+
+    src = project({"main.py": "import time\nprint('running', flush=True)\ntime.sleep(600)\n"})
+    handle = start_run(src, infer_requirements=False, memory_mb=200)
+    deadline = time.time() + 30
+    while "running" not in handle.log_text():
+        assert time.time() < deadline, handle.record
+        time.sleep(0.05)
+    assert len(run_cgroups()) == 1
+    os.kill(handle.store.read(handle.id).supervisor["pid"], signal.SIGKILL)  # type: ignore[index]
+    deadline = time.time() + 10
+    while not RunStore(home).get(handle.id).status.is_terminal:
+        assert time.time() < deadline, "the supervisor's death was never noticed"
+        time.sleep(0.05)
+    assert len(run_cgroups()) == 1  # nobody removed it yet
+    reconcile(RunStore(home), handle.id)
+    assert run_cgroups() == [] and marker_processes(handle.id) == []
