@@ -5,10 +5,8 @@
  * `?section=project`, and the zip of all outputs holds them under `project/`.
  */
 
-import { ServerConnection } from '@jupyterlab/services';
-
 import { IOutputFile } from './outputTree';
-import { ApiError, errorMessage, RunnerApi } from './runnerApi';
+import { RunnerApi } from './runnerApi';
 
 /** Which section a file is in. */
 export type OutputSection = 'outputs' | 'project';
@@ -68,60 +66,12 @@ export function sectionFileUrl(
  * The first `limit` bytes of a file of a section as text (a preview never loads a whole
  * file); `cut` says whether the file was longer.
  */
-export async function sectionFileText(
+export function sectionFileText(
   api: RunnerApi,
   runId: string,
   path: string,
   section: OutputSection,
   limit = 256 * 1024
 ): Promise<{ text: string; cut: boolean }> {
-  if (section === 'outputs') {
-    return api.outputText(runId, path, limit);
-  }
-  const url = api.url(sectionFilePath(runId, path), sectionQuery(section, false));
-  let response: Response;
-  try {
-    response = await ServerConnection.makeRequest(url, { method: 'GET' }, api.settings);
-  } catch (error) {
-    throw new ApiError(`The server is unreachable (${(error as Error).message ?? error}).`, 0);
-  }
-  if (!response.ok) {
-    throw new ApiError(await errorMessage(response), response.status);
-  }
-  return readBeginning(response, limit);
-}
-
-/** The first `limit` bytes of a response body, decoded; the rest is not downloaded. */
-export async function readBeginning(
-  response: Response,
-  limit: number
-): Promise<{ text: string; cut: boolean }> {
-  const reader = response.body?.getReader();
-  if (!reader) {
-    const text = await response.text();
-    return { text: text.slice(0, limit), cut: text.length > limit };
-  }
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  while (size < limit) {
-    const { done, value } = await reader.read();
-    if (done) {
-      break;
-    }
-    parts.push(value);
-    size += value.length;
-  }
-  let cut = size > limit;
-  if (size >= limit) {
-    cut = cut || !(await reader.read()).done;
-    await reader.cancel();
-  }
-  const bytes = new Uint8Array(Math.min(size, limit));
-  let at = 0;
-  for (const part of parts) {
-    const take = part.subarray(0, Math.min(part.length, bytes.length - at));
-    bytes.set(take, at);
-    at += take.length;
-  }
-  return { text: new TextDecoder().decode(bytes), cut };
+  return api.outputText(runId, path, limit, section);
 }

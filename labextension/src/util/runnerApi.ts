@@ -166,42 +166,18 @@ export class RunnerApi {
 
   /**
    * The first `limit` bytes of an output file as text (previews never load a whole file);
-   * `cut` says whether the file was longer.
+   * `cut` says whether the file was longer. `section` `project` names a file written beside
+   * the code rather than one of OUTPUT_FOLDER.
    */
   async outputText(
     runId: string,
     path: string,
-    limit = 256 * 1024
+    limit = 256 * 1024,
+    section: 'outputs' | 'project' = 'outputs'
   ): Promise<{ text: string; cut: boolean }> {
-    const response = await this._request(outputPath(runId, path), { method: 'GET' });
-    const reader = response.body?.getReader();
-    if (!reader) {
-      const text = await response.text();
-      return { text: text.slice(0, limit), cut: text.length > limit };
-    }
-    const parts: Uint8Array[] = [];
-    let size = 0;
-    let cut = false;
-    while (size < limit) {
-      const { done, value } = await reader.read();
-      if (done) {
-        break;
-      }
-      parts.push(value);
-      size += value.length;
-    }
-    if (size >= limit) {
-      cut = !(await reader.read()).done;
-      await reader.cancel();
-    }
-    const bytes = new Uint8Array(Math.min(size, limit));
-    let at = 0;
-    for (const part of parts) {
-      const take = part.subarray(0, Math.min(part.length, bytes.length - at));
-      bytes.set(take, at);
-      at += take.length;
-    }
-    return { text: new TextDecoder().decode(bytes), cut: cut || size > limit };
+    const query: Record<string, string> = section === 'project' ? { section } : {};
+    const response = await this._request(outputPath(runId, path), { method: 'GET' }, query);
+    return readBeginning(response, limit);
   }
 
   private async _json<T>(
@@ -249,4 +225,39 @@ export async function errorMessage(response: Response): Promise<string> {
     return 'Not found: is the jupyter-pyrunner server extension enabled?';
   }
   return `The server answered ${response.status} ${response.statusText}`.trim() + '.';
+}
+
+/** The first `limit` bytes of a response body, decoded; the rest is not downloaded. */
+export async function readBeginning(
+  response: Response,
+  limit: number
+): Promise<{ text: string; cut: boolean }> {
+  const reader = response.body?.getReader();
+  if (!reader) {
+    const text = await response.text();
+    return { text: text.slice(0, limit), cut: text.length > limit };
+  }
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  while (size < limit) {
+    const { done, value } = await reader.read();
+    if (done) {
+      break;
+    }
+    parts.push(value);
+    size += value.length;
+  }
+  let cut = size > limit;
+  if (size >= limit) {
+    cut = cut || !(await reader.read()).done;
+    await reader.cancel();
+  }
+  const bytes = new Uint8Array(Math.min(size, limit));
+  let at = 0;
+  for (const part of parts) {
+    const take = part.subarray(0, Math.min(part.length, bytes.length - at));
+    bytes.set(take, at);
+    at += take.length;
+  }
+  return { text: new TextDecoder().decode(bytes), cut };
 }

@@ -12,12 +12,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   IOutputListing,
   listRunOutputs,
-  readBeginning,
   sectionFileText,
   sectionFileUrl
 } from '../../src/util/outputSections';
 import { IOutputFile } from '../../src/util/outputTree';
-import { RunnerApi } from '../../src/util/runnerApi';
+import { readBeginning, RunnerApi } from '../../src/util/runnerApi';
 import { FakeApi } from '../support/fakeApi';
 
 const PNG: IOutputFile = { path: 'figures/fig 1.png', size: 9, mtime: 0, mime_type: 'image/png' };
