@@ -249,6 +249,16 @@ def absolute_local_paths(
     return out
 
 
+def _hides_a_path(word: str) -> bool:
+    """Whether ``word`` holds a ``${NAME}`` (which uv and pip expand in requirement files and
+    script blocks) anywhere but in a web URL (``https://${TOKEN}@index/...`` is fine)."""
+    if "${" not in word:
+        return False
+    value = word.partition("=")[2] if word.startswith("-") else word
+    value = value.partition("@")[2] if re.match(r"^[\w.\-\[\], ]+@", value) else value
+    return not re.match(r"^(?:[a-z]+\+)?https?://", value, re.I)
+
+
 def _named_paths(line: str) -> Iterator[str]:
     """Every absolute local path ``line`` names, in any word: a path, a ``file:`` URL (also
     after ``name @``, and a local repository's ``git+file:``), an option's value
@@ -266,7 +276,9 @@ def _named_paths(line: str) -> Iterator[str]:
         if word.startswith("file:"):
             from urllib.parse import unquote, urlparse
 
-            word = unquote(urlparse(word).path)
+            url = urlparse(word)
+            host = "" if url.netloc in ("", "localhost") else "/" + url.netloc
+            word = unquote(host + url.path)  # file://etc/x: the "host" is a path too
         if word.startswith("/"):
             yield word
 
@@ -281,6 +293,12 @@ def check_local_paths(line: str, root: Path, where: str, *, shown: str | None = 
     import errno
 
     text = line if shown is None else shown
+    if any(_hides_a_path(word) for word in line.split()):
+        # the installer expands ${NAME} itself: a path hidden in a variable cannot be checked
+        raise ProjectError(
+            f"{where}: '{text}' uses an environment variable; a local path must be written "
+            "out, inside the project (variables are allowed only in an index URL)."
+        )
     real_root = _real(root)
     for named in _named_paths(line):
         try:

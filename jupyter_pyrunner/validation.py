@@ -102,7 +102,8 @@ def requirement_list(value: Any, most: int) -> None:
     for item in value:
         if not item.strip() or len(item) > 1000 or any(c in item for c in "\0\r\n"):
             raise InvalidRunSpecError(f"{what}: {item[:60]!r} is not a requirement")
-        if item.lstrip().startswith(("-", ".", "/", "~")):
+        local = re.search(r"@\s*(?:[./~$]|\w+\+file:)|file:|\$\{", item, re.I)
+        if item.lstrip().startswith(("-", ".", "/", "~", "$")) or local:
             raise InvalidRunSpecError(
                 f"{what}: {item[:60]!r} is an option or a local path; put it in a "
                 "requirements.txt inside the project instead"

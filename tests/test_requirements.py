@@ -420,3 +420,29 @@ def test_pyproject_and_script_dependencies_out_of_the_project_are_refused(
     assert read_script_block(script) is not None  # without the project folder: not checked
     with pytest.raises(ProjectError, match=r"the '# /// script' block of 'main.py': 'x @ file"):
         read_script_block(script, root)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "-e ${HOME}/../outside",
+        "lib @ ${PYRUNNER_HOME}/victim",
+        "lib @ file://${OUTSIDE}",
+        "lib@file://${OUTSIDE}/pkg",
+        "--find-links=${HOME}/wheels",
+    ],
+)
+def test_a_local_path_hidden_in_a_variable_is_refused(tmp_path: Path, line: str) -> None:
+    """uv expands ``${NAME}`` itself, after pyrunner has looked: such a path cannot be checked."""
+    root = make(tmp_path / "project", {"requirements.txt": f"numpy\n{line}\n"})
+    with pytest.raises(ProjectError, match=r"line 2: .* uses an environment variable"):
+        read_requirements_file(root / "requirements.txt", root)
+
+
+def test_variables_in_an_index_url_and_a_file_url_host_are_handled(tmp_path: Path) -> None:
+    lines = "--extra-index-url https://${TOKEN}@pypi.example/simple\npkg @ https://${T}@h/p.whl\n"
+    root = make(tmp_path / "project", {"requirements.txt": lines})
+    assert read_requirements_file(root / "requirements.txt", root)[0].startswith("--extra")
+    (root / "requirements.txt").write_text("lib @ file://etc/passwd\n")  # the host is a path
+    with pytest.raises(ProjectError, match="leads outside the project folder"):
+        read_requirements_file(root / "requirements.txt", root)

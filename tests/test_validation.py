@@ -124,3 +124,21 @@ def test_requirements_given_with_a_run_are_names_not_options_or_paths(
     with pytest.raises(InvalidRunSpecError, match=expected):
         RunSpec("p", requirements=requirements).validate()  # type: ignore[arg-type]
     RunSpec("p", requirements=["numpy>=1.26", "pkg @ https://example.org/pkg.whl"]).validate()
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "outpkg@file:///tmp/outside",
+        "outpkg @ file:///etc",
+        "x@file://${HOME}/../y",
+        "x @ /abs/pkg",
+        "x@./pkg",
+        "x @ git+file:///repo",
+        "${HOME}/pkg",
+    ],
+)
+def test_requirements_given_with_a_run_name_no_local_package(item: str) -> None:
+    with pytest.raises(InvalidRunSpecError, match="an option or a local path"):
+        RunSpec("p", requirements=[item]).validate()
+    RunSpec("p", requirements=["x @ https://example.org/x-1.0-py3-none-any.whl"]).validate()
