@@ -132,7 +132,8 @@ def script_folder(script: Path, *, skip: Path | None = None) -> tuple[Path | Non
         return None, 0, f"its folder, {folder}, holds your home folder"
     files, size = _measure(folder, skip)
     if files > SCRIPT_FOLDER_MAX_FILES:
-        return None, 0, f"its folder holds more than {SCRIPT_FOLDER_MAX_FILES:,} files"
+        what = f"{SCRIPT_FOLDER_MAX_FILES:,} files and folders"
+        return None, 0, f"its folder holds more than {what}"
     if size > SCRIPT_FOLDER_MAX_BYTES:
         limit = SCRIPT_FOLDER_MAX_BYTES // (1024 * 1024)
         return None, 0, f"its folder holds more than {limit} MiB"
@@ -140,7 +141,8 @@ def script_folder(script: Path, *, skip: Path | None = None) -> tuple[Path | Non
 
 
 def _measure(folder: Path, skip: Path | None) -> tuple[int, int]:
-    """Files and bytes a project copy of ``folder`` would take, counted until past a cap."""
+    """Entries (files and folders) and bytes a project copy of ``folder`` would take, counted
+    until past a cap: 30,000 empty folders cost a copy as much as 30,000 files."""
     from .projectfiles import ignored_dir_name
 
     skip_real = str(skip.resolve()) if skip is not None else None
@@ -151,6 +153,9 @@ def _measure(folder: Path, skip: Path | None) -> tuple[int, int]:
             for d in dirnames
             if not ignored_dir_name(d) and os.path.realpath(os.path.join(dirpath, d)) != skip_real
         ]
+        files += len(dirnames)
+        if files > SCRIPT_FOLDER_MAX_FILES:
+            return files, size
         for name in filenames:
             if name.endswith(".pyc"):
                 continue

@@ -72,9 +72,19 @@ def test_a_script_in_a_crowded_folder_is_copied_alone_with_a_warning(
     (warning,) = handle.record.warnings
     assert warning == (
         f"only hello.py was copied: its folder holds more than {SCRIPT_FOLDER_MAX_FILES:,} "
-        "files; pass the folder to include it all"
+        "files and folders; pass the folder to include it all"
     )
     assert f"pyrunner: project: {warning}\n" in handle.log_text()
+
+
+def test_a_script_beside_many_empty_folders_is_copied_alone(home: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "crowded"
+    for n in range(SCRIPT_FOLDER_MAX_FILES + 1):
+        (folder / f"d{n}").mkdir(parents=True)
+    (folder / "hello.py").write_text("print('alone')\n")
+    handle = run_project(folder / "hello.py")
+    assert [p.name for p in handle.project_dir.iterdir()] == ["hello.py"]
+    assert "files and folders" in handle.record.warnings[0]
 
 
 def test_a_script_in_the_home_folder_is_copied_alone(
