@@ -15,6 +15,7 @@ import os
 import selectors
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -23,6 +24,10 @@ from .errors import BuildCancelled, EnvironmentBuildError
 Log = Callable[[str], None]
 ShouldStop = Callable[[], bool]
 REQUIREMENTS_NAME = "pyrunner-requirements.txt"
+
+
+#: after the installer exits, how long a process it left may keep its output open
+LINGER = 0.5
 
 
 class Installer:
@@ -86,7 +91,7 @@ class Installer:
         assert proc.stdout is not None
         finished = False
         try:
-            output = self._relay(proc.stdout.fileno())
+            output = self._relay(proc.stdout.fileno(), proc)
             returncode = proc.wait()
             finished = True
         finally:
@@ -113,15 +118,22 @@ class Installer:
         if run_id:
             kill_run(run_id, grace=0.5)
 
-    def _relay(self, fd: int) -> bytearray:
-        """Everything the installer prints, each line passed to the log as it comes."""
+    def _relay(self, fd: int, proc: subprocess.Popen[bytes]) -> bytearray:
+        """Everything the installer prints, each line passed to the log as it comes, until
+        the pipe closes or, ``LINGER`` seconds after the installer has exited, a process it
+        left behind (a build backend's daemon) still holds the pipe open."""
         output = bytearray()
         pending = b""
+        exited_at: float | None = None
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
             while True:
                 if self.should_stop is not None and self.should_stop():
                     raise BuildCancelled()
+                if proc.poll() is not None:
+                    exited_at = exited_at or time.monotonic()
+                    if time.monotonic() - exited_at > LINGER:
+                        break
                 if not sel.select(timeout=0.1):
                     continue
                 data = os.read(fd, 65536)

@@ -323,3 +323,22 @@ def test_the_bytecode_helper_does_not_carry_the_runs_marker(tmp_path: Path) -> N
     finally:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
+
+
+def test_a_step_whose_leftover_holds_the_output_open_ends_with_the_step(tmp_path: Path) -> None:
+    """A build backend's daemon that keeps the installer's stdout must not hold the build."""
+    import signal
+    import time as clock
+
+    from jupyter_pyrunner.installer import Installer
+
+    pidfile = tmp_path / "daemon.pid"
+    installer = Installer(None, dict(os.environ))
+    started = clock.monotonic()
+    try:
+        out = installer.call(
+            ["/bin/sh", "-c", f"echo built; (sleep 30 & echo $! > {pidfile})"], "a step"
+        )
+        assert out.strip() == "built" and clock.monotonic() - started < 5
+    finally:
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
