@@ -13,7 +13,9 @@ JSON document or browser can carry that name. So:
 - zips, copies and JSON listings (``files_json``) hold ``stored_paths`` names: each undecodable
   byte becomes U+FFFD (``�``), a character every file system and zip tool accepts. Should that
   name be taken in its folder (by another file, or a folder), `` (2)``, `` (3)`` ... is added
-  before the suffix, so two files never share a name. Valid names are never changed.
+  before the suffix, so two files never share a name. U+FFFD takes 3 bytes where the bad byte
+  took 1, so such a name is cut (before its suffix) to the 255 bytes file systems allow.
+  Valid names are never changed.
 - terminals and notebook views show ``shown_name``: control characters escaped (``\n``,
   ``\x1b``...), so a name cannot break a line or send escape sequences, and undecodable bytes as
   ``\xNN``, so the user sees which byte it is.
@@ -29,15 +31,19 @@ import shutil
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from ._core import Record
 from .errors import OutputNotFoundError, OutputsReplacedError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from zipfile import ZipFile
+
     from .workfiles import ProjectFiles
 
 __all__ = [
+    "CopyResult",
     "OutputFile",
     "OutputNotFoundError",
     "OutputsReplacedError",
@@ -47,6 +53,8 @@ __all__ = [
     "iter_zip",
     "list_outputs",
     "mime_type",
+    "open_beneath",
+    "open_output",
     "project_folder_name",
     "resolve_output",
     "shown_name",
@@ -118,12 +126,20 @@ def shown_name(path: str) -> str:
     return "".join(ch if ch.isprintable() else _escaped(ch) for ch in path)
 
 
+#: the longest file name (one path component) most file systems and zip tools take, in bytes
+NAME_MAX = 255
+
+
 def _numbered(name: str, n: int) -> str:
-    """``name`` with `` (n)`` before its suffix: ``a.txt`` → ``a (2).txt``."""
+    """``name`` with `` (n)`` before its suffix (``a.txt`` → ``a (2).txt``; n 1: no number),
+    its stem cut so that the whole takes at most ``NAME_MAX`` bytes in UTF-8 (a name whose
+    bad bytes became U+FFFD, 3 bytes each, may have grown past it)."""
     stem, dot, suffix = name.rpartition(".")
-    if not stem or not dot:  # no suffix, or a name such as ".env"
-        return f"{name} ({n})"
-    return f"{stem} ({n}).{suffix}"
+    if not stem or not dot or len(suffix.encode()) > NAME_MAX // 2:
+        stem, suffix = name, ""  # no suffix, a name such as ".env", or no sensible one
+    tail = (f" ({n})" if n > 1 else "") + (f".{suffix}" if suffix else "")
+    room = NAME_MAX - len(tail.encode())
+    return stem.encode()[:room].decode("utf-8", "ignore") + tail
 
 
 def stored_paths(paths: Iterable[str]) -> dict[str, str]:
@@ -151,7 +167,8 @@ def stored_paths(paths: Iterable[str]) -> dict[str, str]:
             if true_path not in mapped:
                 parent = mapped[true_parent]
                 used = taken.setdefault(parent, set())
-                base = name = _replaced(part)
+                base = _replaced(part)
+                name = _numbered(base, 1)  # cut to NAME_MAX bytes
                 n = last.get((parent, base), 1)  # many alike: no search from 2 each time
                 while name in used:
                     n += 1
@@ -225,6 +242,57 @@ def resolve_output(root: Path, relpath: str) -> Path:
     return real
 
 
+def open_output(root: Path, relpath: str) -> BinaryIO:
+    """One output file, open for reading (``..``, absolute paths, links and special files are
+    refused with ``OutputNotFoundError``). What is read is the file found when opening, even if
+    the program swaps a folder for a link right after (see ``open_beneath``)."""
+    parts = PurePosixPath(relpath.replace("\\", "/")).parts
+    if not parts or relpath.startswith("/") or any(p in ("..", "") for p in parts):
+        raise OutputNotFoundError(f"no output '{relpath}'")
+    real_root = _trusted_root(root)
+    try:
+        if real_root is None:
+            raise OSError(errno.ELOOP, "the output folder was replaced by a link")
+        return open_beneath(real_root, "/".join(parts))
+    except OSError:
+        raise OutputNotFoundError(f"no output '{relpath}'") from None
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def open_beneath(root: Path, relpath: str) -> BinaryIO:
+    """The regular file ``relpath`` (POSIX, relative) of the folder ``root``, open for reading.
+
+    A path checked earlier is no promise: the program may have replaced one of its folders by
+    a link to ``/etc`` since. So each folder is opened relative to the one before it, from
+    ``root`` down, and neither they nor the file may be a link (``O_NOFOLLOW``); the file must
+    be a regular one (``O_NONBLOCK``: a pipe does not make the open wait). ``OSError`` if not:
+    ``ELOOP`` for a link, ``ENOENT`` for a file gone, ``EINVAL`` for a special file.
+    """
+    parts = relpath.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise OSError(errno.EINVAL, "not a path inside the folder", relpath)
+    folder = os.open(root, _DIR_FLAGS)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, _DIR_FLAGS, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        fd = os.open(parts[-1], _FILE_FLAGS, dir_fd=folder)
+    finally:
+        os.close(folder)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", relpath)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def project_folder_name(root: Path) -> str:
     """The folder of a copy or zip that holds the files written beside the code: ``project``,
     unless the output folder ``root`` has an entry of that name (then ``project (2)`` ...)."""
@@ -235,19 +303,81 @@ def project_folder_name(root: Path) -> str:
     return name
 
 
-def copy_outputs(
-    root: Path, target: Path, project_files: ProjectFiles | None = None
-) -> tuple[int, int]:
-    """Copy the output folder ``root`` into ``target``; returns (files copied, bytes copied).
+#: one file of a copy or a zip: the folder it is read from, its path there, its stored name
+_Entry = tuple[Path, str, str]
+
+
+def _entries(real: Path | None, project_files: ProjectFiles | None) -> list[_Entry]:
+    """What a copy or a zip of the output folder ``real`` holds, listed once: the outputs at
+    their ``stored_paths``, then (with ``project_files``) the files written beside the code."""
+    if real is None:
+        return []
+    listed = list_outputs(real)
+    names = stored_paths(item.path for item in listed)
+    entries = [(real, item.path, names[item.path]) for item in listed]
+    if project_files is not None:
+        project_root, written = project_files.listing()
+        if project_root is not None:
+            folder = project_folder_name(real)
+            names = stored_paths(item.path for item in written)
+            entries += [(project_root, f.path, f"{folder}/{names[f.path]}") for f in written]
+    return entries
+
+
+def _why(exc: OSError) -> str:
+    """Why a file listed could not be copied or zipped, in a few words."""
+    if exc.errno == errno.ENOENT:
+        return "gone since it was listed"
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+        return "replaced by a link since it was listed"
+    return exc.strerror or str(exc)
+
+
+class CopyResult(tuple[int, int]):
+    """What ``copy_outputs`` did: (files copied, bytes copied), as a pair, and ``skipped``,
+    the files listed that could not be copied, each as (stored name, why). One bad file (gone,
+    swapped for a link, a name the target takes not) never stops the copy of the others."""
+
+    skipped: tuple[tuple[str, str], ...]
+
+    def __new__(cls, files: int, size: int, skipped: Iterable[tuple[str, str]] = ()) -> CopyResult:
+        made = super().__new__(cls, (files, size))
+        made.skipped = tuple(skipped)
+        return made
+
+    @property
+    def files(self) -> int:
+        return self[0]
+
+    @property
+    def size(self) -> int:
+        return self[1]
+
+    def problem(self, to: object = None, shown: int = 5) -> str | None:
+        """The files not copied (``to`` the folder, if given), in one line for a warning; None
+        when every file was."""
+        if not self.skipped:
+            return None
+        names = ", ".join(f"{shown_name(name)} ({why})" for name, why in self.skipped[:shown])
+        more = f" and {len(self.skipped) - shown} more" if len(self.skipped) > shown else ""
+        where = f" to {shown_name(str(to))}" if to is not None else ""
+        return f"{len(self.skipped)} file(s) could not be copied{where}: {names}{more}"
+
+
+def copy_outputs(root: Path, target: Path, project_files: ProjectFiles | None = None) -> CopyResult:
+    """Copy the output folder ``root`` into ``target``; returns (files copied, bytes copied),
+    a ``CopyResult`` whose ``skipped`` tells the files that could not be copied.
 
     ``target`` and its parents are created if needed. Files already in ``target`` are kept,
     except those with the path of an output, which are replaced; folders are merged. What is
     copied is what ``list_outputs`` lists (regular files) and the folders holding them; empty
     folders (the unused ``OUTPUT_n`` port folders every run has, for one) are left out.
     Symbolic links (and other special files) are skipped: neither followed nor copied, so the
-    copy never holds anything from outside the output folder nor a link pointing out of it.
-    A program that replaced its whole output folder by a link gets ``OutputsReplacedError``,
-    and nothing is copied; a missing output folder copies nothing.
+    copy never holds anything from outside the output folder nor a link pointing out of it
+    (each file is opened with ``open_beneath``, so a folder swapped for a link is not followed
+    either). A file that cannot be copied (gone, swapped, refused by the target) is skipped
+    and named in ``skipped``. A program that replaced its whole output folder by a link gets
+    ``OutputsReplacedError``, and nothing is copied; a missing output folder copies nothing.
 
     With ``project_files``, the files the program wrote beside its code are copied too, into
     ``target/project/`` (see ``project_folder_name``), with the same care for links. Names that
@@ -258,68 +388,31 @@ def copy_outputs(
         raise OutputsReplacedError(f"{root} was replaced by a link: the outputs are not copied")
     target.mkdir(parents=True, exist_ok=True)
     files = size = 0
-    if os.path.isdir(real):
-        files, size = _copy_tree(real, target)
-    if project_files is not None:
-        more, more_size = _copy_project_files(project_files, target / project_folder_name(real))
-        files, size = files + more, size + more_size
-    return files, size
-
-
-def _copy_tree(real: Path, target: Path) -> tuple[int, int]:
-    """Copy the files ``list_outputs`` lists, under their ``stored_paths`` names (a file that
-    appeared after the listing is left out: its name could take one given to another)."""
-    names = stored_paths(item.path for item in list_outputs(real))
-    files = size = 0
-    # fwalk opens each folder relative to its parent and does not enter links to folders, so
-    # a folder swapped for a link while the copy runs is not followed either
-    for dirpath, _dirnames, filenames, dir_fd in os.fwalk(real):
-        folder = os.path.relpath(dirpath, real)
-        for name in sorted(filenames):
-            stored = names.get(name if folder == "." else f"{folder}/{name}")
-            if stored is None:
-                continue
-            dest = target.joinpath(*stored.split("/"))
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            copied = _copy_file(name, dir_fd, dest)
-            if copied is not None:
-                files += 1
-                size += copied
-    return files, size
-
-
-def _copy_project_files(project_files: ProjectFiles, target: Path) -> tuple[int, int]:
-    sources = project_files.sources()
-    names = stored_paths(item.path for item, _source in sources)
-    files = size = 0
-    for item, source in sources:
-        dest = target.joinpath(*names[item.path].split("/"))
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        copied = _copy_file(str(source), None, dest)
-        if copied is not None:
+    skipped: list[tuple[str, str]] = []
+    for folder, path, stored in _entries(real if os.path.isdir(real) else None, project_files):
+        try:
+            src = open_beneath(folder, path)
+        except OSError as exc:
+            skipped.append((stored, _why(exc)))
+            continue
+        try:
+            with src:
+                size += _copy_file(src, target.joinpath(*stored.split("/")))
             files += 1
-            size += copied
-    return files, size
+        except OSError as exc:  # the target refused it (a name too long, a folder there...)
+            skipped.append((stored, exc.strerror or str(exc)))
+    return CopyResult(files, size, skipped)
 
 
-def _copy_file(name: str, dir_fd: int | None, dest: Path) -> int | None:
-    """Copy the regular file ``name`` of the folder ``dir_fd`` (or the path ``name``) to
-    ``dest`` (its size), or skip it (None) when it is a link or a special file."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.ENOENT):  # a link, a socket, or gone
-            return None
-        raise
-    with os.fdopen(fd, "rb") as src:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        if dest.is_symlink() or dest.is_file():
-            dest.unlink()  # replaced, never written through (a link there may lead anywhere)
-        with open(dest, "wb") as out:
-            shutil.copyfileobj(src, out, 1 << 20)
-            copied = out.tell()
+def _copy_file(src: BinaryIO, dest: Path) -> int:
+    """Copy the open file ``src`` to ``dest``, with its mode and times; returns its size."""
+    st = os.fstat(src.fileno())
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_symlink() or dest.is_file():
+        dest.unlink()  # replaced, never written through (a link there may lead anywhere)
+    with open(dest, "wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+        copied = out.tell()
     os.chmod(dest, st.st_mode & 0o777)
     os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
     return copied
@@ -347,6 +440,10 @@ class _Spool:
         return data
 
 
+#: the note a zip holds when files listed could not be put in it
+MISSING_NAME = "MISSING.txt"
+
+
 def iter_zip(
     root: Path, piece: int = 1 << 20, project_files: ProjectFiles | None = None
 ) -> Iterator[bytes]:
@@ -354,27 +451,46 @@ def iter_zip(
 
     With ``project_files``, the files written beside the code are in it too, under
     ``project/`` (see ``project_folder_name``). Names that are not UTF-8 are stored as
-    ``stored_paths`` gives them.
+    ``stored_paths`` gives them. Each file is opened with ``open_beneath`` when its turn comes:
+    one that is gone or was swapped for a link since the listing is left out, and named in a
+    ``MISSING.txt`` at the top of the zip (and its comment): the zip is sent as it is made,
+    so the stream must go on to a whole archive.
     """
     import zipfile
 
-    listed = list_outputs(root)
-    names = stored_paths(item.path for item in listed)
-    entries = [(root / item.path, names[item.path]) for item in listed]
-    if project_files is not None:
-        folder = project_folder_name(root)
-        sources = project_files.sources()
-        names = stored_paths(item.path for item, _src in sources)
-        entries += [(src, f"{folder}/{names[item.path]}") for item, src in sources]
+    entries = _entries(_trusted_root(root), project_files)
+    skipped: list[tuple[str, str]] = []
     spool = _Spool()
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-        for source, name in entries:
-            with open(source, "rb") as src, zf.open(name, "w", force_zip64=True) as dst:
-                while block := src.read(piece):
-                    dst.write(block)
-                    if data := spool.take():
-                        yield data
+        for folder, path, stored in entries:
+            try:
+                src = open_beneath(folder, path)
+            except OSError as exc:
+                skipped.append((stored, _why(exc)))
+                continue
+            with src, zf.open(stored, "w", force_zip64=True) as dst:
+                try:
+                    while block := src.read(piece):
+                        dst.write(block)
+                        if data := spool.take():
+                            yield data
+                except OSError as exc:  # kept as far as it could be read
+                    skipped.append((stored, f"cut short: {exc.strerror or exc}"))
             if data := spool.take():
                 yield data
+        if skipped:
+            _write_missing(zf, skipped, {stored.split("/")[0] for _f, _p, stored in entries})
     if data := spool.take():
         yield data
+
+
+def _write_missing(zf: ZipFile, skipped: list[tuple[str, str]], taken: set[str]) -> None:
+    """Name the files left out of the zip in a note at its top (a free name) and its comment."""
+    name, n = MISSING_NAME, 1
+    while name in taken:
+        n += 1
+        name = _numbered(MISSING_NAME, n)
+    lines = [f"{len(skipped)} file(s) could not be put in this zip:"]
+    lines += [f"{stored}: {why}" for stored, why in skipped]
+    zf.writestr(name, "\n".join(lines) + "\n")
+    zf.comment = f"{len(skipped)} file(s) left out: see {name}".encode()

@@ -25,6 +25,7 @@ import os
 import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from .errors import OutputNotFoundError
 from .projectfiles import IGNORED_DIRS, ignored_dir_name, is_ignored
@@ -40,6 +41,7 @@ __all__ = [
     "SNAPSHOT_NAME",
     "ProjectFiles",
     "changed_files",
+    "open_changed_file",
     "resolve_changed_file",
     "take_snapshot",
 ]
@@ -233,6 +235,29 @@ def resolve_changed_file(project: Path, run_dir: Path, relpath: str) -> Path:
     return real
 
 
+def open_changed_file(project: Path, run_dir: Path, relpath: str) -> BinaryIO:
+    """One file the program wrote beside its code, open for reading: what
+    ``resolve_changed_file`` allows, opened with ``outputs.open_beneath`` (no link followed,
+    even one swapped in after the check) and judged changed on the file opened itself."""
+    from .outputs import open_beneath
+
+    real = resolve_changed_file(project, run_dir, relpath)
+    root = _trusted_project(project, run_dir)
+    snapshot = _read_snapshot(run_dir)
+    if root is None or snapshot is None:
+        raise OutputNotFoundError(f"no file '{relpath}' written beside the code")
+    rel = real.relative_to(root).as_posix()
+    try:
+        f = open_beneath(root, rel)
+    except OSError:
+        raise OutputNotFoundError(f"no file '{relpath}' written beside the code") from None
+    st = os.fstat(f.fileno())
+    if not _changed(_Entry(rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns), snapshot):
+        f.close()
+        raise OutputNotFoundError(f"no file '{relpath}' written beside the code")
+    return f
+
+
 class ProjectFiles:
     """One run's files written beside the code: its project folder and its run folder (which
     holds the snapshot). What the faces, the copies and the zip take."""
@@ -271,16 +296,13 @@ class ProjectFiles:
         """See ``resolve_changed_file``."""
         return resolve_changed_file(self.project, self.run_dir, relpath)
 
-    def sources(self) -> list[tuple[OutputFile, Path]]:
-        """Each changed file with its real path, for a copy or a zip: the snapshot is read
-        once, and a file that became a link or left the folder since it was listed is left out."""
+    def open(self, relpath: str) -> BinaryIO:
+        """See ``open_changed_file``."""
+        return open_changed_file(self.project, self.run_dir, relpath)
+
+    def listing(self) -> tuple[Path | None, list[OutputFile]]:
+        """The project folder (None if it was replaced by a link) and the files changed in it,
+        for a copy or a zip, which open each with ``outputs.open_beneath``: a file that became
+        a link, or whose folder did, since it was listed is then refused, not followed."""
         root = _trusted_project(self.project, self.run_dir)
-        if root is None:
-            return []
-        found: list[tuple[OutputFile, Path]] = []
-        for item in self.files():
-            try:
-                found.append((item, _resolve(root, item.path)))
-            except (OutputNotFoundError, OSError):
-                continue
-        return found
+        return root, (self.files() if root is not None else [])

@@ -85,3 +85,52 @@ def test_notebook_views_show_odd_names_readably_and_zip_them(home: Path, tmp_pat
             "project/bad\ufffdname.txt",
             "project/line\nbreak\x1b[31m.txt",
         ]
+
+
+# -- names that grow past what a file system takes -----------------------------------------------
+def test_stored_names_of_long_names_that_are_not_utf8_keep_within_255_bytes() -> None:
+    long = [os.fsdecode(b"\xff" * 255), os.fsdecode(b"\xfe" * 255)]
+    with_suffix = [os.fsdecode(b"\xff" * 200 + b".csv"), os.fsdecode(b"\xfe" * 200 + b".csv")]
+    deep = os.fsdecode(b"\xff" * 255 + b"/" + b"\xfd" * 255)
+    stored = stored_paths([*long, *with_suffix, deep])
+
+    for name in stored.values():
+        assert all(len(part.encode()) <= 255 for part in name.split("/")), name
+    assert len(set(stored.values())) == 5
+    assert stored[long[1]] == "\ufffd" * 85  # b"\xfe" sorts first: it keeps the plain name
+    assert stored[long[0]] == "\ufffd" * 83 + " (2)"
+    assert stored[with_suffix[0]].endswith(" (2).csv")
+    assert stored[deep].split("/")[0] == stored[long[0]]  # the folder keeps its one name
+
+
+def test_long_names_that_are_not_utf8_are_copied_and_zipped_whole(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from jupyter_pyrunner.outputs import copy_outputs, iter_zip
+    from jupyter_pyrunner.workfiles import take_snapshot
+
+    run_dir = tmp_path / "run"
+    project = run_dir / "inputs" / "input_1"
+    project.mkdir(parents=True)
+    (project / "main.py").write_text("print()\n")
+    (run_dir / "outputs").mkdir()
+    take_snapshot(project, run_dir)
+    for name in (b"\xff" * 255, b"\xfe" * 251 + b".txt", b"ok.txt"):
+        (project / os.fsdecode(name)).write_bytes(name[:3])
+    beside = ProjectFiles(project, run_dir)
+
+    copied = copy_outputs(run_dir / "outputs", tmp_path / "copy", beside)
+
+    assert copied == (3, 9) and copied.skipped == ()
+    assert len(list((tmp_path / "copy" / "project").iterdir())) == 3
+
+    (tmp_path / "outputs.zip").write_bytes(
+        b"".join(iter_zip(run_dir / "outputs", project_files=beside))
+    )
+    subprocess.run(
+        [sys.executable, "-m", "zipfile", "-e", str(tmp_path / "outputs.zip"), str(tmp_path / "x")],
+        check=True,
+    )
+    extracted = sorted(p.name for p in (tmp_path / "x" / "project").iterdir())
+    assert extracted == sorted(p.name for p in (tmp_path / "copy" / "project").iterdir())

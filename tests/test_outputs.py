@@ -169,3 +169,140 @@ def test_the_json_listing_gives_the_names_of_the_zip(tmp_path: Path) -> None:
     listed = files_json(list_outputs(_odd_output_folder(tmp_path)))
     assert sorted(f["path"] for f in listed) == sorted(ODD_STORED)
     json.dumps(listed, ensure_ascii=False).encode("utf-8")  # no lone surrogate left
+
+
+# -- files that change between the listing and the reading -------------------------------------
+def _zip_names(data: bytes) -> dict[str, bytes]:
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def _swap_for_link(folder: Path, to: Path) -> None:
+    """What a program may do while its outputs are read: put a link where a folder was."""
+    folder.rename(folder.with_name(folder.name + ".old"))
+    folder.symlink_to(to, target_is_directory=True)
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    """A folder outside the run with a file of the name the program wrote (as /etc/hostname)."""
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "hostname").write_text("private")
+    return folder
+
+
+def test_a_folder_swapped_for_a_link_after_the_listing_is_not_zipped_through(
+    tmp_path: Path, secret: Path
+) -> None:
+    out = tmp_path / "outputs"
+    (out / "sub").mkdir(parents=True)
+    (out / "a.txt").write_text("first")
+    (out / "sub" / "hostname").write_text("mine")
+    pieces = iter_zip(out)
+    first = next(pieces)  # listed, and a.txt begun
+    _swap_for_link(out / "sub", secret)
+
+    names = _zip_names(first + b"".join(pieces))
+
+    assert b"private" not in names.values()
+    assert names["a.txt"] == b"first"
+    assert "sub/hostname" not in names
+    assert names["MISSING.txt"] == (
+        b"1 file(s) could not be put in this zip:\nsub/hostname: replaced by a link since it"
+        b" was listed\n"
+    )
+
+
+def test_a_file_deleted_while_zipping_is_left_out_and_the_zip_stays_whole(
+    tmp_path: Path,
+) -> None:
+    import io
+    import zipfile
+
+    out = tmp_path / "outputs"
+    out.mkdir()
+    for name in ("a.bin", "b.bin", "c.bin"):
+        (out / name).write_bytes(os.urandom(3 << 20))
+    (out / "MISSING.txt").write_text("an output of this name")
+    pieces = iter_zip(out)
+    first = next(pieces)
+    (out / "b.bin").unlink()
+
+    data = first + b"".join(pieces)
+
+    names = _zip_names(data)
+    assert sorted(names) == ["MISSING (2).txt", "MISSING.txt", "a.bin", "c.bin"]
+    assert names["MISSING.txt"] == b"an output of this name"
+    assert b"b.bin: gone since it was listed" in names["MISSING (2).txt"]
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.testzip() is None
+        assert zf.comment == b"1 file(s) left out: see MISSING (2).txt"
+
+
+def test_a_copy_does_not_follow_a_folder_swapped_for_a_link_after_the_listing(
+    tmp_path: Path, secret: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_pyrunner import outputs
+
+    out = tmp_path / "outputs"
+    (out / "sub").mkdir(parents=True)
+    (out / "sub" / "hostname").write_text("mine")
+    (out / "z.txt").write_text("z")
+    listing = outputs.list_outputs
+
+    def list_then_swap(root: Path) -> list:
+        listed = listing(root)
+        if (out / "sub").is_dir() and not (out / "sub").is_symlink():
+            _swap_for_link(out / "sub", secret)
+        return listed
+
+    monkeypatch.setattr(outputs, "list_outputs", list_then_swap)
+    copied = copy_outputs(out, tmp_path / "copy")
+
+    assert _tree(tmp_path / "copy") == {"z.txt": b"z"}
+    assert copied == (1, 1)
+    assert copied.skipped == (("sub/hostname", "replaced by a link since it was listed"),)
+
+
+def test_one_file_the_target_refuses_is_skipped_and_reported_the_rest_copied(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "outputs"
+    out.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (out / name).write_text(name)
+    target = tmp_path / "copy"
+    (target / "b.txt").mkdir(parents=True)  # the user's folder, where an output goes
+
+    copied = copy_outputs(out, target)
+
+    assert copied == (2, 10)
+    assert (target / "a.txt").read_text() == "a.txt" and (target / "c.txt").read_text() == "c.txt"
+    assert copied.skipped == (("b.txt", "Is a directory"),)
+    assert copied.problem() == "1 file(s) could not be copied: b.txt (Is a directory)"
+    assert copied.problem(to="/x") == "1 file(s) could not be copied to /x: b.txt (Is a directory)"
+
+
+def test_one_output_is_opened_never_through_a_link_swapped_in_after_the_listing(
+    tmp_path: Path, secret: Path
+) -> None:
+    from jupyter_pyrunner.outputs import OutputNotFoundError, open_output
+
+    out = tmp_path / "outputs"
+    (out / "sub").mkdir(parents=True)
+    (out / "sub" / "hostname").write_text("mine")
+    (out / "fifo").parent.mkdir(exist_ok=True)
+    os.mkfifo(out / "fifo")
+    assert [f.path for f in list_outputs(out)] == ["sub/hostname"]
+    with open_output(out, "sub/hostname") as f:
+        assert f.read() == b"mine"
+
+    _swap_for_link(out / "sub", secret)
+
+    for path in ("sub/hostname", "fifo", "sub/../sub/hostname", "/etc/hostname"):
+        with pytest.raises(OutputNotFoundError, match="no output"):
+            open_output(out, path).close()

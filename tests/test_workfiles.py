@@ -323,3 +323,70 @@ def test_a_snapshot_with_more_records_than_pyrunner_writes_is_ignored(tmp_path: 
         text = b"pyrunner-project-snapshot 1\n" + header + b"\n" + records
         (run_dir / SNAPSHOT_NAME).write_bytes(zlib.compress(text))
         assert changed_files(project, run_dir) == []
+
+
+# -- files beside the code that change between the listing and the reading ---------------------
+def _swap_for_link(folder: Path, to: Path) -> None:
+    folder.rename(folder.with_name(folder.name + ".old"))
+    folder.symlink_to(to, target_is_directory=True)
+
+
+@pytest.fixture
+def swapped(run_dir: Path, tmp_path: Path) -> tuple[ProjectFiles, Path]:
+    """A run that wrote ``a.txt`` and ``res/hostname`` beside its code, and a folder outside
+    with a ``hostname`` of its own (as /etc)."""
+    project = project_of(run_dir)
+    take_snapshot(project, run_dir)
+    (project / "a.txt").write_text("first")
+    (project / "res").mkdir()
+    (project / "res" / "hostname").write_text("mine")
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "hostname").write_text("private")
+    return ProjectFiles(project, run_dir), etc
+
+
+def test_a_zip_never_follows_a_project_folder_swapped_for_a_link_after_the_listing(
+    swapped: tuple[ProjectFiles, Path], run_dir: Path
+) -> None:
+    beside, etc = swapped
+    pieces = iter_zip(run_dir / "outputs", project_files=beside)
+    first = next(pieces)  # listed, project/a.txt begun
+    _swap_for_link(beside.project / "res", etc)
+
+    with zipfile.ZipFile(io.BytesIO(first + b"".join(pieces))) as zf:
+        assert sorted(zf.namelist()) == ["MISSING.txt", "project/a.txt"]
+        assert b"project/res/hostname: replaced by a link" in zf.read("MISSING.txt")
+
+
+def test_a_copy_never_follows_a_project_folder_swapped_for_a_link_after_the_listing(
+    swapped: tuple[ProjectFiles, Path], run_dir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    beside, etc = swapped
+    listing = ProjectFiles.files
+
+    def list_then_swap(self: ProjectFiles) -> list:
+        listed = listing(self)
+        _swap_for_link(beside.project / "res", etc)
+        return listed
+
+    monkeypatch.setattr(ProjectFiles, "files", list_then_swap)
+    copied = copy_outputs(run_dir / "outputs", tmp_path / "copy", beside)
+
+    assert copied == (1, 5)
+    assert copied.skipped == (("project/res/hostname", "replaced by a link since it was listed"),)
+    assert not (tmp_path / "copy" / "project" / "res").exists()
+
+
+def test_one_file_beside_the_code_is_opened_never_through_a_swapped_link(
+    swapped: tuple[ProjectFiles, Path],
+) -> None:
+    beside, etc = swapped
+    with beside.open("res/hostname") as f:
+        assert f.read() == b"mine"
+    with pytest.raises(OutputNotFoundError):
+        beside.open("main.py")  # the project's own code
+    _swap_for_link(beside.project / "res", etc)
+    with pytest.raises(OutputNotFoundError):
+        beside.open("res/hostname")

@@ -8,7 +8,9 @@ routes are listed in ``app.py``.
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
+from typing import BinaryIO
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
@@ -22,8 +24,8 @@ from ..outputs import (
     iter_zip,
     list_outputs,
     mime_type,
+    open_output,
     project_folder_name,
-    resolve_output,
 )
 from ..workfiles import ProjectFiles
 from .base import AUTH_RESOURCE, PyRunnerHandler, domain_errors, http_error
@@ -287,18 +289,23 @@ class OutputFileHandler(PyRunnerHandler):
         await self.run_record(run_id)
         store = self.manager.store
         section = self.get_argument("section", "outputs")
+        # the file is opened once, never through a link (one swapped in after the listing
+        # included), and what was opened is what is sent
         if section == "project":
             beside = await asyncio.to_thread(ProjectFiles.of_run, store, run_id)
-            real = await asyncio.to_thread(beside.resolve, path)
+            opened = await asyncio.to_thread(beside.open, path)
         elif section == "outputs":
-            real = resolve_output(store.outputs_dir(run_id), path)
+            opened = await asyncio.to_thread(open_output, store.outputs_dir(run_id), path)
         else:
             raise web.HTTPError(400, log_message="'section' is 'outputs' or 'project'")
+        name = path.rstrip("/").rsplit("/", 1)[-1]
         disposition = (
             "attachment" if self.get_argument("download", "0") in ("1", "true") else "inline"
         )
-        self.set_header("Content-Disposition", _disposition(disposition, real.name))
-        await _send_file(self, real, mime_type(real.name), real.stat().st_size)
+        with opened:
+            self.set_header("Content-Disposition", _disposition(disposition, name))
+            size = os.fstat(opened.fileno()).st_size
+            await _send_open_file(self, opened, mime_type(name), size)
 
 
 class OutputsZipHandler(PyRunnerHandler):
@@ -327,19 +334,28 @@ class OutputsZipHandler(PyRunnerHandler):
 
 async def _send_file(handler: PyRunnerHandler, path: Path, content_type: str, size: int) -> None:
     """The first ``size`` bytes of the file, sent in blocks of 1 MiB (``size`` 0: no file needed)."""
+    if not size:
+        await _send_open_file(handler, None, content_type, 0)
+        return
+    with open(path, "rb") as f:
+        await _send_open_file(handler, f, content_type, size)
+
+
+async def _send_open_file(
+    handler: PyRunnerHandler, f: BinaryIO | None, content_type: str, size: int
+) -> None:
+    """The first ``size`` bytes of the open file ``f``, sent in blocks of 1 MiB."""
     handler.set_header("Content-Type", content_type)
     handler.set_header("X-Content-Type-Options", "nosniff")
     handler.set_header("Content-Length", str(size))
-    if size:
-        with open(path, "rb") as f:
-            left = size
-            while left > 0:
-                block = await asyncio.to_thread(f.read, min(left, 1 << 20))
-                if not block:
-                    break
-                left -= len(block)
-                handler.write(block)
-                await handler.flush()
+    left = size if f is not None else 0
+    while f is not None and left > 0:
+        block = await asyncio.to_thread(f.read, min(left, 1 << 20))
+        if not block:
+            break
+        left -= len(block)
+        handler.write(block)
+        await handler.flush()
     handler.finish(set_content_type=content_type)  # (an API handler would say JSON otherwise)
 
 
