@@ -456,10 +456,10 @@ class Supervisor:
 
         try:
             project_files = ProjectFiles.of_run(self.store, self.run_id)
-            copy_outputs(self.store.outputs_dir(self.run_id), Path(target), project_files)
+            copied = copy_outputs(self.store.outputs_dir(self.run_id), Path(target), project_files)
         except (OSError, ValueError) as exc:  # OutputsReplacedError is one; a bad name
             return f"the outputs could not be copied to {target}: {exc}"
-        return None
+        return copied.problem(to=target)  # None when every file was copied
 
 
 def main(argv: list[str] | None = None) -> int:

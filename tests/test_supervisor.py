@@ -585,3 +585,24 @@ def test_a_tqdm_bar_drives_the_progress(home: Path, project) -> None:
     assert final.status is RunStatus.FAILED and final.exit_code == 3, final.message
     assert final.progress is not None and 0.5 <= final.progress <= 0.7
     assert {0.2, 0.3, 0.4} <= {round(v, 2) for v in seen if v is not None}
+
+
+def test_outputs_that_cannot_be_copied_are_named_in_a_warning_and_the_rest_copied(
+    home: Path, project, tmp_path: Path
+) -> None:
+    """One output the target refuses (a folder holds its name there) does not stop the copy."""
+    from jupyter_pyrunner import run_project
+
+    target = tmp_path / "collected"
+    (target / "blocked.txt").mkdir(parents=True)  # the user's own folder, in the way
+    src = project({"main.py": """
+        import os, pathlib
+        out = pathlib.Path(os.environ["OUTPUT_FOLDER"])
+        (out / "blocked.txt").write_text("x")
+        (out / "fine.txt").write_text("y")
+    """, "requirements.txt": ""})  # fmt: skip
+    handle = run_project(src, output_dir=target)
+    assert handle.status.value == "succeeded"
+    assert (target / "fine.txt").read_text() == "y" and (target / "blocked.txt").is_dir()
+    (warning,) = handle.record.warnings
+    assert warning.startswith(f"1 file(s) could not be copied to {target}: blocked.txt (")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 from ..handle import RunHandle
-from ..outputs import copy_outputs, resolve_output
+from ..outputs import copy_outputs, open_output
 from ..workfiles import ProjectFiles
 from . import views
 
@@ -35,10 +36,18 @@ class RunResult(RunHandle):
         return self
 
     def open(self, path: str, mode: str = "r", *, project: bool = False, **kwargs: Any) -> IO[Any]:
-        """Open one output file (``..`` and links out of the output folder are refused); with
-        ``project=True``, one of ``project_files``, the files written beside the code."""
-        real = self.project_file(path) if project else resolve_output(self.outputs_dir, path)
-        return open(real, mode, **kwargs)
+        """Open one output file for reading, as text (``mode="r"``, ``kwargs`` as for
+        ``io.TextIOWrapper``: ``encoding``, ``errors``, ``newline``) or bytes (``"rb"``);
+        with ``project=True``, one of ``project_files``, the files written beside the code.
+        ``..``, links and special files are refused, and no link the program swaps in is
+        followed (the file is opened step by step from the run's folder)."""
+        if mode not in ("r", "rt", "rb"):
+            raise ValueError(f"outputs are opened for reading ('r' or 'rb'), not {mode!r}")
+        if project:
+            raw = ProjectFiles.of_run(self.store, self.id).open(path)
+        else:
+            raw = open_output(self.outputs_dir, path)
+        return raw if mode == "rb" else io.TextIOWrapper(raw, **kwargs)
 
     def copy_to(self, folder: str | os.PathLike[str]) -> Path:
         """Copy every output into ``folder`` (created if needed, merged into if it exists);

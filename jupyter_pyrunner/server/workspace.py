@@ -77,13 +77,20 @@ class Workspace:
         """
         target, created = self.new_folder(relpath)
         try:
-            files, size = copy_outputs(outputs_dir, target, project_files)
+            copied = copy_outputs(outputs_dir, target, project_files)
         except Exception:
             if created:  # rmdir takes only an empty folder: nothing of the user's goes
                 with contextlib.suppress(OSError):
                     target.rmdir()
             raise
-        return {"path": target.relative_to(self.root).as_posix(), "files": files, "size": size}
+        files, size = copied
+        return {
+            "path": target.relative_to(self.root).as_posix(),
+            "files": files,
+            "size": size,
+            "skipped": [name for name, _why in copied.skipped],
+            "problem": copied.problem(),
+        }
 
 
 def _empty_folder(path: Path) -> bool:

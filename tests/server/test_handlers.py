@@ -97,6 +97,7 @@ async def test_outputs_are_copied_into_a_new_contents_folder_never_over_user_fil
     assert copied.code == 201
     assert json.loads(copied.body) == {
         "path": "results/plot", "files": 3, "size": tree["total_size"],
+        "skipped": [], "problem": None,
     }  # fmt: skip
     folder = jp_root_dir / "results" / "plot"
     assert (folder / "table.csv").read_text() == "a,b\n1,2\n"

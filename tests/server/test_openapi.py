@@ -114,7 +114,7 @@ async def test_live_responses_match_the_description(api, zipped, jp_ws_fetch) ->
     await _call(api, "GET", "/pyrunner/api/runs/{run_id}/outputs", 200, (*base, "outputs"))
     copy = "/pyrunner/api/runs/{run_id}/copy"
     copied = await _call(api, "POST", copy, 201, (*base, "copy"), body={"path": "out"})
-    assert copied == {"path": "out", "files": 1, "size": 1}
+    assert copied == {"path": "out", "files": 1, "size": 1, "skipped": [], "problem": None}
     await _call(api, "POST", copy, 400, (*base, "copy"), body={"to": "out"})
     await _call(api, "POST", copy, 403, (*base, "copy"), body={"path": "../out"})
     await _call(api, "POST", copy, 404, ("runs", RUN_ID, "copy"), body={"path": "out"})
