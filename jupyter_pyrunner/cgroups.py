@@ -156,6 +156,9 @@ class MemoryCgroup:
         self.version = version
         self.limit = limit
         self._events = path / ("memory.oom_control" if version == _V1 else "memory.events")
+        self._limit_file = path / ("memory.limit_in_bytes" if version == _V1 else "memory.max")
+        #: the program's pid once :meth:`holds` has seen it inside (its membership is watched)
+        self.program: int | None = None
 
     # -- making one ----------------------------------------------------------------------------
     @classmethod
@@ -229,23 +232,55 @@ class MemoryCgroup:
         return join
 
     def holds(self, pid: int) -> bool:
-        """Whether process ``pid`` is in the cgroup (its start went as planned)."""
-        return pid in self.members()
+        """Whether process ``pid`` is in the cgroup (its start went as planned); the program
+        found there is remembered, so that :meth:`kept` can tell when it leaves."""
+        if pid in self.members():
+            self.program = pid
+            return True
+        return False
+
+    def _counters(self) -> dict[str, int]:
+        """The numbers of the OOM file (v1 ``memory.oom_control``, v2 ``memory.events``)."""
+        found = {}
+        for line in _read(self._events).splitlines():
+            key, _, value = line.partition(" ")
+            if value.strip().isdigit():
+                found[key] = int(value)
+        return found
 
     def oom_kills(self) -> int:
         """How many processes of the run the kernel has killed for going over the limit."""
-        for line in _read(self._events).splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        raise ValueError("this kernel does not count the cgroup's OOM kills")
+        counters = self._counters()
+        if "oom_kill" not in counters:
+            raise ValueError("this kernel does not count the cgroup's OOM kills")
+        return counters["oom_kill"]
 
     def oom_killed(self) -> bool:
         """Whether the kernel killed a process of the run at the limit (False if unknown)."""
+        return self.oom_state()[0]
+
+    def oom_state(self) -> tuple[bool, bool]:
+        """(killed, waiting): whether the kernel killed a process of the run at the limit, and
+        whether the run's processes wait at the limit for memory that nothing will free (v1's
+        ``under_oom``: a program may switch the OOM killer off in ``memory.oom_control``;
+        v2 has no such switch). Both False when unknown; one file read."""
         try:
-            return self.oom_kills() > 0
-        except (OSError, ValueError):
+            counters = self._counters()
+        except OSError:
+            return False, False
+        return counters.get("oom_kill", 0) > 0, counters.get("under_oom", 0) > 0
+
+    def kept(self) -> bool:
+        """Whether the kernel still holds the program: it is still inside (a program running
+        as root may write its pid into another cgroup) and the limit is not raised (nor
+        removed: v2's ``max``). True when the program is not known (:meth:`holds`)."""
+        if self.program is not None and self.program not in self.members():
             return False
+        try:
+            value = _read(self._limit_file).strip()
+        except OSError:
+            return True  # the cgroup is being removed: nothing to say
+        return value.isdigit() and int(value) <= self.limit
 
     def members(self) -> list[int]:
         """The processes in the cgroup: the run's, wherever they went (a fourth way to find

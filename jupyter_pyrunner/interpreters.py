@@ -8,7 +8,8 @@ puts shims that fail unless a version is selected, and it is slow to ask (~0.7 s
 places where Pythons are installed are read directly: pyenv's ``versions`` folder, uv's own
 managed Pythons, then ``PATH``. A folder's name gives its version without starting it; only the
 interpreter chosen is started once (~10 ms) to confirm its version and real path, and that
-result is kept for the life of the process.
+result is kept for the life of the process (a refusal too; a probe is cut off after 3 s or
+4 KiB of output, so a program that merely carries a Python's name cannot stall intake).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 
 from ._core import Record
@@ -221,25 +221,105 @@ _PROBE = (
 )
 
 
-@lru_cache(maxsize=64)
+#: how long a candidate Python may take to say its version, and how much it may write
+PROBE_TIMEOUT = 3.0
+PROBE_OUTPUT = 4096
+#: what each probed file said, by (path, mtime): an Interpreter, or why it cannot serve
+_probed: dict[tuple[str, int], Interpreter | str] = {}
+
+
 def _probe(python: str) -> Interpreter:
     """Start ``python`` once to learn its real base path and version (``-I -S``: no site, no
-    user settings, ~10 ms instead of ~30)."""
+    user settings, ~10 ms instead of ~30).
+
+    Anything named like a Python may be asked (a ``python3.X`` on ``PATH``, ``--python``), so
+    the probe reads nothing from stdin, may write at most :data:`PROBE_OUTPUT` bytes and must
+    answer within :data:`PROBE_TIMEOUT` seconds, else it is killed. Every answer, a refusal
+    too, is kept per file and modification time: a bad file costs one probe, not one per
+    question."""
     found = shutil.which(python) or python
     try:
-        out = subprocess.run(
-            [found, "-I", "-S", "-c", _PROBE],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout.split("\n")
-    except (OSError, subprocess.SubprocessError) as exc:
+        key = (os.path.abspath(found), os.stat(found).st_mtime_ns)
+    except OSError as exc:
         raise EnvironmentBuildError(
-            f"cannot use '{python}' as the Python interpreter: {exc}"
+            f"cannot use '{python}' as the Python interpreter: {exc.strerror or exc}"
         ) from None
-    if len(out) < 2 or not out[0] or not out[1][:1].isdigit():
-        raise EnvironmentBuildError(
-            f"cannot use '{python}' as the Python interpreter: it did not run as one"
+    if key not in _probed:
+        if len(_probed) >= 256:
+            _probed.clear()
+        _probed[key] = _ask_version(found)
+    answer = _probed[key]
+    if isinstance(answer, str):
+        raise EnvironmentBuildError(f"cannot use '{python}' as the Python interpreter: {answer}")
+    return answer
+
+
+def _ask_version(exe: str) -> Interpreter | str:
+    """Run the probe in ``exe``: its Interpreter, or why it cannot serve as one."""
+    try:
+        proc = subprocess.Popen(
+            [exe, "-I", "-S", "-c", _PROBE],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # whatever it starts is killed with it
         )
-    return Interpreter(out[0], out[1])
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    try:
+        out, trouble = _bounded_read(proc)
+    finally:
+        _end_probe(proc)
+    if trouble:
+        return trouble
+    if proc.returncode:
+        return f"it exited with code {proc.returncode} when asked its version"
+    lines = out.decode(errors="replace").split("\n")
+    if len(lines) < 2 or not lines[0] or not lines[1][:1].isdigit():
+        return "it did not run as one"
+    return Interpreter(lines[0], lines[1])
+
+
+def _bounded_read(proc: subprocess.Popen[bytes]) -> tuple[bytes, str | None]:
+    """The probe's output until it ends: (output, None), or (partial, why it was cut off)."""
+    import selectors
+    import time
+
+    assert proc.stdout is not None
+    deadline = time.monotonic() + PROBE_TIMEOUT
+    out = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not selector.select(left):
+                return out, f"it did not answer within {PROBE_TIMEOUT:g} s when asked its version"
+            chunk = os.read(proc.stdout.fileno(), PROBE_OUTPUT + 1)
+            if not chunk:
+                break
+            out += chunk
+            if len(out) > PROBE_OUTPUT:
+                return out, (
+                    f"it wrote more than {PROBE_OUTPUT} bytes when asked its version "
+                    "(it is not a Python)"
+                )
+    try:
+        proc.wait(max(deadline - time.monotonic(), 0.01))
+    except subprocess.TimeoutExpired:
+        return out, f"it did not end within {PROBE_TIMEOUT:g} s when asked its version"
+    return out, None
+
+
+def _end_probe(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the probe and all it started (its own session) unless it ended and was reaped by
+    :func:`_bounded_read` (until reaped, its pid, the group's id, cannot be reused)."""
+    import signal
+
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            proc.kill()
+    proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -2,7 +2,10 @@
 
 The memory limit means resident memory. Where the machine allows it, the program runs in a
 cgroup of its own (:mod:`.cgroups`) and the kernel holds it under the limit; the supervisor
-then only asks whether the kernel killed a process of the run at the limit. Elsewhere the
+then only asks, every :data:`MEMORY_INTERVAL` seconds, whether the kernel killed a process of
+the run at the limit, whether the run waits at the limit with the OOM killer switched off, and
+whether the kernel still holds the program (one running as root can leave its cgroup or raise
+its limit). Elsewhere, and from the moment the kernel no longer holds the program, the
 supervisor measures the whole process tree (proportional set size) every
 :data:`MEMORY_INTERVAL` seconds and stops the run when it is over. No per-process data or
 address-space ceiling is set: threaded libraries (OpenBLAS) spin for ever when their
@@ -52,6 +55,8 @@ class Limits:
         self.memory_mb = memory_mb
         self.cgroup = cgroup
         self._last_memory = 0.0
+        self._waiting = False  # the run waited at the cgroup's limit at the last check
+        self._watching = cgroup is None  # the tree is measured (no cgroup, or it was left)
 
     def timed_out(self, now: float) -> bool:
         return self.deadline is not None and now >= self.deadline
@@ -67,10 +72,23 @@ class Limits:
         :data:`MEMORY_INTERVAL`); ``measure`` gives the tree's memory, for the watcher."""
         if not self.memory_due(now):
             return None
-        if self.cgroup is not None:  # the kernel holds the limit: did it kill?
-            return self.memory_message() if self.cgroup.oom_killed() else None
+        if self.cgroup is not None:  # the kernel holds the limit: did it kill, or is it stuck?
+            if self._cgroup_stopped(self.cgroup):
+                return self.memory_message()
+            if not self._watching and not self.cgroup.kept():
+                self._watching = True  # the program slipped the kernel's hold: measure it
+            if not self._watching:
+                return None
         used = measure()
         return self.memory_message(used) if self.memory and used > self.memory else None
+
+    def _cgroup_stopped(self, cgroup: MemoryCgroup) -> bool:
+        """The kernel killed a process of the run at the limit, or the run has waited there on
+        two checks in a row (the OOM killer is off: nothing else would ever end it; one check
+        could be the moment before the kernel kills)."""
+        killed, waiting = cgroup.oom_state()
+        waited, self._waiting = self._waiting, waiting
+        return killed or (waiting and waited)
 
     def memory_message(self, used: int | None = None) -> str:
         """What a run stopped at its memory limit says (``used``: bytes measured, if known)."""

@@ -153,3 +153,85 @@ def test_a_pep723_script_requiring_3_99_is_refused_clearly_and_is_no_run(
     cli = run_cli("run", str(src))
     assert cli.returncode == 125 and "requires Python >=3.99" in cli.stderr
     assert cli.stderr.count("\n") == 1 and "Traceback" not in cli.stderr
+
+
+# Anything named like a Python is asked its version: a program that only carries the name must
+# cost at most one short, bounded probe, and say clearly why it cannot serve.
+def _sleepers(tag: str) -> list[int]:
+    """Live processes whose command line carries ``tag`` (what a probe left running)."""
+    import os
+
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            if name.isdigit() and tag.encode() in Path(f"/proc/{name}/cmdline").read_bytes():
+                found.append(int(name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_python_that_never_answers_is_refused_in_seconds_and_stopped(tmp_path: Path) -> None:
+    import time
+
+    from jupyter_pyrunner.errors import EnvironmentBuildError
+
+    script = tmp_path / "python-that-sleeps"
+    script.write_text("#!/bin/sh\nsleep 987\n")
+    script.chmod(0o755)
+    t0 = time.monotonic()
+    with pytest.raises(EnvironmentBuildError) as err:
+        Interpreter.find(str(script))  # as --python PATH asks it
+    assert time.monotonic() - t0 < 10
+    assert f"cannot use '{script}' as the Python interpreter" in str(err.value)
+    assert "did not answer within 3 s" in str(err.value)
+    assert _sleepers("sleep 987") == [], "the probe's own child was left running"
+    t0 = time.monotonic()
+    with pytest.raises(EnvironmentBuildError, match="did not answer"):
+        Interpreter.find(str(script))  # the refusal is kept: not a second wait
+    assert time.monotonic() - t0 < 1
+
+
+def test_a_python_that_writes_endlessly_is_cut_off(tmp_path: Path) -> None:
+    import resource
+    import time
+
+    from jupyter_pyrunner.errors import EnvironmentBuildError
+
+    script = tmp_path / "python-that-talks"
+    script.write_text("#!/bin/sh\nexec yes python\n")
+    script.chmod(0o755)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.monotonic()
+    with pytest.raises(EnvironmentBuildError) as err:
+        Interpreter.find(str(script), ">=3.10")  # as --python PATH asks it
+    assert time.monotonic() - t0 < 5
+    assert f"cannot use '{script}' as the Python interpreter" in str(err.value)
+    assert "wrote more than 4096 bytes" in str(err.value)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 50, f"reading the probe grew this process by {grown_mb:.0f} MB"
+
+
+def test_a_failed_probe_on_path_is_not_repeated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import shutil
+    import time
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler to make a binary that sleeps")
+    source = tmp_path / "sleeper.c"
+    source.write_text("#include <unistd.h>\nint main(void) { sleep(600); return 0; }\n")
+    fake = tmp_path / "bin" / "python3.14"
+    fake.parent.mkdir()
+    subprocess.run([compiler, "-o", str(fake), str(source)], check=True)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    t0 = time.monotonic()
+    with pytest.raises(ProjectError, match=r"requires Python >=3\.99"):
+        Interpreter.find(None, ">=3.99")  # probes it once, then lists what exists
+    assert time.monotonic() - t0 < 10
+    t0 = time.monotonic()
+    assert fake.name not in {Path(p).name for p, _ in available_pythons()}
+    assert time.monotonic() - t0 < 1, "the Python that never answered was asked again"

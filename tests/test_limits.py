@@ -253,3 +253,58 @@ def test_reconciling_a_run_whose_supervisor_died_removes_its_cgroup(home: Path, 
     assert len(run_cgroups()) == 1  # nobody removed it yet
     reconcile(RunStore(home), handle.id)
     assert run_cgroups() == [] and marker_processes(handle.id) == []
+
+
+# A program running as root can reach its own cgroup's files. Each of these switches the
+# kernel's hold off in one way, then allocates far past the limit; the run must still end at
+# the limit, well before its time limit, and leave no cgroup behind.
+OWN_CGROUP = """
+import os, time
+from pathlib import Path
+
+def own_memory_cgroup():
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return path
+    return ""
+
+path = own_memory_cgroup()
+assert Path(path).name.startswith("pyrunner-"), path   # only ever a run's own cgroup
+here = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+"""
+LEAVE = "(here.parent / 'cgroup.procs').write_text(str(os.getpid()))\n"
+RAISE = """
+if (here / "memory.memsw.limit_in_bytes").exists():  # never below the memory limit
+    (here / "memory.memsw.limit_in_bytes").write_text(str(2**40))
+(here / "memory.limit_in_bytes").write_text(str(2**40))
+"""
+OOM_KILLER_OFF = "(here / 'memory.oom_control').write_text('1')\n"
+ALLOCATE = """
+print("done:", own_memory_cgroup(), flush=True)
+blocks = []
+for i in range(30):
+    block = bytearray(10 * 1024 * 1024)
+    block[::4096] = b"\\x01" * (len(block) // 4096)
+    blocks.append(block)
+    time.sleep(0.05)
+print("allocated 300 MB", flush=True)
+"""
+V1 = Path("/sys/fs/cgroup/memory").is_dir()
+
+
+@pytest.mark.skipif(not (CGROUP and V1), reason="no cgroup v1 memory cgroup here")
+@pytest.mark.parametrize(
+    "escape", [LEAVE, RAISE, OOM_KILLER_OFF], ids=["leaves-its-cgroup", "raises-limit", "oom-off"]
+)
+def test_a_program_that_switches_its_cgroup_s_limit_off_is_still_stopped_at_the_limit(
+    home: Path, project, escape: str
+) -> None:
+    src = project({"main.py": OWN_CGROUP + escape + ALLOCATE})
+    t0 = time.monotonic()
+    handle = run_project(src, infer_requirements=False, memory_mb=100, timeout=90)
+    assert time.monotonic() - t0 < 30, "the run waited for its time limit"
+    assert "done:" in program_output(handle), handle.log_text()  # it did switch it off
+    assert "allocated 300 MB" not in handle.log_text()
+    assert_stopped_at_the_limit(handle.record, 100)
+    assert run_cgroups() == [], "a run's cgroup was left behind"
