@@ -138,7 +138,7 @@ def test_outputs_are_copied_into_a_new_folder_never_into_one_with_files(
 ) -> None:
     write_project(root / "results", {"table.csv": "edited by the user"})
     copied = workspace.copy_outputs(outputs, "results")
-    assert copied == {"path": "results (2)", "files": 2, "size": 16}
+    assert copied == {"path": "results (2)", "files": 2, "size": 16, "skipped": [], "problem": None}
     assert (root / "results" / "table.csv").read_text() == "edited by the user"
     assert [p.name for p in (root / "results").iterdir()] == ["table.csv"]
     target = root / "results (2)"
