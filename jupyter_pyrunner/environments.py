@@ -321,8 +321,12 @@ class EnvironmentManager:
 
     def _installer_settings(self, base: Mapping[str, str]) -> dict[str, str]:
         """The installer's environment: ``base`` plus never downloading a Python, never asking
-        a question, and uv's cache where linking from it works."""
+        a question, uv's cache where linking from it works, and pip's index settings where
+        uv has none of its own (uv does not read pip's: see ``pipconfig``)."""
+        from .pipconfig import carry_over
+
         env = dict(base)
+        env.update(carry_over(base))
         env.setdefault("UV_PYTHON_DOWNLOADS", "never")
         env.setdefault("UV_CACHE_DIR", str(self._uv_cache_dir()))
         env["PIP_NO_INPUT"] = "1"
@@ -357,6 +361,7 @@ class EnvironmentManager:
             "python": spec.interpreter.path,
             "python_version": spec.interpreter.version,
             "system_site_packages": spec.system_site_packages,
+            "index": spec.index,
             "installer": installer.name,
             "created": time.time(),
             "build_seconds": round(seconds, 3),

@@ -30,25 +30,30 @@ __all__ = [
 
 
 class EnvSpec(Record):
-    """What an environment is made of: requirement lines, base interpreter, and whether the
-    host's site-packages show through. Equal specs share one cached environment."""
+    """What an environment is made of: requirement lines, base interpreter, whether the
+    host's site-packages show through, and the package index it is built from (``index``:
+    ``pipconfig.index_key``, empty for the public index). Equal specs share one cached
+    environment."""
 
-    _fields = ("requirements", "interpreter", "system_site_packages")
+    _fields = ("requirements", "interpreter", "system_site_packages", "index")
     __slots__ = (*_fields, "_key")
 
     requirements: tuple[str, ...]
     interpreter: Interpreter
     system_site_packages: bool
+    index: str
 
     def __init__(
         self,
         requirements: tuple[str, ...],
         interpreter: Interpreter,
         system_site_packages: bool = False,
+        index: str = "",
     ) -> None:
         self.requirements = requirements
         self.interpreter = interpreter
         self.system_site_packages = system_site_packages
+        self.index = index
         self._key: str | None = None
 
     @property
@@ -58,16 +63,16 @@ class EnvSpec(Record):
         its content, not its place: each run has its own copy of the project, and two runs of
         the same project must share one environment."""
         if self._key is None:
-            material = json.dumps(
-                {
-                    "requirements": sorted({_keyed_by_content(r) for r in self.requirements}),
-                    "python": self.interpreter.path,
-                    "version": self.interpreter.version,
-                    "system_site_packages": self.system_site_packages,
-                    "platform": sysconfig.get_platform(),
-                },
-                sort_keys=True,
-            )
+            made_of: dict[str, Any] = {
+                "requirements": sorted({_keyed_by_content(r) for r in self.requirements}),
+                "python": self.interpreter.path,
+                "version": self.interpreter.version,
+                "system_site_packages": self.system_site_packages,
+                "platform": sysconfig.get_platform(),
+            }
+            if self.index:  # the public index keeps the keys it always had
+                made_of["index"] = self.index
+            material = json.dumps(made_of, sort_keys=True)
             self._key = sha256(material.encode()).hexdigest()[:24]
         return self._key
 
@@ -257,6 +262,7 @@ def _same_base(meta: dict[str, Any], spec: EnvSpec) -> bool:
         meta.get("python") == spec.interpreter.path
         and meta.get("python_version") == spec.interpreter.version
         and bool(meta.get("system_site_packages")) == spec.system_site_packages
+        and meta.get("index", "") == spec.index
     )
 
 
@@ -276,7 +282,7 @@ def covering_spec(
         names = bare_names(requirements)
         if names is None or not wanted <= names or len(names - wanted) > max_extra:
             continue
-        candidate = EnvSpec(requirements, spec.interpreter, spec.system_site_packages)
+        candidate = EnvSpec(requirements, spec.interpreter, spec.system_site_packages, spec.index)
         if candidate.key != key:
             continue  # built for another platform, or by another version of pyrunner
         rank = (len(names - wanted), -last_used, candidate)

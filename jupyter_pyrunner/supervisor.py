@@ -153,14 +153,23 @@ class Supervisor:
             self._say(log, f"no requirements given; inferred from the imports: {shown}")
         try:
             interpreter = Interpreter.find(spec.python, record.requires_python)
-            env_spec = EnvSpec(tuple(record.requirements), interpreter, spec.system_site_packages)
             installer_env = host_environment(Role.INSTALLER, spec.env_deny, self.base_env)
             installer_env[process_tree.MARKER_VAR] = self.run_id  # its leftovers are the run's
+            from .pipconfig import index_key, index_summary
+
+            settings = self.envs.installer(installer_env).env  # pip's index settings carried over
+            env_spec = EnvSpec(
+                tuple(record.requirements),
+                interpreter,
+                spec.system_site_packages,
+                index_key(settings),
+            )
+            index = index_summary(settings)
             with self.envs.acquire(
                 env_spec,
                 log=log.system,
                 should_stop=self._cancelled,
-                on_build=lambda: self._update(message="building the environment"),
+                on_build=lambda: self._building(log, index),
                 installer_env=installer_env,
                 on_wait=self._waiting,
                 cover=record.requirements_source == "inferred",
@@ -191,6 +200,13 @@ class Supervisor:
                 message=f"could not build the environment: {explained or exc}",
                 error_details=exc.details,
             )
+
+    def _building(self, log: LogWriter, index: str | None) -> None:
+        """The environment is being built: the record says so, and the log says from which
+        package index when it is not the public one (credentials masked)."""
+        if index:
+            self._say(log, f"building the environment from {index}")
+        self._update(message="building the environment")
 
     def _waiting(self, message: str) -> None:
         """Another run is building the environment this one needs: the record says so."""
