@@ -114,9 +114,15 @@ class PyRunnerApp(ExtensionApp):
         )
         manager.uploads.prune()
         self.settings.update(pyrunner_manager=manager, pyrunner_watcher=RunWatcher(store))
-        self._queue_check = PeriodicCallback(self._start_queued, 200)
+        self._queue_check = PeriodicCallback(self._check_queue, 200)
         self._queue_check.start()
         self.log.info("pyrunner: run store at %s", store.home)
+
+    def _check_queue(self) -> asyncio.Future[None]:
+        """One queue check, kept so that stopping the server can wait for the one under way
+        (stopping the periodic callback does not)."""
+        self._queue_checking: asyncio.Future[None] = asyncio.ensure_future(self._start_queued())
+        return self._queue_checking
 
     async def _start_queued(self) -> None:
         """Start the queued runs there is room for; every 5 s, record the runs whose
@@ -138,11 +144,18 @@ class PyRunnerApp(ExtensionApp):
         self.handlers.extend(ROUTES)
 
     async def stop_extension(self) -> None:
+        """Stop the queue check and wait for the one under way, then end and await the live
+        streams (before the store they read is closed), so no task is left pending when the
+        server's loop closes."""
         if getattr(self, "_queue_check", None) is not None:
             self._queue_check.stop()
+        checking = getattr(self, "_queue_checking", None)
+        if checking is not None:
+            await asyncio.gather(checking, return_exceptions=True)  # its errors are logged
+            await asyncio.sleep(0)  # and the periodic callback's own task ends with it
+        watcher = self.settings.get("pyrunner_watcher")
+        if watcher is not None:
+            await watcher.close()
         manager = self.settings.get("pyrunner_manager")
         if manager is not None:
             manager.close()
-        watcher = self.settings.get("pyrunner_watcher")
-        if watcher is not None:
-            watcher.stop()

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,7 +43,8 @@ READ_SIZE = 256 * 1024
 
 
 class RunWatcher:
-    """Wakes the followers of a run when its log or its record changes."""
+    """Wakes the followers of a run when its log or its record changes, and owns the tasks
+    that follow (so the server can stop and await them all when it shuts down)."""
 
     def __init__(self, store: RunStore, interval: float = POLL_INTERVAL) -> None:
         self.store = store
@@ -51,6 +52,15 @@ class RunWatcher:
         self._followers: dict[str, set[asyncio.Event]] = {}
         self._seen: dict[str, tuple[int, int]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._streams: set[asyncio.Task[None]] = set()
+
+    def start_stream(self, follow: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run one WebSocket's follower as a task kept until it ends: the event loop holds
+        tasks weakly, and one left pending when the server stops is destroyed unfinished."""
+        task = asyncio.get_running_loop().create_task(follow)
+        self._streams.add(task)
+        task.add_done_callback(self._streams.discard)
+        return task
 
     @contextmanager
     def follow(self, run_id: str) -> Iterator[asyncio.Event]:
@@ -90,9 +100,14 @@ class RunWatcher:
                         event.set()
             await asyncio.sleep(self.interval)
 
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    async def close(self) -> None:
+        """Cancel every stream and the polling, and wait until they have ended: a task only
+        cancelled is still pending until the loop runs it once more, and the server's loop
+        may close before that."""
+        tasks = [*self._streams, *([self._task] if self._task is not None else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
@@ -144,9 +159,11 @@ class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
             await result
 
     def open(self, run_id: str) -> None:
-        self._pump = asyncio.get_running_loop().create_task(self._follow(run_id, self.start_offset))
+        self._pump = self.watcher.start_stream(self._follow(run_id, self.start_offset))
 
     def on_close(self) -> None:
+        """Stop following; the watcher keeps the task until it has ended, and the server
+        awaits it on shutdown should the loop not run it again before then."""
         if self._pump is not None:
             self._pump.cancel()
 
