@@ -316,15 +316,17 @@ class EnvironmentManager:
         should_stop: ShouldStop | None = None,
     ) -> Installer:
         """The installer this cache builds with (uv, else pip), with its settings."""
-        base = host_environment(Role.INSTALLER) if installer_env is None else installer_env
-        return Installer(self.uv, self._installer_settings(base), log, should_stop)
+        return Installer(self.uv, self.installer_settings(installer_env), log, should_stop)
 
-    def _installer_settings(self, base: Mapping[str, str]) -> dict[str, str]:
-        """The installer's environment: ``base`` plus never downloading a Python, never asking
-        a question, uv's cache where linking from it works, and pip's index settings where
-        uv has none of its own (uv does not read pip's: see ``pipconfig``)."""
+    def installer_settings(self, installer_env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The installer's environment: ``installer_env`` (the host's, as ``hostenv`` gives it
+        to the installer, by default) plus never downloading a Python, never asking a question,
+        uv's cache where linking from it works, and pip's index settings where uv has none of
+        its own (uv does not read pip's: see ``pipconfig``). It decides which packages an
+        environment gets, so a run reads it before looking for one (without finding uv)."""
         from .pipconfig import carry_over
 
+        base = host_environment(Role.INSTALLER) if installer_env is None else installer_env
         env = dict(base)
         env.update(carry_over(base))
         env.setdefault("UV_PYTHON_DOWNLOADS", "never")

@@ -78,6 +78,13 @@ class Supervisor:
         self._interrupted = False
         self._last_cancel_check = 0.0
         self._capture: OutputCapture | None = None
+        self._project: Path | None = None
+
+    def _project_dir(self) -> Path:
+        """The run's project folder (its place depends on the layout, read once)."""
+        if self._project is None:
+            self._project = self.store.project_dir(self.run_id)
+        return self._project
 
     def _update(self, **changes: Any) -> RunRecord:
         record = self.store.update(self.run_id, **changes)
@@ -157,7 +164,7 @@ class Supervisor:
             installer_env[process_tree.MARKER_VAR] = self.run_id  # its leftovers are the run's
             from .pipconfig import index_key, index_summary
 
-            settings = self.envs.installer(installer_env).env  # pip's index settings carried over
+            settings = self.envs.installer_settings(installer_env)  # pip's index too
             env_spec = EnvSpec(
                 tuple(record.requirements),
                 interpreter,
@@ -224,7 +231,7 @@ class Supervisor:
         return install_project(
             self.envs,
             env,
-            self.store.project_dir(self.run_id),
+            self._project_dir(),
             record.install_project,
             self.run_dir / SITE_NAME,
             log=log.system,
@@ -241,7 +248,7 @@ class Supervisor:
         origins = None
         if record.requirements_source == "inferred":
             found = infer_with_origins(
-                self.store.project_dir(self.run_id),
+                self._project_dir(),
                 cache_dir=self.store.home / "cache" / "inference",
             )
             origins = dict(found)
@@ -278,7 +285,7 @@ class Supervisor:
         try:
             from .workfiles import take_snapshot
 
-            take_snapshot(self.store.project_dir(self.run_id), self.run_dir)
+            take_snapshot(self._project_dir(), self.run_dir)
         except OSError as exc:
             self._say(log, f"warning: the files beside the code could not be listed: {exc}")
 
@@ -292,7 +299,7 @@ class Supervisor:
         cgroup: MemoryCgroup | None,
     ) -> RunRecord:
         spec = record.spec
-        project = self.store.project_dir(self.run_id)
+        project = self._project_dir()
         assert record.entry is not None and record.workdir is not None
         args = expand_folders(spec.args, env)  # $OUTPUT_FOLDER...: the run's own folders
         self._snapshot(log)
