@@ -211,3 +211,43 @@ def test_a_run_from_a_kernel_gets_a_terminals_environment_and_matplotlib_works(
         assert f"{name} None\n" in probe
     plot = "".join(text for kind, text in texts(nb.cells[3]) if kind == "stdout")
     assert "succeeded ['signals.csv', 'sine.png']" in plot, plot
+
+
+def test_a_gallery_script_zipped_by_finder_runs_in_a_kernel_and_its_figure_is_shown(
+    home: Path, tmp_path: Path
+) -> None:
+    """What a Mac user brings: a Finder zip (UTF-8 names without the flag, decomposed accents,
+    ``__MACOSX`` metadata) of a matplotlib gallery script that saves beside itself."""
+    import unicodedata
+
+    from ..test_archive_names import Raw, raw_zip
+    from ..test_realworld import PROJECTS
+
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    script = (PROJECTS / "line-plot" / "line_plot.py").read_bytes()
+    folder = unicodedata.normalize("NFD", "tracé")  # Finder writes decomposed names
+    raw_zip(
+        workspace / "gallery.zip",
+        [
+            Raw(f"{folder}/".encode()),
+            Raw(f"{folder}/line_plot.py".encode(), script),
+            Raw(b"__MACOSX/"),
+            Raw(f"__MACOSX/{folder}/._line_plot.py".encode(), b"\x00\x05\x16\x07"),
+        ],
+    )
+    nb = execute(
+        ["%load_ext jupyter_pyrunner",
+         "r = %pyrunner run gallery.zip\n"
+         "print(r.status.value, [f.path for f in r.project_files], r.project_dir.name)"],
+        workspace,
+        timeout=300,
+    )  # fmt: skip
+    outputs = texts(nb.cells[1])
+    said = "".join(text for kind, text in outputs if kind == "stdout")
+    assert "succeeded ['tracé/test.png'] input_1" in said, outputs  # beside the script
+    (record,) = RunStore(home).list_runs()
+    assert record.entry == "tracé/line_plot.py"  # NFC, as typed on any keyboard
+    shown = outputs[-1]
+    assert shown[0] == "text/html" and "written beside the code" in shown[1]
+    assert "<img src='data:image/png;base64," in shown[1]  # the figure, where a user looks
