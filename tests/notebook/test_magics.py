@@ -248,6 +248,5 @@ def test_a_gallery_script_zipped_by_finder_runs_in_a_kernel_and_its_figure_is_sh
     assert "succeeded ['tracé/test.png'] input_1" in said, outputs  # beside the script
     (record,) = RunStore(home).list_runs()
     assert record.entry == "tracé/line_plot.py"  # NFC, as typed on any keyboard
-    shown = outputs[-1]
-    assert shown[0] == "text/html" and "written beside the code" in shown[1]
-    assert "<img src='data:image/png;base64," in shown[1]  # the figure, where a user looks
+    (shown,) = [t for kind, t in outputs if kind == "text/html" and "beside the code" in t]
+    assert "<img src='data:image/png;base64," in shown  # the figure, where a user looks
