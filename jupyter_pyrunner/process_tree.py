@@ -2,7 +2,8 @@
 
 A run's processes are found three ways, so none escapes: the process group the program starts
 in, the descendants of its first process, and any process carrying the run's marker variable
-(``PYRUNNER_RUN_ID``) in its environment, which survives ``setsid`` and double forks.
+(``PYRUNNER_RUN_ID``) in its environment, which survives ``setsid`` and double forks. A
+supervisor that is a subreaper needs none of these: every descendant it has is the run's.
 """
 
 from __future__ import annotations
@@ -102,15 +103,25 @@ def _has_marker(pid: int, marker: bytes) -> bool:
 
 
 def run_processes(
-    run_id: str, root_pid: int | None = None, pgid: int | None = None, everywhere: bool = True
+    run_id: str,
+    root_pid: int | None = None,
+    pgid: int | None = None,
+    everywhere: bool = True,
+    spare: Iterable[int] = (),
 ) -> list[ProcInfo]:
     """Every live process that belongs to the run (never the caller itself).
 
-    With ``everywhere`` false, only the caller's own children are checked for the marker: enough
-    for a supervisor that is a subreaper, since every orphan of the run is re-parented to it, and
-    much cheaper than reading every process's environment.
+    With ``everywhere`` false the caller is a subreaper supervisor: every orphan of the run is
+    re-parented to it, so its descendants are the run's processes, whatever their environment
+    (a daemon that dropped the marker variable too), except the subtrees of ``spare`` (its own
+    helpers, such as an environment's bytecode compiler). Where the kernel does not list a
+    process's children, and with ``everywhere``, every process is looked at.
     """
     me = os.getpid()
+    if not everywhere:
+        adopted = _descendants(me, set(spare))
+        if adopted is not None:
+            return [info for info in map(proc_info, adopted) if info is not None]
     procs = all_processes()
     by_parent: dict[int, list[ProcInfo]] = {}
     for p in procs:
@@ -140,6 +151,43 @@ def run_processes(
     return list(found.values())
 
 
+def children(pid: int) -> list[int] | None:
+    """The direct children of ``pid`` (of all its threads); None where the kernel does not
+    list them (``/proc/PID/task/TID/children`` needs ``CONFIG_PROC_CHILDREN``)."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []  # gone
+    found: list[int] = []
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                found.extend(int(child) for child in f.read().split())
+        except FileNotFoundError:
+            if os.path.isdir(f"/proc/{pid}/task/{tid}"):
+                return None  # the thread is there, its list is not: not supported
+        except OSError:
+            continue
+    return found
+
+
+def _descendants(pid: int, spare: set[int]) -> list[int] | None:
+    """Every descendant of ``pid``, leaving out the subtrees of ``spare``; None when
+    children cannot be listed. Reading ``/proc`` for a few processes costs far less than
+    reading every process's status."""
+    found: dict[int, None] = {}
+    stack = [pid]
+    while stack:
+        kids = children(stack.pop())
+        if kids is None:
+            return None
+        for kid in kids:
+            if kid not in spare and kid not in found:
+                found[kid] = None
+                stack.append(kid)
+    return list(found)
+
+
 def _signal_all(procs: Iterable[ProcInfo], sig: int) -> None:
     for p in procs:
         current = proc_info(p.pid)
@@ -164,15 +212,18 @@ def kill_run(
     skip: Iterable[int] = (),
     everywhere: bool = True,
     reap: bool = False,
+    spare: Iterable[int] = (),
 ) -> int:
     """SIGTERM the run's processes, wait up to ``grace`` seconds, then SIGKILL what is left.
 
     Returns how many processes were found. With ``reap`` (for a supervisor, whose adopted
     orphans they are) exit statuses are collected, except for the pids in ``skip`` (the
-    caller's own ``Popen`` child, which it waits for itself).
+    caller's own ``Popen`` child, which it waits for itself). ``spare``: see
+    :func:`run_processes`.
     """
     skipped = set(skip)
-    procs = run_processes(run_id, root_pid, pgid, everywhere)
+    spared = list(spare)
+    procs = run_processes(run_id, root_pid, pgid, everywhere, spared)
     total = len(procs)
     if not procs:
         return 0
@@ -181,7 +232,7 @@ def kill_run(
     while time.monotonic() < deadline:
         if reap:
             _reap(p.pid for p in procs if p.pid not in skipped)
-        procs = run_processes(run_id, root_pid, pgid, everywhere)
+        procs = run_processes(run_id, root_pid, pgid, everywhere, spared)
         if not procs:
             return total
         time.sleep(0.02)
@@ -190,7 +241,7 @@ def kill_run(
         time.sleep(0.01)
         if reap:
             _reap(p.pid for p in procs if p.pid not in skipped)
-        procs = run_processes(run_id, root_pid, pgid, everywhere)
+        procs = run_processes(run_id, root_pid, pgid, everywhere, spared)
         if not procs:
             break
         total += len(procs)
@@ -210,11 +261,15 @@ def _pss(pid: int) -> int | None:
 
 
 def tree_memory(
-    run_id: str, root_pid: int, pgid: int | None = None, everywhere: bool = True
+    run_id: str,
+    root_pid: int,
+    pgid: int | None = None,
+    everywhere: bool = True,
+    spare: Iterable[int] = (),
 ) -> int:
     """Memory of all the run's processes, in bytes: PSS where the kernel tells it, else RSS."""
     total = 0
-    for p in run_processes(run_id, root_pid, pgid, everywhere):
+    for p in run_processes(run_id, root_pid, pgid, everywhere, spare):
         pss = _pss(p.pid)
         total += p.rss if pss is None else pss
     return total
@@ -224,13 +279,16 @@ def reap_orphans(skip: Iterable[int] = ()) -> None:
     """Collect every exited child (a subreaper's adopted orphans), except those in ``skip``."""
     skipped = set(skip)
     me = os.getpid()
-    for name in os.listdir("/proc"):  # exited children wait as zombies until collected
-        if name.isdigit() and int(name) not in skipped:
+    listed = children(me)
+    if listed is None:  # exited children wait as zombies until collected: look at them all
+        listed = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    for pid in listed:
+        if pid not in skipped:
             with contextlib.suppress(OSError, ValueError, IndexError):
-                with open(f"/proc/{name}/stat", "rb") as f:
+                with open(f"/proc/{pid}/stat", "rb") as f:
                     fields = f.read().rsplit(b")", 1)[1].split()
                 if fields[0] == b"Z" and int(fields[1]) == me:
-                    _reap([int(name)])
+                    _reap([pid])
 
 
 def verified_pid(pid: int | None, start: int | None) -> int | None:

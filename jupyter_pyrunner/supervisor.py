@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import process_tree
@@ -150,7 +150,26 @@ class Supervisor:
         return record
 
     def _stop_everything(self) -> None:
-        process_tree.kill_run(self.run_id, grace=0.5, reap=self.subreaper)
+        self._kill(None, None, grace=0.5)
+
+    def _kill(
+        self, root_pid: int | None, pgid: int | None, grace: float, skip: Iterable[int] = ()
+    ) -> None:
+        """Stop the run's processes (:func:`.process_tree.kill_run`). A subreaper supervisor's
+        descendants are all the run's, but for its own helpers (an environment's bytecode
+        compiler): a daemon that dropped the run's variables is found too. ``skip``: pids not
+        to reap (a ``Popen`` child, waited for by its owner)."""
+        helpers = self.envs.helper_pids
+        process_tree.kill_run(
+            self.run_id,
+            root_pid,
+            pgid,
+            grace=grace,
+            skip=[*skip, *helpers],
+            everywhere=not self.subreaper,
+            reap=self.subreaper,
+            spare=helpers,
+        )
 
     def _run(self, record: RunRecord, log: LogWriter) -> RunRecord:
         spec = record.spec
@@ -330,16 +349,8 @@ class Supervisor:
             returncode = proc.wait() if proc.poll() is not None else self._kill_now(proc)
         run_seconds = time.time() - t0
         # the program is done: whatever it left behind goes too (an orphan of the run was
-        # re-parented to a subreaper supervisor, so its own children are enough to look at)
-        process_tree.kill_run(
-            self.run_id,
-            None,
-            proc.pid,
-            grace=0.5,
-            skip=self.envs.helper_pids,
-            everywhere=not self.subreaper,
-            reap=self.subreaper,
-        )
+        # re-parented to a subreaper supervisor, so its own descendants are enough to look at)
+        self._kill(None, proc.pid, grace=0.5)
         outcome, message, exit_code = self._outcome(outcome, message, returncode, limits, log)
         self._remove_cgroup(cgroup, log)
         return self._finish(
@@ -366,7 +377,7 @@ class Supervisor:
         return final_outcome(stopped, why, returncode)
 
     def _kill_now(self, proc: subprocess.Popen[bytes]) -> int:
-        process_tree.kill_run(self.run_id, proc.pid, proc.pid, grace=0.2, skip=[proc.pid])
+        self._kill(proc.pid, proc.pid, grace=0.2, skip=[proc.pid])
         return proc.wait()
 
     def _pump(
@@ -426,7 +437,11 @@ class Supervisor:
         over = limits.memory_exceeded(
             now,
             lambda: process_tree.tree_memory(
-                self.run_id, proc.pid, proc.pid, everywhere=not self.subreaper
+                self.run_id,
+                proc.pid,
+                proc.pid,
+                everywhere=not self.subreaper,
+                spare=self.envs.helper_pids,
             ),
         )
         return (RunStatus.FAILED, over) if over is not None else None
@@ -436,21 +451,12 @@ class Supervisor:
         ``LINGER`` seconds, then stop it and drain the pipes; True when nothing more will come."""
         if since_exit <= LINGER:
             return False
-        process_tree.kill_run(
-            self.run_id, None, proc.pid, grace=0.2, skip=self.envs.helper_pids, reap=self.subreaper
-        )
+        self._kill(None, proc.pid, grace=0.2)
         return since_exit > LINGER + 3.0
 
     def _stop_program(self, proc: subprocess.Popen[bytes], grace: float) -> None:
         """SIGTERM to every process of the run, ``grace`` seconds, then SIGKILL."""
-        process_tree.kill_run(
-            self.run_id,
-            proc.pid,
-            proc.pid,
-            grace=grace,
-            skip=[proc.pid, *self.envs.helper_pids],
-            reap=self.subreaper,
-        )
+        self._kill(proc.pid, proc.pid, grace=grace, skip=[proc.pid])
 
     # -- endings -----------------------------------------------------------------------------
     def _finish(self, record: RunRecord, status: RunStatus, **changes: Any) -> RunRecord:

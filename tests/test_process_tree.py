@@ -113,3 +113,41 @@ def test_becoming_a_subreaper_is_possible_here() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
     assert callable(process_tree.die_with_parent)
+
+
+# a daemon as ordinary code starts one: a session of its own, an explicit environment without
+# the run's variables, after a double fork; it says where it is, then waits
+MARKERLESS_DAEMON = """
+import os, subprocess, sys, time
+code = "import os, time; print(os.getpid(), flush=True); time.sleep(120)"
+with open(os.path.join(os.environ["OUTPUT_FOLDER"], "daemon.pid"), "w") as out:
+    subprocess.Popen([sys.executable, "-c", code], env={"PATH": "/usr/bin:/bin"},
+                     start_new_session=True, stdout=out)
+time.sleep(1)
+print("started")
+"""
+
+
+def test_a_daemon_without_the_runs_variables_ends_with_the_run(home, project) -> None:
+    """A subreaper supervisor adopts every orphan of the run: all of them are the run's, not only
+    those that kept the marker variable."""
+    from .conftest import run_cli
+
+    done = run_cli("run", str(project({"main.py": MARKERLESS_DAEMON})))
+    assert done.returncode == 0, done.stderr
+    pid_file = next((home / "runs").glob("*/outputs/**/daemon.pid"))
+    pid = int(pid_file.read_text())
+    start = process_start_time(pid)
+    if start is not None:  # the pid lives: it must not be the daemon's any more
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            assert b"time.sleep(120)" not in f.read(), "the daemon outlived its run"
+
+
+def test_children_are_listed_by_the_kernel_here() -> None:
+    """The cheap listing a subreaper supervisor relies on (it falls back to a full scan)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert proc.pid in (process_tree.children(os.getpid()) or [])
+    finally:
+        proc.kill()
+        proc.wait()
