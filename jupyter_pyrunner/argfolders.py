@@ -25,9 +25,7 @@ FOLDER_VARIABLES = (
 )
 
 _NAMES = "|".join(sorted(FOLDER_VARIABLES, key=len, reverse=True))
-_REFERENCE = re.compile(
-    rf"\$(?P<escape>\$)?(?:\{{(?P<braced>{_NAMES})\}}|(?P<bare>{_NAMES})(?![A-Za-z0-9_]))"
-)
+_REFERENCE = rf"\$(?P<escape>\$)?(?:\{{(?P<braced>{_NAMES})\}}|(?P<bare>{_NAMES})(?![A-Za-z0-9_]))"
 
 
 def expand_folders(args: list[str], env: Mapping[str, str]) -> list[str]:
@@ -40,4 +38,7 @@ def expand_folders(args: list[str], env: Mapping[str, str]) -> list[str]:
         name = match["braced"] or match["bare"]
         return env.get(name, match[0])
 
-    return [_REFERENCE.sub(replace, arg) if "$" in arg else arg for arg in args]
+    if not any("$" in arg for arg in args):
+        return list(args)  # nothing to expand: the pattern is not even compiled
+    reference = re.compile(_REFERENCE)
+    return [reference.sub(replace, arg) if "$" in arg else arg for arg in args]

@@ -43,6 +43,7 @@ class OutputCapture:
         #: line): whoever writes a line of its own after it must start a new line first
         self.mid_line = False
         self._scanner = ProgressScanner()
+        self._small_before = False
         self._streams = {proc.stdout.fileno(): STDOUT, proc.stderr.fileno(): STDERR}
         self._selector = selectors.DefaultSelector()
         for fd in self._streams:
@@ -67,7 +68,10 @@ class OutputCapture:
             got = self._read(int(key.fd))
             if got == 0 or got >= COALESCE_BELOW:
                 small = False
-        if small and self.proc.poll() is None:  # (once it has ended, all is in the pipes)
+        # a second small read in a row: the program writes a little at a time, so wait for
+        # more (a single line, such as a short program's only one, is relayed without waiting)
+        streaming, self._small_before = self._small_before, small
+        if small and streaming and self.proc.poll() is None:  # (ended: all is in the pipes)
             time.sleep(COALESCE_WAIT)
 
     def _read(self, fd: int) -> int:

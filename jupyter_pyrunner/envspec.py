@@ -145,11 +145,12 @@ def content_digest(path: Path) -> str:
     bytes (a copied project keeps its times; an extracted zip does not, so each run of one
     may build its own environment then).
     """
-    import hashlib
+    from ._core import sha256
 
     entries = _entries(Path(os.path.realpath(path)))
-    digest = hashlib.sha256()
-    by_content = sum(e.size for e in entries if e.kind == "f") <= DIGEST_MAX_BYTES
+    size = sum(e.size for e in entries if e.kind == "f")
+    by_content = size <= DIGEST_MAX_BYTES
+    digest = sha256(expected_size=size if by_content else 0)
     digest.update(b"content\0" if by_content else b"names-sizes-times\0")
     for entry in entries:
         digest.update(f"{entry.kind} {entry.name}\0".encode("utf-8", "surrogateescape"))

@@ -30,8 +30,10 @@ The pip fallback (no uv) needs none of this: pip reads its own settings.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import stat as _stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -114,16 +116,75 @@ def _read_sections(path: Path) -> dict[str, dict[str, str]]:
     return {s: dict(parser.items(s)) for s in ("global", "install") if parser.has_section(s)}
 
 
-def pip_settings(environ: Mapping[str, str], prefix: str | None = None) -> dict[str, str]:
+class _SectionCache:
+    """What each pip.conf held when last read, kept in a file (``path``) and trusted while the
+    file's size, times and inode are the same: every run reads pip's settings, and parsing
+    them (``configparser``) costs more than the rest of a short run's start. The cache may hold
+    an index's credentials, as pip.conf does: it is written for its owner alone."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.entries: dict[str, dict[str, object]] = {}
+        self.changed = False
+        if path is not None:
+            import json
+
+            try:
+                with open(path, encoding="utf-8") as f:
+                    loaded = json.load(f)
+            except (OSError, ValueError):
+                loaded = {}
+            if isinstance(loaded, dict):
+                self.entries = loaded
+
+    def sections(self, path: Path) -> dict[str, dict[str, str]]:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return {}
+        if not _stat.S_ISREG(st.st_mode):
+            return {}
+        signature = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+        entry = self.entries.get(str(path))
+        if entry is not None and entry.get("stat") == signature:
+            return entry["sections"]  # type: ignore[return-value]
+        found = _read_sections(path)
+        self.entries[str(path)] = {"stat": signature, "sections": found}
+        self.changed = True
+        return found
+
+    def save(self) -> None:
+        if self.path is None or not self.changed:
+            return
+        import json
+
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "w", encoding="utf-8") as f:
+                json.dump(self.entries, f)
+            os.replace(tmp, self.path)
+        except OSError:  # a cache: the next run reads the files again
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def pip_settings(
+    environ: Mapping[str, str], prefix: str | None = None, *, cache: Path | None = None
+) -> dict[str, str]:
     """The value pip would use for each of the carried-over settings, by pip's precedence:
     its variables over its files, ``[install]`` over ``[global]``, a later file over an
-    earlier one. ``prefix`` is the environment whose own pip.conf counts (pyrunner's)."""
+    earlier one. ``prefix`` is the environment whose own pip.conf counts (pyrunner's).
+    ``cache``: a file where what the files held is kept for the next call (see
+    :class:`_SectionCache`)."""
     wanted = (*_INDEX_GROUP, *_SINGLE)
     by_section: dict[str, dict[str, str]] = {"global": {}, "install": {}}
+    files = _SectionCache(cache)
     for path in _pip_config_files(environ, sys.prefix if prefix is None else prefix):
-        if path.is_file():
-            for section, items in _read_sections(path).items():
-                by_section[section].update(items)
+        for section, items in files.sections(path).items():
+            by_section[section].update(items)
+    files.save()
     found: dict[str, str] = {}
     for layer in (by_section["global"], by_section["install"]):
         found.update({k: v for k, v in layer.items() if k in wanted and v.strip()})
@@ -226,11 +287,15 @@ def _as_uv(variable: str, value: str) -> str:
 
 
 def carry_over(
-    environ: Mapping[str, str], *, cwd: Path | None = None, prefix: str | None = None
+    environ: Mapping[str, str],
+    *,
+    cwd: Path | None = None,
+    prefix: str | None = None,
+    cache: Path | None = None,
 ) -> dict[str, str]:
     """The uv variables to add to ``environ`` (the installer's) so that uv uses what pip
     would: nothing for a setting uv already has. See the module's docstring for the rule."""
-    pip = pip_settings(environ, prefix)
+    pip = pip_settings(environ, prefix, cache=cache)
     added: dict[str, str] = {}
     if not _uv_index_configured(environ, _here() if cwd is None else cwd):
         if "find-links" in pip:  # pip passes over a missing folder, uv stops at it

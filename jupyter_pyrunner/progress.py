@@ -17,6 +17,7 @@ Values are returned as a fraction in ``[0, 1]``.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -25,10 +26,7 @@ _VALUE = (
     rb"|(?P<pct>\d+(?:\.\d+)?)\s*(?:%|percent)"
     rb"|(?P<frac>0?\.\d+|1\.0+))"
 )
-PROGRESS_LINE = re.compile(
-    rb"(?:^|(?<=[\r\n]))[ \t]*(?:\[?progress\]?:?[ \t]*)?" + _VALUE + rb"[ \t]*(?=[\r\n])",
-    re.IGNORECASE,
-)
+_LINE = rb"(?:^|(?<=[\r\n]))[ \t]*(?:\[?progress\]?:?[ \t]*)?" + _VALUE + rb"[ \t]*(?=[\r\n])"
 
 _BLOCK = rb"\xe2\x96[\x80-\x9f]"  # U+2580..U+259F, the block elements bars are drawn with
 _RICH_BAR = rb"(?:\xe2\x94\x81|\xe2\x95[\xb8\xba])"  # the heavy lines ━ ╸ ╺
@@ -44,7 +42,7 @@ _ALIVE = rb"\|(?:%s)+ *\|[ \t]*%s" % (_BLOCK, _count("a"))
 _RICH = rb"%s+[ \t]+(?:%s|(?P<rpct>\d{1,3}(?:\.\d+)?)%%)" % (_RICH_BAR, _count("r"))
 #: tqdm (the percentage, a bar between pipes, then n/N unless scaled: 1.2k/3.4k), alive-progress
 #: (a bar filled from the left between pipes, then n/N), rich (heavy lines, then n/N or a %)
-PROGRESS_BAR = re.compile(b"|".join((_TQDM, _ALIVE, _RICH)))
+_BAR = b"|".join((_TQDM, _ALIVE, _RICH))
 #: bytes at least one of which every bar holds (a cheap test before the search)
 _BAR_MARKS = (b"|", b"\xe2\x94\x81")
 
@@ -87,12 +85,20 @@ def _last(
     return found
 
 
+@functools.cache
+def _patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """The progress line and the bar, compiled when first needed: a run whose output holds
+    none of their characters (see :meth:`ProgressScanner.feed`) never pays for it."""
+    return re.compile(_LINE, re.IGNORECASE), re.compile(_BAR)
+
+
 def last_progress(text: bytes) -> float | None:
     """The last progress value among the complete lines of ``text`` (clamped to [0, 1])."""
-    at, value = _last(PROGRESS_LINE, _value, text, len(text))
+    line, bar = _patterns()
+    at, value = _last(line, _value, text, len(text))
     complete = max(text.rfind(b"\n"), text.rfind(b"\r")) + 1  # a bar's line must be ended too
     if complete and any(mark in text for mark in _BAR_MARKS):
-        bar_at, bar_value = _last(PROGRESS_BAR, _bar_value, text, complete)
+        bar_at, bar_value = _last(bar, _bar_value, text, complete)
         if bar_value is not None and bar_at > at:
             value = bar_value
     if value is None:

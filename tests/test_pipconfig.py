@@ -3,8 +3,10 @@ the precedence rules read from real pip.conf files."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,6 +162,35 @@ def test_pip_config_file_skips_the_users_files_and_devnull_skips_all(tmp_path: P
     assert found["index-url"] == "http://given/" and "extra-index-url" not in found
     assert found["constraint"] == "/c.txt"
     assert pip_settings(_environ(tmp_path, PIP_CONFIG_FILE=os.devnull), str(tmp_path)) == {}
+
+
+def test_pip_conf_is_read_again_when_it_changes_and_not_when_it_does_not(tmp_path: Path) -> None:
+    """The parsed files are kept for the next run; an edited file is parsed again."""
+    env = _environ(tmp_path)
+    conf = _write(tmp_path / "home/.config/pip/pip.conf", "[global]\nindex-url = http://a/\n")
+    cache = tmp_path / "cache.json"
+    assert pip_settings(env, str(tmp_path), cache=cache)["index-url"] == "http://a/"
+    assert cache.stat().st_mode & 0o777 == 0o600  # it may hold an index's credentials
+    _write(conf, "[global]\nindex-url = http://b/\n")  # same size, new times
+    assert pip_settings(env, str(tmp_path), cache=cache)["index-url"] == "http://b/"
+    conf.unlink()
+    assert "index-url" not in pip_settings(env, str(tmp_path), cache=cache)
+    # unchanged files are not parsed again: a fresh process answers without configparser
+    _write(conf, "[install]\nfind-links = /wheels\n")
+    expected = pip_settings(env, str(tmp_path), cache=cache)
+    assert expected["find-links"] == "/wheels"
+    probe = (
+        "import json, sys; from jupyter_pyrunner.pipconfig import pip_settings; "
+        "found = pip_settings(json.loads(sys.argv[1]), sys.argv[2], cache=__import__('pathlib')"
+        ".Path(sys.argv[3])); print(json.dumps([found, 'configparser' in sys.modules]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(env), str(tmp_path), str(cache)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout) == [expected, False]
 
 
 def test_pip_settings_become_uv_variables_unless_uv_has_its_own(tmp_path: Path) -> None:
