@@ -328,7 +328,7 @@ class EnvironmentManager:
 
         base = host_environment(Role.INSTALLER) if installer_env is None else installer_env
         env = dict(base)
-        env.update(carry_over(base, cache=self.root / ".pip-config-cache.json"))
+        env.update(carry_over(base, cache=self.root.parent / "cache" / "pip-config.json"))
         env.setdefault("UV_PYTHON_DOWNLOADS", "never")
         env.setdefault("UV_CACHE_DIR", str(self._uv_cache_dir()))
         env["PIP_NO_INPUT"] = "1"
