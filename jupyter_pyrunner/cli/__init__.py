@@ -165,6 +165,28 @@ def _command_of(args: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``pyrunner`` command; ``argv`` None: this process's own command line, and the
+    process ends here (:func:`_end_process`)."""
+    code = _main(argv)
+    if argv is None:
+        _end_process(code)
+    return code
+
+
+def _end_process(code: int) -> NoReturn:
+    """End the command's process once its output is flushed, without the interpreter's
+    teardown: freeing every module and object one by one takes ~7 ms, a tenth of a short
+    run. Nothing is left to do by then: the run is recorded, the index closed, and the
+    command starts no thread that must finish and registers no exit handler."""
+    import contextlib
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: what was written is
+            stream.flush()
+    os._exit(code)
+
+
+def _main(argv: list[str] | None) -> int:
     from ..runoptions import split_program_args
 
     args_list, program_args = split_program_args(sys.argv[1:] if argv is None else argv)
@@ -188,14 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         if ns.command == "run":
             from .run import run
 
-            code = run(ns, program_args)
-            if argv is None:
-                # the command line's process ends now: spare it the garbage collector's full
-                # passes over every object at interpreter exit (milliseconds)
-                import gc
-
-                gc.freeze()
-            return code
+            return run(ns, program_args)
         from ..store import RunStore
 
         store = RunStore(ns.home)
