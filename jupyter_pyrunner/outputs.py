@@ -25,19 +25,18 @@ JSON document or browser can carry that name. So:
 from __future__ import annotations
 
 import errno
-import mimetypes
 import os
 import shutil
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
 from ._core import Record
 from .errors import OutputNotFoundError, OutputsReplacedError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import BinaryIO
     from zipfile import ZipFile
 
     from .workfiles import ProjectFiles
@@ -192,6 +191,8 @@ def files_json(files: list[OutputFile]) -> list[dict[str, object]]:
 
 
 def mime_type(name: str) -> str:
+    import mimetypes  # here only: it reads the system's type tables
+
     guessed, _ = mimetypes.guess_type(name)
     return guessed or "application/octet-stream"
 

@@ -11,7 +11,6 @@ from pathlib import Path, PurePosixPath
 
 from ._core import Record
 from .errors import ProjectError
-from .inference import infer_requirements
 from .projectfiles import IGNORED_DIRS, ignored_dir_name, is_ignored, iter_project_files
 from .pyproject import PyProject, read_pyproject
 from .requirements import (
@@ -263,6 +262,8 @@ def _elsewhere(
             f"Put the one to use in {where}, next to {entry.name}."
         )
     if infer:
+        from .inference import infer_requirements  # only for a project without requirements
+
         inferred = infer_requirements(root, cache_dir=cache_dir, shallow=loose)
         return Requirements(tuple(inferred), "inferred")
     return Requirements((), "none")

@@ -25,13 +25,14 @@ import os
 import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
 from .errors import OutputNotFoundError
 from .projectfiles import IGNORED_DIRS, ignored_dir_name, is_ignored
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
     from .outputs import OutputFile
     from .store import RunStore
 

@@ -32,6 +32,41 @@ def test_a_run_imports_no_heavy_module(tmp_path: Path) -> None:
     assert out.stdout.strip() == "[]"
 
 
+#: modules a cached run of a small project does without (each costs a millisecond or more)
+HEAVY = {
+    "typing",
+    "dataclasses",
+    "inspect",
+    "hashlib",
+    "tokenize",
+    "configparser",
+    "mimetypes",
+    "zipfile",
+    "tomllib",
+    "uv",
+    "email",
+    "tempfile",
+    "jupyter_pyrunner.inference",
+}
+
+
+def test_a_cached_run_from_the_command_line_imports_no_heavy_module(home: Path, project) -> None:
+    """The whole command, measured the way ``-X importtime`` sees it: the second run of a
+    project (its environment cached, pip's settings read before) imports none of them."""
+    folder = project({"main.py": "print('hello')\n", "requirements.txt": ""})
+    command = [sys.executable, "-X", "importtime", "-m", "jupyter_pyrunner.cli", "run"]
+    for _ in range(2):
+        done = subprocess.run([*command, str(folder)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    imported = {
+        line.split("|")[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "jupyter_pyrunner.supervisor" in imported  # the listing is the run's
+    assert sorted(HEAVY & imported) == []
+
+
 def test_the_run_record_serialises_as_before() -> None:
     spec = RunSpec("src", inputs=["a"], args=["-v"], timeout=2.5, env_deny=["X*"])
     record = RunRecord(
