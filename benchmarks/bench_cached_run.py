@@ -5,7 +5,8 @@ The project is ``examples/plot-sine``. Cases, interleaved:
 * ``direct`` (baseline): ``main.py`` run with the python of a venv prebuilt once by
   ``uv venv`` + ``uv pip install --compile-bytecode`` (bytecode present, as in a pip-installed
   venv), pinned to the same package versions as the pyrunner environment;
-* ``pyrunner run`` with its environment cached (built by a first run, bytecode written);
+* ``pyrunner run`` with its environment cached (built by a first run, bytecode written), of
+  the project's folder and of a zip of it (as users bring it);
 * ``uv run --no-project --with-requirements requirements.txt main.py``, warmed by a first run
   (with ``PYTHONDONTWRITEBYTECODE=1`` set, as here, uv's cached environment never gets bytecode),
   and the same with bytecode: its own uv cache, warmed once with ``PYTHONDONTWRITEBYTECODE``
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 from _common import ROOT, compare, pyrunner_cmd, real_python, report, timed
@@ -118,6 +120,13 @@ def main() -> None:
         )
         direct_cmd = [str(direct / "bin" / "python"), "main.py"]
 
+        archive = tmp / "plot-sine.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(PROJECT.rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    zf.write(path, path.relative_to(PROJECT).as_posix())
+        pyrunner_zip = [*pyrunner_cmd(), "run", str(archive)]
+
         # uv run: warm its cached ephemeral environment
         uv_run = [
             uv,
@@ -140,6 +149,9 @@ def main() -> None:
         def pyrunner_case() -> tuple[float, float]:
             return timed(pyrunner, env=run_env, **quiet)
 
+        def pyrunner_zip_case() -> tuple[float, float]:
+            return timed(pyrunner_zip, env=run_env, **quiet)
+
         def uv_run_case() -> tuple[float, float]:
             return timed(uv_run, cwd=WORKDIR, env=program_env, **quiet)
 
@@ -151,6 +163,7 @@ def main() -> None:
             {
                 "direct: venv python main.py": direct_case,
                 "pyrunner run (cached env)": pyrunner_case,
+                "pyrunner run of a zip (cached env)": pyrunner_zip_case,
                 "uv run --with-requirements (warm, no bytecode)": uv_run_case,
                 "uv run --with-requirements (warm, bytecode)": uv_run_pyc_case,
             },

@@ -2,17 +2,64 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import logging
 import os
 import subprocess
 import sys
 import textwrap
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+class LeftBehind(logging.Handler):
+    """Keeps asyncio's reports of tasks a test left behind. asyncio logs them (through its
+    ``asyncio`` logger, not as warnings) only when such a task is garbage-collected, often
+    after the test, or at exit where nothing fails; see ``pytest_runtest_teardown``."""
+
+    MESSAGES = ("Task was destroyed but it is pending", "Task exception was never retrieved")
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.reports: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith(self.MESSAGES):
+            self.reports.append(message)
+
+    def take(self) -> list[str]:
+        reports, self.reports = self.reports, []
+        return reports
+
+
+LEFT_BEHIND = LeftBehind()
+logging.getLogger("asyncio").addHandler(LEFT_BEHIND)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    """Fail the test that left an asyncio task behind (a server's, a kernel client's). Once
+    every fixture is torn down (a server stopped, its loop closed), a task of that loop still
+    pending would be destroyed unfinished; and collecting garbage now makes asyncio report, against this test, the tasks
+    destroyed pending or whose exception nobody retrieved (it logs them when they are freed,
+    which may otherwise be at exit, where nothing fails)."""
+    loop = getattr(item, "funcargs", {}).get("jp_asyncio_loop")
+    result = yield
+    pending = [] if loop is None else [t for t in asyncio.all_tasks(loop) if not t.done()]
+    gc.collect()
+    reports = [f"left pending after the server stopped: {task!r}" for task in pending]
+    reports += LEFT_BEHIND.take()
+    if reports:
+        pytest.fail("asyncio tasks were left behind:\n" + "\n".join(reports), pytrace=False)
+    return result
+
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
