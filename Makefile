@@ -17,7 +17,7 @@ LAB_SOURCES := $(shell find labextension/src labextension/style -type f) \
 # jlpm and `jupyter labextension build` come from JupyterLab in the venv
 LAB_ENV := PATH="$(CURDIR)/$(BIN):$$PATH"
 
-.PHONY: demo test lint bench clean labextension
+.PHONY: demo test stress lint bench clean labextension
 
 # the venv and what building the package needs (JupyterLab brings jlpm, the extension builder)
 $(TOOLS):
@@ -58,6 +58,11 @@ $(ZIP):
 test: $(STAMP) $(LABEXT) $(CHROMIUM) $(ZIP) lint
 	cd labextension && $(LAB_ENV) jlpm test
 	$(BIN)/python -m pytest
+
+## stress: the long reliability tests (fuzzing at length, load, repeated faults); see
+## docs/reliability.md. `make test` runs the fast part of tests/reliability only.
+stress: $(STAMP) $(ZIP)
+	$(BIN)/python -m pytest -m stress tests/reliability
 
 lint: $(STAMP) $(LABEXT)
 	$(BIN)/ruff check jupyter_pyrunner tests benchmarks examples

@@ -1,9 +1,16 @@
 """Safe extraction of a project zip.
 
 Every member is checked against the central directory before anything is written
-(unsafe names, links and devices, encryption, member count, total size, compression
-ratio), then the caps are enforced again on the bytes actually decompressed, because
-declared sizes can lie. On any error, whatever this call wrote is removed again.
+(``zipplan``: unsafe names, names repeated, folders nested deeper than :data:`MAX_DEPTH`, links
+and devices, encryption, member count, total size, compression ratio), then the caps are enforced
+again on the bytes actually decompressed, because declared sizes can lie. On any error,
+whatever this call wrote is removed again.
+
+Declared compressed sizes can lie too: members whose data overlap (the "zip bomb without
+recursion", where every member quotes the next one's header and all share one compressed
+kernel) each declare a modest ratio while the archive as a whole expands millions of times.
+So the local headers are read to refuse any two members sharing bytes, and the whole
+archive's ratio is judged against its real size on disk.
 
 Names are decoded as ``unzip`` decodes them (``zipnames.member_name``): Info-ZIP ``zip`` and
 macOS write UTF-8 names without saying so, which ``zipfile`` alone would read as CP437.
@@ -15,8 +22,6 @@ import contextlib
 import copy
 import lzma
 import os
-import re
-import stat
 import struct
 import zipfile
 import zlib
@@ -24,26 +29,17 @@ from pathlib import Path
 
 from ._core import Record
 from .errors import ArchiveError
-from .zipnames import check_unique, decoded_name, member_name, nfc
+from .zipnames import member_name
+from .zipplan import MAX_DEPTH, RATIO_MIN_SIZE, Member, check_layout, cut, human, plan
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
     from typing import BinaryIO
 
 
-__all__ = ["ExtractLimits", "ExtractReport", "extract_zip", "is_zip", "member_name"]
+__all__ = ["MAX_DEPTH", "ExtractLimits", "ExtractReport", "extract_zip", "is_zip", "member_name"]
 
-_MIB = 1024 * 1024
-_CHUNK = _MIB
-_RATIO_MIN_SIZE = _MIB  # ratios are only judged for data bigger than this
-
-_FLAG_ENCRYPTED = 0x01
-_FLAG_STRONG_ENCRYPTION = 0x40
-_SUPPORTED_METHODS = frozenset(
-    {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
-)
-_SPECIAL_TYPES = frozenset({stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO, stat.S_IFSOCK})
-_DRIVE = re.compile(r"^[A-Za-z]:")
+_CHUNK = 1024 * 1024
 _LOCAL_HEADER_MAGIC = b"PK\x03\x04"
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
 _READ_ERRORS = (
@@ -70,8 +66,9 @@ class ExtractLimits(Record):
     max_members: int
     """Number of entries in the central directory, skipped ones included (default 100 000)."""
     max_ratio: float
-    """Largest uncompressed/compressed ratio, for the whole archive and for any single
-    member, each judged only once its uncompressed size is over 1 MiB (default 1000)."""
+    """Largest uncompressed/compressed ratio, for any single member (against its compressed
+    size) and for the whole archive (against the archive's size on disk), each judged only once
+    the uncompressed size is over 1 MiB (default 1000)."""
 
     def __init__(
         self,
@@ -105,31 +102,6 @@ class ExtractReport(Record):
         self.skipped = skipped
 
 
-class _Member(Record):
-    _fields = ("info", "shown", "parent", "name", "executable")
-    __slots__ = _fields
-
-    info: zipfile.ZipInfo
-    shown: str  # the member's name as decoded (see member_name), for messages
-    parent: tuple[str, ...]
-    name: str  # last path component; "" for a directory entry
-    executable: bool
-
-    def __init__(
-        self,
-        info: zipfile.ZipInfo,
-        shown: str,
-        parent: tuple[str, ...],
-        name: str,
-        executable: bool,
-    ) -> None:
-        self.info = info
-        self.shown = shown
-        self.parent = parent
-        self.name = name
-        self.executable = executable
-
-
 def is_zip(path: Path) -> bool:
     """True if ``path`` is a readable file that looks like a zip archive."""
     try:
@@ -147,9 +119,10 @@ def extract_zip(
     """Extract ``archive`` into the existing directory ``dest``, safely.
 
     Raises :class:`ArchiveError` (one line, naming the offending member) if the archive
-    is not a zip, is empty, corrupt, encrypted or unsafe, exceeds ``limits``, or would
-    overwrite a file already in ``dest``; in that case everything this call wrote into
-    ``dest`` is removed again. Members all under one top folder are kept as they are.
+    is not a zip, is empty, corrupt, encrypted or unsafe, has overlapping or repeated
+    members, exceeds ``limits``, or would overwrite a file already in ``dest``; in that case
+    everything this call wrote into ``dest`` is removed again. Members all under one top
+    folder are kept as they are. A ``./`` entry (some tools write one) stands for ``dest``.
     """
     label = archive.name or str(archive)
     if not dest.is_dir():
@@ -164,10 +137,12 @@ def extract_zip(
     except OSError as exc:
         raise ArchiveError(f"cannot read {label}: {exc.strerror or exc}") from None
     with fh:
+        size = os.fstat(fh.fileno()).st_size
         zf = _open_zip(fh, label)
         with zf:
-            members, skipped = _plan(zf, label, limits)
-            writer = _Writer(zf, label, root, limits)
+            members, skipped = plan(zf, label, limits, size)
+            check_layout(fh, zf, label, size)
+            writer = _Writer(zf, label, root, limits, size)
             try:
                 for member in members:
                     writer.extract(member)
@@ -194,109 +169,27 @@ def _open_zip(fh: BinaryIO, label: str) -> zipfile.ZipFile:
         raise ArchiveError(f"{label} is corrupt: {_one_line(exc)}") from None
 
 
-def _plan(
-    zf: zipfile.ZipFile, label: str, limits: ExtractLimits
-) -> tuple[list[_Member], list[str]]:
-    """Check the whole central directory; return what to extract and what to skip."""
-    infos = zf.infolist()
-    if len(infos) > limits.max_members:
-        raise ArchiveError(
-            f"{label} has too many members ({len(infos):,}; the limit is {limits.max_members:,})"
-        )
-    members: list[_Member] = []
-    skipped: list[str] = []
-    written: dict[tuple[str, ...], str] = {}
-    total = 0
-    total_compressed = 0
-    for info in infos:
-        written_as = decoded_name(info)
-        shown = nfc(written_as)
-        parts, is_dir = _split_name(shown, label)
-        mode = info.external_attr >> 16
-        kind = stat.S_IFMT(mode)
-        if kind == stat.S_IFLNK:
-            raise ArchiveError(f"{label}: member {shown!r} is a symbolic link, which is refused")
-        if kind in _SPECIAL_TYPES:
-            raise ArchiveError(
-                f"{label}: member {shown!r} is a device, fifo or socket, which is refused"
-            )
-        if info.flag_bits & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION):
-            raise ArchiveError(f"{label}: encrypted archives are not supported")
-        is_dir = is_dir or kind == stat.S_IFDIR
-        if parts[0] == "__MACOSX" or (not is_dir and parts[-1].startswith("._")):
-            skipped.append(shown)
-            continue
-        if is_dir:
-            members.append(_Member(info, shown, tuple(parts), "", False))
-            continue
-        check_unique(written, tuple(parts), written_as, label)
-        if info.compress_type not in _SUPPORTED_METHODS:
-            raise ArchiveError(
-                f"{label}: member {shown!r} uses an unsupported compression method "
-                f"({info.compress_type})"
-            )
-        size, packed = info.file_size, info.compress_size
-        if size > _RATIO_MIN_SIZE and size > limits.max_ratio * max(packed, 1):
-            raise ArchiveError(
-                f"{label} looks like a zip bomb: member {shown!r} expands "
-                f"{size / max(packed, 1):,.0f} times (the limit is {limits.max_ratio:,.0f})"
-            )
-        total += size
-        total_compressed += packed
-        members.append(_Member(info, shown, tuple(parts[:-1]), parts[-1], bool(mode & 0o111)))
-    if total > limits.max_total_bytes:
-        raise ArchiveError(
-            f"{label} is too large when extracted ({_human(total)}; "
-            f"the limit is {_human(limits.max_total_bytes)})"
-        )
-    if total > _RATIO_MIN_SIZE and total > limits.max_ratio * max(total_compressed, 1):
-        raise ArchiveError(
-            f"{label} looks like a zip bomb: it expands "
-            f"{total / max(total_compressed, 1):,.0f} times (the limit is {limits.max_ratio:,.0f})"
-        )
-    if not any(m.name for m in members):
-        raise ArchiveError(f"{label} is empty")
-    return members, skipped
-
-
-def _split_name(raw: str, label: str) -> tuple[list[str], bool]:
-    """Split a member name into safe path parts; say whether it names a directory."""
-
-    def unsafe(why: str) -> ArchiveError:
-        return ArchiveError(f"{label}: unsafe member {raw!r} ({why})")
-
-    if "\x00" in raw:
-        raise unsafe("name contains a NUL byte")
-    name = raw.replace("\\", "/")
-    if name.startswith("/"):
-        raise unsafe("absolute path")
-    if _DRIVE.match(name):
-        raise unsafe("absolute path with a drive letter")
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise unsafe("path goes up with '..'")
-    if not parts:
-        raise unsafe("empty path")
-    return parts, name.endswith("/")
-
-
 class _Writer:
     """Writes planned members under ``root`` and remembers what it created."""
 
-    def __init__(self, zf: zipfile.ZipFile, label: str, root: str, limits: ExtractLimits):
+    def __init__(
+        self, zf: zipfile.ZipFile, label: str, root: str, limits: ExtractLimits, size: int
+    ) -> None:
         self.zf = zf
         self.label = label
         self.root = root
         self.limits = limits
+        #: the most the archive may expand to, by its ratio cap against its size on disk
+        self.ratio_allows = max(RATIO_MIN_SIZE, int(limits.max_ratio * max(size, 1)))
         self.files = 0
         self.total = 0
         self.dirs: dict[tuple[str, ...], str] = {(): root}
         self.created_dirs: list[str] = []
         self.created_files: set[str] = set()
 
-    def extract(self, member: _Member) -> None:
+    def extract(self, member: Member) -> None:
         """Create a directory entry, or write one file, checking sizes as bytes arrive."""
-        parent = self._directory(member.parent, member.shown)
+        parent = self._directory(member.parent, cut(member.shown))
         if not member.name:
             return
         target = os.path.join(parent, member.name)
@@ -304,12 +197,21 @@ class _Writer:
         self.files += 1
 
     def _directory(self, parts: tuple[str, ...], raw: str) -> str:
-        """Real path of the directory ``parts`` under root, created if needed."""
+        """Real path of the directory ``parts`` under root, created (with the folders above
+        it) if needed; a loop, not recursion, however deep the member."""
         known = self.dirs.get(parts)
         if known is not None:
             return known
-        parent = self._directory(parts[:-1], raw)
-        path = os.path.join(parent, parts[-1])
+        depth = len(parts)
+        while parts[: depth - 1] not in self.dirs:
+            depth -= 1
+        for level in range(depth, len(parts) + 1):
+            path = self._make(parts[:level], raw)
+        return path
+
+    def _make(self, parts: tuple[str, ...], raw: str) -> str:
+        """Create the folder ``parts``, whose parent is known."""
+        path = os.path.join(self.dirs[parts[:-1]], parts[-1])
         try:
             os.mkdir(path)
         except FileExistsError:
@@ -332,10 +234,10 @@ class _Writer:
         self.dirs[parts] = path
         return path
 
-    def _write(self, member: _Member, target: str) -> None:
+    def _write(self, member: Member, target: str) -> None:
         info = member.info
-        raw = member.shown
-        flags = _WRITE_FLAGS if target in self.created_files else _WRITE_FLAGS | os.O_EXCL
+        raw = cut(member.shown)
+        flags = _WRITE_FLAGS | os.O_EXCL  # a name repeated in the archive was refused before
         perm = 0o755 if member.executable else 0o644
         try:
             fd = os.open(target, flags, perm)
@@ -349,7 +251,7 @@ class _Writer:
             ) from None
         self.created_files.add(target)
         declared = info.file_size
-        allowed = min(declared, self.limits.max_total_bytes - self.total)
+        allowed = min(declared, self._room())
         # Left alone, zipfile quietly stops at the declared size and then fails on the
         # CRC. Let it run one byte past what is allowed, without its CRC check, so the
         # count below catches an oversized member, and check the CRC here instead.
@@ -389,15 +291,26 @@ class _Writer:
         if crc != info.CRC:
             raise ArchiveError(f"{self.label} is corrupt: bad CRC-32 for member {raw!r}")
 
+    def _room(self) -> int:
+        """How many more bytes may be written: within the total cap, and within the ratio
+        cap judged against the archive's size on disk (overlaps were refused before, so this
+        holds anyway: it is checked again as the bytes arrive, as every cap is)."""
+        return min(self.limits.max_total_bytes, self.ratio_allows) - self.total
+
     def _too_big(self, raw: str, over_declared: bool) -> ArchiveError:
         if over_declared:
             return ArchiveError(
                 f"{self.label}: member {raw!r} is larger than its declared size; "
                 "the archive is corrupt or malicious"
             )
+        if self.ratio_allows < self.limits.max_total_bytes:
+            return ArchiveError(
+                f"{self.label} looks like a zip bomb: it expands more than "
+                f"{self.limits.max_ratio:,.0f} times its size"
+            )
         return ArchiveError(
             f"{self.label} is too large when extracted "
-            f"(the limit is {_human(self.limits.max_total_bytes)})"
+            f"(the limit is {human(self.limits.max_total_bytes)})"
         )
 
     def _corrupt(self, raw: str, exc: BaseException) -> ArchiveError:
@@ -422,14 +335,3 @@ def _inside(path: str, root: str) -> bool:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
-
-
-def _human(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    value = size / 1024
-    for unit in ("KiB", "MiB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:,.1f} GiB"

@@ -1,5 +1,11 @@
-"""A memory cgroup for one run, where the machine allows it: the kernel holds the run's resident
-memory under its limit.
+"""A cgroup for one run, where the machine allows it: every process of the run is in it, and with a
+memory limit the kernel holds the run's resident memory under it.
+
+Every run gets one, with or without a memory limit: it is where the run's processes are found
+whatever they did (a daemon that double-forked, left the session and dropped the run's
+variables is still inside), and stopping a run stops everything in it. A run without a memory
+limit needs no controller (cgroup v1's ``memory`` hierarchy, or any v2 cgroup, only to hold the
+processes).
 
 A run's memory limit means resident memory, as users read it. Where the supervisor may create
 a child of its own cgroup with the memory controller (cgroup v1's ``memory`` hierarchy, or
@@ -151,7 +157,7 @@ def remove_run(run_id: str) -> None:
 class MemoryCgroup:
     """A cgroup holding one run's processes under ``limit`` bytes of memory."""
 
-    def __init__(self, path: Path, version: int, limit: int) -> None:
+    def __init__(self, path: Path, version: int, limit: int | None) -> None:
         self.path = path
         self.version = version
         self.limit = limit
@@ -162,9 +168,10 @@ class MemoryCgroup:
 
     # -- making one ----------------------------------------------------------------------------
     @classmethod
-    def create(cls, name: str, limit: int) -> MemoryCgroup | None:
-        """A new cgroup for run ``name`` with ``limit`` bytes; None where the machine does not
-        allow one (it never raises for that)."""
+    def create(cls, name: str, limit: int | None) -> MemoryCgroup | None:
+        """A new cgroup for run ``name`` with ``limit`` bytes (None: no limit, the cgroup only
+        holds the run's processes); None where the machine does not allow one (it never raises
+        for that)."""
         try:
             places = candidates(
                 _read(Path("/proc/self/mountinfo")), _read(Path("/proc/self/cgroup"))
@@ -182,12 +189,14 @@ class MemoryCgroup:
         return None
 
     @classmethod
-    def _make(cls, path: Path, version: int, limit: int) -> MemoryCgroup | None:
+    def _make(cls, path: Path, version: int, limit: int | None) -> MemoryCgroup | None:
         try:
             path.mkdir()
         except OSError:
             return None
         group = cls(path, version, limit)
+        if limit is None:
+            return group  # it holds the processes: no controller needed
         try:
             if version == _V2 and not (path / "memory.max").exists():
                 raise OSError("the memory controller is not delegated here")
@@ -276,6 +285,8 @@ class MemoryCgroup:
         removed: v2's ``max``). True when the program is not known (:meth:`holds`)."""
         if self.program is not None and self.program not in self.members():
             return False
+        if self.limit is None:
+            return True
         try:
             value = _read(self._limit_file).strip()
         except OSError:
@@ -289,6 +300,35 @@ class MemoryCgroup:
             return [int(pid) for pid in _read(self.path / "cgroup.procs").split()]
         except (OSError, ValueError):
             return []
+
+    def stop(self, grace: float) -> int:
+        """SIGTERM to every process in the cgroup, up to ``grace`` seconds for them to end,
+        then SIGKILL until none is left (a process forking meanwhile is caught on the next
+        round); cgroup v2's ``cgroup.kill`` does the last step at once where the kernel has it.
+        Returns how many processes were found."""
+        found = set(self.members())
+        if not found:
+            return 0
+        self._signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and self.members():
+            time.sleep(0.02)
+        for _ in range(100):
+            left = self.members()
+            if not left:
+                break
+            found.update(left)
+            if self.version == _V2:
+                with contextlib.suppress(OSError):
+                    _write(self.path / "cgroup.kill", "1")
+            self._signal(signal.SIGKILL)
+            time.sleep(0.01)
+        return len(found)
+
+    def _signal(self, sig: int) -> None:
+        for pid in self.members():  # only the run's processes are ever in it
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
 
     def remove(self, wait: float = 2.0) -> bool:
         """Delete the cgroup once its processes are gone (the run's processes are stopped

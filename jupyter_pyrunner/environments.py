@@ -7,8 +7,13 @@ asking for the same key build it once. Runs hold a shared lock while they use an
 ``prune`` never removes one in use.
 
 Bytecode: the build does not compile (that would triple the cold build time); right after the
-environment is in place a detached ``compileall`` writes the ``.pyc`` files once, so later runs
+environment is in place a detached helper writes the ``.pyc`` files once, so later runs
 start as fast as in a normally installed venv even when ``PYTHONDONTWRITEBYTECODE`` is set.
+
+Integrity: a program can write into the environment it runs in, which later runs share. The
+build ends with a manifest of the environment's files (``envcheck``), made read-only; each
+reuse checks it first. An environment that changed is rebuilt, with a line in the run's log
+saying so; one whose only change is bytecode is repaired (the foreign ``.pyc`` deleted).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from .errors import BuildCancelled, EnvironmentBuildError
 from .hostenv import Role, host_environment
 from .installer import Installer, compile_later, freeze
 from .interpreters import Interpreter as Interpreter
+from .paths import private_folder
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
@@ -37,6 +43,8 @@ if TYPE_CHECKING:
 
 META_NAME = "pyrunner-env.json"
 LAST_USED = ".last-used"
+#: touched when every file was found as built, after a use that no other run overlapped
+VERIFIED = ".verified"
 COMPILED = ".compiled"
 
 Log = Callable[[str], None]
@@ -146,6 +154,27 @@ def _dir_size(path: Path) -> int:
     return total
 
 
+def _unverified(env: Environment) -> bool:
+    """Whether a use of ``env`` since its last full check did not end with one (its
+    supervisor died, or a run is still using it): the next reuse then checks every file.
+    File times tick in steps of a few milliseconds: a use that began in the tick of the last
+    check counts as unchecked."""
+    try:
+        verified = (env.path / VERIFIED).stat().st_mtime_ns
+        return verified <= (env.path / LAST_USED).stat().st_mtime_ns
+    except OSError:
+        return True
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a folder tree that may be read-only (an environment is made so after its build):
+    each folder gets its owner's write permission back first."""
+    for folder, _dirs, _files in os.walk(path):
+        with contextlib.suppress(OSError):
+            os.chmod(folder, os.lstat(folder).st_mode | 0o700)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def _extra(covering: EnvSpec, spec: EnvSpec) -> str:
     extra = sorted(set(covering.requirements) - set(spec.requirements))
     return ", ".join(extra) if extra else "nothing more"
@@ -156,7 +185,8 @@ class EnvironmentManager:
 
     def __init__(self, home: Path, *, use_uv: bool = True, compile_bytecode: bool = True) -> None:
         self.root = home / "envs"
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_folder(home)
+        private_folder(self.root)  # what a run installed is its user's business only
         self._uv: str | None = None
         self._uv_known = not use_uv  # uv is looked for when first needed (building), not here
         self.compile_bytecode = compile_bytecode
@@ -181,14 +211,20 @@ class EnvironmentManager:
 
     @contextlib.contextmanager
     def _flock(
-        self, key: str, mode: int, should_stop: ShouldStop | None = None, on_wait: Log | None = None
-    ) -> Iterator[None]:
+        self,
+        key: str,
+        mode: int,
+        should_stop: ShouldStop | None = None,
+        on_wait: Log | None = None,
+        why: str = "which another run is building",
+    ) -> Iterator[int]:
+        """Hold the lock of ``key`` in ``mode``; yields the lock's file descriptor."""
         with open(self._lock_path(key), "a+b") as f:
             try:
                 fcntl.flock(f.fileno(), mode | fcntl.LOCK_NB)
             except BlockingIOError:
                 if on_wait:
-                    on_wait(f"waiting for environment {key}, which another run is building…")
+                    on_wait(f"waiting for environment {key}, {why}…")
                 while True:
                     if should_stop and should_stop():
                         raise BuildCancelled() from None
@@ -198,7 +234,7 @@ class EnvironmentManager:
                     except BlockingIOError:
                         time.sleep(0.05)
             try:
-                yield
+                yield f.fileno()
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
@@ -242,12 +278,15 @@ class EnvironmentManager:
                     )
             env, built = self.ensure(chosen, log, should_stop, on_build, installer_env, on_wait)
             built_any = built_any or built
-            with self._flock(env.key, fcntl.LOCK_SH):
+            with self._flock(env.key, fcntl.LOCK_SH) as lock:
                 if self.get(env.key) is None:
                     continue  # pruned meanwhile
                 with contextlib.suppress(OSError):
                     (env.path / LAST_USED).touch()
-                yield env, built_any
+                try:
+                    yield env, built_any
+                finally:
+                    self._after_use(env, lock, log)
                 return
         raise EnvironmentBuildError("the environment kept disappearing while being prepared")
 
@@ -293,7 +332,7 @@ class EnvironmentManager:
         """
         key = spec.key
         found = self.get(key)
-        if found is not None:
+        if found is not None and self._problem(found, log, full=_unverified(found)) is None:
             return found, False
 
         def waiting(message: str) -> None:
@@ -301,13 +340,73 @@ class EnvironmentManager:
             if on_wait is not None:
                 on_wait(message)
 
-        with self._flock(key, fcntl.LOCK_EX, should_stop, waiting):
-            found = self.get(key)  # built by another process while we waited
+        why = "which another run is building"
+        if found is not None:  # changed: rebuilt once the runs still using it have ended
+            why = "changed by an earlier run, to be rebuilt once the runs using it end"
+        with self._flock(key, fcntl.LOCK_EX, should_stop, waiting, why):
+            found = self.get(key)  # built (or rebuilt) by another process while we waited
             if found is not None:
-                return found, False
+                problem = self._problem(found, log, full=_unverified(found))
+                if problem is None:
+                    return found, False
+                log(problem)
+                self._discard(found.path)
             if on_build is not None:
                 on_build()
             return self._build(spec, self.installer(installer_env, log, should_stop)), True
+
+    def _problem(self, env: Environment, log: Log, *, full: bool) -> str | None:
+        """Why ``env`` must not be reused (a sentence for the run's log), or None when it is
+        as built (``full``: every file checked, else folders and start-up files: see
+        ``envcheck``). Bytecode written into it since is deleted here, and said in the log."""
+        from .envcheck import check, repair
+
+        finding = check(str(env.path), full=full)
+        if finding is None:
+            return None
+        if finding.kind == "bytecode" and repair(str(env.path)):
+            log(
+                f"environment {env.key}: {finding.reason} by an earlier run; "
+                "removed (Python reads the checked source instead)"
+            )
+            return None
+        if finding.kind == "unverifiable":
+            return f"environment {env.key} {finding.reason}: it is rebuilt"
+        return (
+            f"environment {env.key} was changed by an earlier run ({finding.reason}): it is rebuilt"
+        )
+
+    def _after_use(self, env: Environment, lock: int, log: Log) -> None:
+        """Once a run is done with ``env`` (its program has ended), check every file: what the
+        run changed is found now, and the next reuse, which checks folders and start-up
+        files only, rebuilds it (the manifest says why). When no other run overlapped this
+        one, the environment is stamped verified; otherwise the next reuse checks every file
+        itself, since a run still going may change it yet."""
+        from . import envcheck
+
+        try:
+            finding = envcheck.check(str(env.path), full=True)
+            if (
+                finding is not None
+                and finding.kind == "bytecode"
+                and envcheck.repair(str(env.path))
+            ):
+                log(f"environment {env.key}: {finding.reason} by this run; removed")
+                finding = None
+            if finding is not None:
+                envcheck.mark_changed(str(env.path), finding.reason)
+                log(
+                    f"environment {env.key} was changed by this run ({finding.reason}): "
+                    "the next run rebuilds it"
+                )
+                return
+            try:  # from shared to exclusive, refused while another run holds it
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            (env.path / VERIFIED).touch()
+        except OSError:  # removed meanwhile, a full disk: the next reuse checks every file
+            pass
 
     def installer(
         self,
@@ -336,6 +435,8 @@ class EnvironmentManager:
 
     def _build(self, spec: EnvSpec, installer: Installer) -> Environment:
         """Build in a temporary folder, then rename it into place: never seen half-built."""
+        from . import envcheck
+
         tmp = self.root / f".build-{spec.key}-{os.urandom(4).hex()}"
         started = time.time()
         try:
@@ -343,13 +444,17 @@ class EnvironmentManager:
             if spec.requirements:
                 installer.install(tmp, spec.requirements)
             meta = self._describe(spec, installer, tmp, time.time() - started)
+            (tmp / LAST_USED).touch()
+            (tmp / VERIFIED).touch()
+            # read-only, then recorded: what each reuse checks (sealed by the bytecode helper)
+            envcheck.prepare(str(tmp), bytecode_later=self.compile_bytecode)
+            envcheck.write(str(tmp), envcheck.snapshot(str(tmp), sealed=not self.compile_bytecode))
             final = self._move_into_place(tmp, spec.key)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_tree(tmp)
             raise
         env = Environment(spec.key, final, meta)
-        (final / LAST_USED).touch()
-        if self.compile_bytecode and spec.requirements:
+        if self.compile_bytecode:
             self.helper_pids.append(compile_later(env.python, env.path / COMPILED, installer.env))
         return env
 
@@ -374,10 +479,17 @@ class EnvironmentManager:
 
     def _move_into_place(self, tmp: Path, key: str) -> Path:
         final = self.root / key
-        if final.exists():  # a leftover without metadata: never complete, safe to replace
-            shutil.rmtree(final)
+        if final.exists():  # a leftover without metadata, or a changed one: safe to replace
+            self._discard(final)
         os.rename(tmp, final)
         return final
+
+    def _discard(self, path: Path) -> None:
+        """Remove an environment the caller holds exclusively: renamed away at once (readers
+        never see it half-deleted), then deleted."""
+        trash = self.root / f".trash-{path.name}-{os.urandom(4).hex()}"
+        os.rename(path, trash)
+        remove_tree(trash)
 
     def _uv_cache_dir(self) -> Path:
         """uv's usual cache, unless it sits on another filesystem than the environments: uv then
@@ -440,10 +552,7 @@ class EnvironmentManager:
             except BlockingIOError:
                 return False
             try:
-                path = self.root / key
-                trash = self.root / f".trash-{key}-{os.urandom(4).hex()}"
-                os.rename(path, trash)  # atomically gone for readers, then deleted
-                shutil.rmtree(trash, ignore_errors=True)
+                self._discard(self.root / key)
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
         return True
@@ -473,5 +582,7 @@ class EnvironmentManager:
         for path in self.root.glob(".build-*"):
             key = path.name.split("-")[1]
             if not self._busy(key):
-                shutil.rmtree(path, ignore_errors=True)
+                remove_tree(path)
+        for path in self.root.glob(".trash-*"):  # a removal interrupted half-way
+            remove_tree(path)
         return removed

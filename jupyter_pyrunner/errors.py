@@ -15,6 +15,7 @@ HTTP status in one table, the CLI prints ``pyrunner: error: <message>``).
     ├── OutputNotFoundError          no such output file (or it leads outside the outputs)
     ├── UploadNotFoundError          no such upload
     ├── RunStateError                the run's state does not allow the action
+    ├── DiskFullError                no space left (or a read-only disk): nothing could be written
     └── OutputsReplacedError         (also an OSError) the program replaced its output
                                      folder by a link: nothing of it is served or copied
 
@@ -70,6 +71,11 @@ class UploadNotFoundError(PyRunnerError):
 
 class RunStateError(PyRunnerError):
     """The run is not in a state that allows the requested action."""
+
+
+class DiskFullError(PyRunnerError):
+    """The disk (or the user's quota) is full, or read-only: what was asked needs to write.
+    Reads go on working; deleting a run frees space."""
 
 
 class OutputsReplacedError(PyRunnerError, OSError):

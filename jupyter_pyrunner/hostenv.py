@@ -42,6 +42,7 @@ DEFAULT_ENV_DENY = (
     "JUPYTERHUB_API_TOKEN",
     "JUPYTERHUB_*TOKEN*",
     "JUPYTERHUB_*SECRET*",
+    "JUPYTER_RUNTIME_DIR",  # the folder of the server's connection files (its token)
 )
 
 #: Variables that would undo the environment's isolation, dropped for the program only.

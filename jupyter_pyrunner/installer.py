@@ -64,7 +64,11 @@ class Installer:
         reqs_file.write_text("".join(f"{line}\n" for line in requirements))
         python = str(path / "bin" / "python")
         if self.uv:
-            cmd = [self.uv, "pip", "install", "--python", python, "-r", str(reqs_file)]
+            # copies, not links into uv's cache: an environment's files must be its own, or a
+            # program editing one would change the cache and every environment linked from it
+            # (and a rebuild would link the edited file again); see ``envcheck``
+            cmd = [self.uv, "pip", "install", "--link-mode", "copy", "--python", python]
+            cmd += ["-r", str(reqs_file)]
         else:
             cmd = [
                 python,
@@ -150,26 +154,25 @@ class Installer:
 
 
 def compile_later(python: Path, done_marker: Path, env: Mapping[str, str]) -> int:
-    """Write an environment's bytecode in a detached process; its pid.
+    """Write an environment's bytecode in a detached process, then seal its manifest; its pid.
 
     ``PYTHONDONTWRITEBYTECODE`` may be set on the host: without ``.pyc`` files a cached
     environment would recompile its packages at every run. Compiling during the build would
     triple a cold build's time, so it happens once, right after, while runs may already start.
-    ``done_marker`` says ``ok`` (or ``partial``) once it is done. ``env`` is the installer's
-    (the environment's packages run, through their ``.pth`` files): no secrets, and not the
-    run's marker, since the helper serves the cache and may outlive the run that built it.
+    The helper is ``envcheck.py`` run by the environment's own interpreter (the tag of the
+    ``.pyc`` files is its own), isolated (``-I``: no variables, no script folder on the path)
+    and without ``site`` (``-S``: no ``.pth`` file of the environment runs in it); it writes
+    every ``.pyc`` itself and records them in the manifest (see ``envcheck``). ``done_marker``
+    (in the environment's root) says ``ok``, ``partial`` or ``changed`` once it is done.
+    ``env``: the installer's, without secrets, and not the run's marker, since the helper
+    serves the cache and may outlive the run that built it.
     """
     from .process_tree import MARKER_VAR
 
-    # the environment's own interpreter finds its site-packages: no guessing of the layout
-    script = (
-        "import compileall, sys, pathlib, sysconfig;"
-        "ok = compileall.compile_dir(sysconfig.get_path('purelib'), quiet=2, workers=0);"
-        "pathlib.Path(sys.argv[1]).write_text('ok' if ok else 'partial')"
-    )
+    script = Path(__file__).with_name("envcheck.py")
     env_vars = {k: v for k, v in env.items() if k not in ("PYTHONDONTWRITEBYTECODE", MARKER_VAR)}
     proc = subprocess.Popen(
-        [str(python), "-c", script, str(done_marker)],
+        [str(python), "-I", "-S", str(script), "seal", str(done_marker.parent), str(done_marker)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

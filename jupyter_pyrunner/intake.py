@@ -49,23 +49,25 @@ def prepare_run(store: RunStore, spec: RunSpec) -> RunRecord:
         for note in [placed.note, *input_notes]:
             if note:
                 _log(store, record.id, note)
+        # inside the guard too: a record that cannot be written (a full disk) leaves no
+        # half-made run for a server to start later
+        return store.update(
+            record.id,
+            entry=project.entry.as_posix(),
+            workdir=project.workdir.as_posix(),
+            requirements=list(project.requirements.lines),
+            requirements_source=project.requirements.source,
+            requires_python=project.requires_python,
+            install_project=project.install,
+            source_sha256=placed.sha256,
+            warnings=[placed.warning] if placed.warning else [],
+            timings={"intake": round(time.time() - t0, 4)},
+        )
     except BaseException as exc:  # whatever went wrong, the run must not stay half-made
         _abandon(store, record.id)
         if isinstance(exc, PyRunnerError) or not isinstance(exc, Exception):
             raise
         raise ProjectError(_message_for(exc)) from exc
-    return store.update(
-        record.id,
-        entry=project.entry.as_posix(),
-        workdir=project.workdir.as_posix(),
-        requirements=list(project.requirements.lines),
-        requirements_source=project.requirements.source,
-        requires_python=project.requires_python,
-        install_project=project.install,
-        source_sha256=placed.sha256,
-        warnings=[placed.warning] if placed.warning else [],
-        timings={"intake": round(time.time() - t0, 4)},
-    )
 
 
 def _absolute_paths(spec: RunSpec) -> Path:

@@ -96,16 +96,18 @@ class Limits:
         return f"stopped: memory use{measured} went over the limit of {self.memory_mb} MB"
 
 
-def memory_cgroup(run_id: str, memory: int | None) -> MemoryCgroup | None:
-    """The run's memory cgroup, where the machine allows one (else the watcher serves).
+def run_cgroup(run_id: str, memory: int | None) -> MemoryCgroup | None:
+    """The run's cgroup, where the machine allows one: it holds every process of the run and,
+    with ``memory`` bytes, the run's memory limit (elsewhere the watcher serves).
 
-    ``PYRUNNER_MEMORY_CGROUP=off`` in the supervisor's environment leaves the limit to the
-    watcher alone (for a host where cgroups are managed by something else)."""
-    if not memory or os.environ.get(CGROUP_SETTING, "").lower() in ("0", "off", "no"):
+    ``PYRUNNER_MEMORY_CGROUP=off`` in the supervisor's environment makes none (for a host where
+    cgroups are managed by something else): the run's processes are then found by their
+    group, their parents and their marker variable, and the memory limit by the watcher."""
+    if os.environ.get(CGROUP_SETTING, "").lower() in ("0", "off", "no"):
         return None
     from .cgroups import MemoryCgroup
 
-    return MemoryCgroup.create(run_id, memory)
+    return MemoryCgroup.create(run_id, memory or None)
 
 
 def signal_name(number: int) -> str:
@@ -136,7 +138,7 @@ def final_outcome(
 
 def child_setup(cgroup: MemoryCgroup | None = None) -> Callable[[], None]:
     """The program's ``preexec_fn``: it dies with its supervisor and, when the run has a
-    memory cgroup, starts inside it (its supervisor stays outside)."""
+    cgroup, starts inside it (its supervisor stays outside)."""
     join = cgroup.joiner() if cgroup is not None else None
 
     def setup() -> None:

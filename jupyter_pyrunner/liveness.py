@@ -5,6 +5,12 @@ signals a process nor writes anything: a run whose supervisor has died is only *
 ``failed`` (:func:`as_seen`). :func:`reconcile` is the one place that writes that ending down
 and stops what is left of the run's processes; it is called by the actions that need the
 truth on disk (cancel, delete) and by the server's housekeeping loop.
+
+Writing an ending down may fail: on a full (or read-only) disk, :func:`reconcile` leaves the
+record as it is, says so once in the log, and returns the run as seen, so that the action that
+asked (a cancel, a delete, which frees space) goes on; the next round of housekeeping writes it.
+A run whose supervisor kept its ending in the end reserve (see ``faults``) is not orphaned: it
+is read with that ending, and :func:`reconcile_all` copies it into the record once it can.
 """
 
 from __future__ import annotations
@@ -71,6 +77,11 @@ def is_orphaned(record: RunRecord) -> bool:
 
 def _orphan_message(record: RunRecord) -> str:
     pid = (record.supervisor or {}).get("pid")
+    if record.status is RunStatus.QUEUED:  # nothing of it ever ran: no supervisor failed
+        return (
+            f"never started: the process that queued it (pid {pid}) stopped before the run "
+            "could start"
+        )
     return (
         f"the process supervising this run (pid {pid}) stopped unexpectedly; "
         "the run was ended and its log and outputs so far are kept"
@@ -90,33 +101,77 @@ def as_seen(record: RunRecord) -> RunRecord:
 
 def reconcile(store: RecordStore, run_id: str) -> RunRecord:
     """If the run is orphaned, stop its leftover processes and record it ``failed``; returns
-    the record as stored afterwards. Safe to call at any time, from any process."""
+    the record as it stands afterwards (as seen, when the disk was too full to write it).
+    Safe to call at any time, from any process."""
     with store.locked(run_id):
         record = store.read(run_id)
         if not is_orphaned(record):
             return record  # finished or handed on meanwhile
         _stop_leftovers(record)
-        record.status = RunStatus.FAILED
-        record.message = _orphan_message(record)
-        record.finished = time.time()
-        store.save(record)
-        return record
+        ended = as_seen(record)
+        ended.finished = time.time()
+        if _write(store, ended):
+            _UNWRITTEN.discard(run_id)
+        return ended
 
 
 def reconcile_all(store: RecordStore) -> list[str]:
     """:func:`reconcile` every run the store holds as not ended; the ids of those that were
-    orphaned. A long-lived host (the server) calls this now and then."""
+    orphaned. A long-lived host (the server) calls this now and then.
+
+    A run that reads as ended although the index still holds it as live (its supervisor could
+    write its ending only into the end reserve, or not into the index: the disk was full) has
+    that ending written into its record and the index, once there is room.
+    """
     from .errors import RunNotFoundError
 
     ended = []
     for run_id in store.unfinished_ids():
         try:
-            if is_orphaned(store.read(run_id)):
+            record = store.read(run_id)
+            if record.status.is_terminal:
+                _settle(store, run_id)
+            elif is_orphaned(record):
                 reconcile(store, run_id)
                 ended.append(run_id)
         except (RunNotFoundError, FileNotFoundError):
             continue  # deleted meanwhile
     return ended
+
+
+#: runs whose ending could not be written yet (each is reported once)
+_UNWRITTEN: set[str] = set()
+
+
+def _write(store: RecordStore, record: RunRecord) -> bool:
+    """Save a record; False (reported once per run) when the disk cannot take it now."""
+    from .faults import is_unwritable
+
+    try:
+        store.save(record)
+        return True
+    except Exception as exc:
+        if not is_unwritable(exc):
+            raise
+        if record.id not in _UNWRITTEN:
+            _UNWRITTEN.add(record.id)
+            import logging
+
+            logging.getLogger("jupyter_pyrunner").warning(
+                "pyrunner: the ending of run %s cannot be written now (%s); it is shown as "
+                "ended and will be written once there is room",
+                record.id,
+                exc,
+            )
+        return False
+
+
+def _settle(store: RecordStore, run_id: str) -> None:
+    """Write down the ending a run reads with (see :func:`reconcile_all`)."""
+    with store.locked(run_id):
+        record = store.read(run_id)
+        if record.status.is_terminal and _write(store, record):
+            _UNWRITTEN.discard(run_id)
 
 
 def _stop_leftovers(record: RunRecord) -> None:

@@ -188,8 +188,9 @@ def read_chunks(
     try:
         with open(run_dir / LOG_NAME, "rb") as f:
             available = os.fstat(f.fileno()).st_size - offset
-            f.seek(offset)
-            data = f.read(max(0, min(max_bytes, available)))
+            if available <= 0:  # at or past the end: nothing yet (and no seek a file system
+                return [], offset  # refuses, as one to 2**63 - 1)
+            data = os.pread(f.fileno(), max(0, min(max_bytes, available)), offset)
     except FileNotFoundError:
         return [], offset
     if not data:
@@ -220,15 +221,28 @@ def read_chunks(
 
 
 def _merge(chunks: list[LogChunk]) -> list[LogChunk]:
-    """Join neighbouring chunks of the same stream (fewer, larger messages for followers)."""
+    """Join neighbouring chunks of the same stream (fewer, larger messages for followers).
+
+    Each run of chunks is joined once (not chunk by chunk, which would copy a page of many
+    small writes over and over: quadratic time and a burst of memory)."""
     merged: list[LogChunk] = []
+    run: list[LogChunk] = []
     for chunk in chunks:
-        if merged and merged[-1].stream == chunk.stream and merged[-1].end == chunk.offset:
-            last = merged[-1]
-            merged[-1] = LogChunk(last.offset, last.stream, last.data + chunk.data, last.timestamp)
-        else:
-            merged.append(chunk)
+        if run and (run[-1].stream != chunk.stream or run[-1].end != chunk.offset):
+            merged.append(_joined(run))
+            run = []
+        run.append(chunk)
+    if run:
+        merged.append(_joined(run))
     return merged
+
+
+def _joined(run: list[LogChunk]) -> LogChunk:
+    """Neighbouring chunks of one stream as one, with the first one's time."""
+    if len(run) == 1:
+        return run[0]
+    first = run[0]
+    return LogChunk(first.offset, first.stream, b"".join(c.data for c in run), first.timestamp)
 
 
 def follow(

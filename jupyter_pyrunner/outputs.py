@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
-import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from pathlib import Path, PurePosixPath
 
 from ._core import Record
+from .beneath import copy_sparse, open_beneath, open_fd_beneath, walk_files
 from .errors import OutputNotFoundError, OutputsReplacedError
 
 TYPE_CHECKING = False
@@ -56,6 +55,7 @@ __all__ = [
     "open_output",
     "project_folder_name",
     "resolve_output",
+    "scan_outputs",
     "shown_name",
     "stored_paths",
 ]
@@ -207,91 +207,93 @@ def _trusted_root(root: Path) -> Path | None:
     return real
 
 
-def list_outputs(root: Path) -> list[OutputFile]:
-    """Every regular file under ``root`` (symbolic links are not followed), sorted by path.
+#: why a file with more than one name is neither served, zipped nor copied
+HARD_LINK_REASON = "a hard link: its other name may be a file from outside, so it is not served"
 
-    A program may replace its output folder by a link to elsewhere: then nothing is listed.
+#: a file listed but not served, zipped or copied: (path, why)
+Skipped = tuple[str, str]
+
+
+def scan_outputs(root: Path) -> tuple[list[OutputFile], list[Skipped]]:
+    """The regular files under ``root`` (links neither followed nor listed), folders first-listed
+    first and names sorted; and the files found but refused: hard links (``HARD_LINK_REASON``).
+
+    The walk lists each folder through a descriptor of it, so a folder swapped for a link while
+    it walks is not followed (``beneath.walk_files``). A program may replace its whole output
+    folder by a link to elsewhere: then nothing is listed.
     """
     files: list[OutputFile] = []
-    if _trusted_root(root) is None:
-        return files
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            st = os.lstat(full)
-            if not os.path.isfile(full) or os.path.islink(full):
-                continue
-            rel = PurePosixPath(Path(full).relative_to(root).as_posix())
-            files.append(OutputFile(str(rel), st.st_size, st.st_mtime, mime_type(name)))
-    return files
+    skipped: list[Skipped] = []
+    real = _trusted_root(root)
+    if real is None:
+        return files, skipped
+    for rel, st in walk_files(real):
+        if st.st_nlink > 1:
+            skipped.append((rel, HARD_LINK_REASON))
+            continue
+        files.append(OutputFile(rel, st.st_size, st.st_mtime, mime_type(rel)))
+    return files, skipped
+
+
+def list_outputs(root: Path) -> list[OutputFile]:
+    """The files ``scan_outputs`` lists: every regular file under ``root`` with one name
+    (symbolic links are not followed, hard links left out), in walk order."""
+    return scan_outputs(root)[0]
+
+
+def skipped_json(skipped: Iterable[Skipped]) -> list[dict[str, str]]:
+    """Files listed but not served, for JSON: readable names (``_replaced``) and why."""
+    return [{"path": _replaced(path), "reason": why} for path, why in skipped]
+
+
+#: the longest path a message repeats (a path of thousands of characters is cut)
+_SHOWN_PATH = 200
+
+
+def _no_output(relpath: str) -> OutputNotFoundError:
+    """The error for a path that names no output: the path shown escaped and cut short."""
+    shown = shown_name(relpath)
+    if len(shown) > _SHOWN_PATH:
+        shown = shown[:_SHOWN_PATH] + "..."
+    return OutputNotFoundError(f"no output '{shown}'")
+
+
+def _relative_parts(relpath: str) -> tuple[str, ...] | None:
+    """The names of ``relpath`` if it can name a file inside the outputs, else None."""
+    parts = PurePosixPath(relpath.replace("\\", "/")).parts
+    if not parts or relpath.startswith("/") or "\0" in relpath:
+        return None
+    if any(p in ("..", "") for p in parts):
+        return None
+    return parts
 
 
 def resolve_output(root: Path, relpath: str) -> Path:
-    """The file at ``relpath`` inside ``root``; refuses ``..``, absolute paths and escaping links."""
-    parts = PurePosixPath(relpath.replace("\\", "/")).parts
-    if not parts or relpath.startswith("/") or any(p in ("..", "") for p in parts):
-        raise OutputNotFoundError(f"no output '{relpath}'")
+    """The path of the output file ``relpath`` as it is now (``OutputNotFoundError`` for ``..``,
+    absolute paths, links, special files and hard links). A path is no promise: the program may
+    swap the file for a link right after. To read an output, use ``open_output``."""
     real_root = _trusted_root(root)
-    if real_root is None:
-        raise OutputNotFoundError(f"no output '{relpath}'")
-    real = real_root.joinpath(*parts).resolve()
-    if real != real_root and real_root not in real.parents:
-        raise OutputNotFoundError(f"no output '{relpath}'")
-    if not real.is_file():
-        raise OutputNotFoundError(f"no output '{relpath}'")
-    return real
+    with open_output(root, relpath):  # the same checks, on the file itself
+        pass
+    assert real_root is not None  # (open_output refuses a root replaced by a link)
+    return real_root.joinpath(*relpath.replace("\\", "/").split("/"))
 
 
 def open_output(root: Path, relpath: str) -> BinaryIO:
-    """One output file, open for reading (``..``, absolute paths, links and special files are
-    refused with ``OutputNotFoundError``). What is read is the file found when opening, even if
-    the program swaps a folder for a link right after (see ``open_beneath``)."""
-    parts = PurePosixPath(relpath.replace("\\", "/")).parts
-    if not parts or relpath.startswith("/") or any(p in ("..", "") for p in parts):
-        raise OutputNotFoundError(f"no output '{relpath}'")
+    """One output file, open for reading (``..``, absolute paths, NUL, links, special files
+    and hard links are refused with ``OutputNotFoundError``). The file is opened once, never
+    through a link (see ``beneath.open_fd_beneath``): what is read is the file that was
+    checked, even if the program swaps it, or a folder, for a link at the same moment."""
+    parts = _relative_parts(relpath)
+    if parts is None:
+        raise _no_output(relpath)
     real_root = _trusted_root(root)
     try:
         if real_root is None:
             raise OSError(errno.ELOOP, "the output folder was replaced by a link")
         return open_beneath(real_root, "/".join(parts))
     except OSError:
-        raise OutputNotFoundError(f"no output '{relpath}'") from None
-
-
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-
-
-def open_beneath(root: Path, relpath: str) -> BinaryIO:
-    """The regular file ``relpath`` (POSIX, relative) of the folder ``root``, open for reading.
-
-    A path checked earlier is no promise: the program may have replaced one of its folders by
-    a link to ``/etc`` since. So each folder is opened relative to the one before it, from
-    ``root`` down, and neither they nor the file may be a link (``O_NOFOLLOW``); the file must
-    be a regular one (``O_NONBLOCK``: a pipe does not make the open wait). ``OSError`` if not:
-    ``ELOOP`` for a link, ``ENOENT`` for a file gone, ``EINVAL`` for a special file.
-    """
-    parts = relpath.split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        raise OSError(errno.EINVAL, "not a path inside the folder", relpath)
-    folder = os.open(root, _DIR_FLAGS)
-    try:
-        for part in parts[:-1]:
-            inner = os.open(part, _DIR_FLAGS, dir_fd=folder)
-            os.close(folder)
-            folder = inner
-        fd = os.open(parts[-1], _FILE_FLAGS, dir_fd=folder)
-    finally:
-        os.close(folder)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", relpath)
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+        raise _no_output(relpath) from None
 
 
 def project_folder_name(root: Path) -> str:
@@ -308,21 +310,26 @@ def project_folder_name(root: Path) -> str:
 _Entry = tuple[Path, str, str]
 
 
-def _entries(real: Path | None, project_files: ProjectFiles | None) -> list[_Entry]:
+def _entries(
+    real: Path | None, project_files: ProjectFiles | None
+) -> tuple[list[_Entry], list[Skipped]]:
     """What a copy or a zip of the output folder ``real`` holds, listed once: the outputs at
-    their ``stored_paths``, then (with ``project_files``) the files written beside the code."""
+    their ``stored_paths``, then (with ``project_files``) the files written beside the code;
+    and the files refused by the listing (hard links), with readable names and why."""
     if real is None:
-        return []
-    listed = list_outputs(real)
+        return [], []
+    listed, refused = scan_outputs(real)
     names = stored_paths(item.path for item in listed)
     entries = [(real, item.path, names[item.path]) for item in listed]
+    skipped = [(_replaced(path), why) for path, why in refused]
     if project_files is not None:
-        project_root, written = project_files.listing()
+        project_root, written, refused = project_files.listing()
         if project_root is not None:
             folder = project_folder_name(real)
             names = stored_paths(item.path for item in written)
             entries += [(project_root, f.path, f"{folder}/{names[f.path]}") for f in written]
-    return entries
+            skipped += [(f"{folder}/{_replaced(path)}", why) for path, why in refused]
+    return entries, skipped
 
 
 def _why(exc: OSError) -> str:
@@ -331,6 +338,10 @@ def _why(exc: OSError) -> str:
         return "gone since it was listed"
     if exc.errno in (errno.ELOOP, errno.ENOTDIR):
         return "replaced by a link since it was listed"
+    if exc.errno == errno.EMLINK:
+        return HARD_LINK_REASON
+    if exc.errno == errno.EINVAL:
+        return "replaced by a special file since it was listed"
     return exc.strerror or str(exc)
 
 
@@ -375,9 +386,10 @@ def copy_outputs(root: Path, target: Path, project_files: ProjectFiles | None = 
     folders (the unused ``OUTPUT_n`` port folders every run has, for one) are left out.
     Symbolic links (and other special files) are skipped: neither followed nor copied, so the
     copy never holds anything from outside the output folder nor a link pointing out of it
-    (each file is opened with ``open_beneath``, so a folder swapped for a link is not followed
-    either). A file that cannot be copied (gone, swapped, refused by the target) is skipped
-    and named in ``skipped``. A program that replaced its whole output folder by a link gets
+    (each file is opened once with ``open_fd_beneath`` and copied from that descriptor, so a
+    file or folder swapped for a link is not followed either). Hard links are not copied (their
+    other name may be outside) and are named in ``skipped``, as is a file that cannot be copied
+    (gone, swapped, refused by the target). Holes of sparse files stay holes in the copy. A program that replaced its whole output folder by a link gets
     ``OutputsReplacedError``, and nothing is copied; a missing output folder copies nothing.
 
     With ``project_files``, the files the program wrote beside its code are copied too, into
@@ -386,34 +398,33 @@ def copy_outputs(root: Path, target: Path, project_files: ProjectFiles | None = 
     """
     real = _trusted_root(root)
     if real is None:
-        raise OutputsReplacedError(f"{root} was replaced by a link: the outputs are not copied")
+        # (the message names no folder: it may reach a web client)
+        raise OutputsReplacedError("the output folder was replaced by a link: nothing is copied")
     target.mkdir(parents=True, exist_ok=True)
     files = size = 0
-    skipped: list[tuple[str, str]] = []
-    for folder, path, stored in _entries(real if os.path.isdir(real) else None, project_files):
+    entries, skipped = _entries(real if os.path.isdir(real) else None, project_files)
+    for folder, path, stored in entries:
         try:
-            src = open_beneath(folder, path)
+            fd, st = open_fd_beneath(folder, path)
         except OSError as exc:
             skipped.append((stored, _why(exc)))
             continue
         try:
-            with src:
-                size += _copy_file(src, target.joinpath(*stored.split("/")))
+            size += _copy_file(fd, st, target.joinpath(*stored.split("/")))
             files += 1
         except OSError as exc:  # the target refused it (a name too long, a folder there...)
             skipped.append((stored, exc.strerror or str(exc)))
+        finally:
+            os.close(fd)
     return CopyResult(files, size, skipped)
 
 
-def _copy_file(src: BinaryIO, dest: Path) -> int:
-    """Copy the open file ``src`` to ``dest``, with its mode and times; returns its size."""
-    st = os.fstat(src.fileno())
+def _copy_file(src: int, st: os.stat_result, dest: Path) -> int:
+    """Copy the open file ``src`` (of status ``st``) to ``dest``, with its mode, times and
+    holes; returns its size. An entry at ``dest`` is replaced, never written through (a link
+    there may lead anywhere)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.is_symlink() or dest.is_file():
-        dest.unlink()  # replaced, never written through (a link there may lead anywhere)
-    with open(dest, "wb") as out:
-        shutil.copyfileobj(src, out, 1 << 20)
-        copied = out.tell()
+    copied = copy_sparse(src, dest, st.st_size)
     os.chmod(dest, st.st_mode & 0o777)
     os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
     return copied
@@ -447,20 +458,20 @@ MISSING_NAME = "MISSING.txt"
 
 def iter_zip(
     root: Path, piece: int = 1 << 20, project_files: ProjectFiles | None = None
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """The output folder as a zip archive, produced piece by piece (memory stays bounded).
 
     With ``project_files``, the files written beside the code are in it too, under
     ``project/`` (see ``project_folder_name``). Names that are not UTF-8 are stored as
-    ``stored_paths`` gives them. Each file is opened with ``open_beneath`` when its turn comes:
-    one that is gone or was swapped for a link since the listing is left out, and named in a
-    ``MISSING.txt`` at the top of the zip (and its comment): the zip is sent as it is made,
-    so the stream must go on to a whole archive.
+    ``stored_paths`` gives them. Each file is opened once with ``open_beneath`` when its turn
+    comes, and zipped from that descriptor: one that is gone or was swapped for a link since
+    the listing is left out, and named in a ``MISSING.txt`` at the top of the zip (and its
+    comment), as are hard links: the zip is sent as it is made, so the stream must go on to a
+    whole archive.
     """
     import zipfile
 
-    entries = _entries(_trusted_root(root), project_files)
-    skipped: list[tuple[str, str]] = []
+    entries, skipped = _entries(_trusted_root(root), project_files)
     spool = _Spool()
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
         for folder, path, stored in entries:

@@ -7,7 +7,13 @@
   Python Runner unzips every zip it finds in its input folder and keeps the zip.
 - Folders are copied with their links kept as links (never followed; a link loop is copied as
   it is); what is neither a file, a folder nor a link (a named pipe, a socket, a device) is
-  left out, and the note for the run's log says so.
+  left out, and the note for the run's log says so. So are the kernel's own file systems
+  (``/proc``, ``/sys``, ``/dev``... mounted inside a folder); naming one as a project or an
+  input is refused.
+- A folder is measured before it is copied, and counted again while it is copied: past
+  :data:`FOLDER_MAX_ENTRIES` entries or :data:`FOLDER_MAX_BYTES` bytes (the caps of a zip)
+  it is refused, as is a single file past :data:`FOLDER_MAX_BYTES`. Sizes are apparent
+  sizes: a sparse file counts as what its copy would take.
 - In the flat layout everything ends in one folder: each input is put in a staging folder
   first and moved in only if none of its paths is already there (:func:`merge`), so a name
   the project and an input share is refused, never overwritten.
@@ -24,6 +30,8 @@ from ._core import Record
 from .errors import ProjectError
 
 __all__ = [
+    "FOLDER_MAX_BYTES",
+    "FOLDER_MAX_ENTRIES",
     "NAMED_SKIPPED",
     "SCRIPT_FOLDER_MAX_BYTES",
     "SCRIPT_FOLDER_MAX_FILES",
@@ -38,6 +46,18 @@ __all__ = [
 #: a single script brings its folder only up to this many files and bytes (ignored ones left out)
 SCRIPT_FOLDER_MAX_FILES = 1000
 SCRIPT_FOLDER_MAX_BYTES = 256 * 1024 * 1024
+#: a folder given as a project or an input brings at most this many files, folders and links,
+#: and this many bytes (as a zip may: ``archive.ExtractLimits``); a file at most these bytes
+FOLDER_MAX_ENTRIES = 100_000
+FOLDER_MAX_BYTES = 2 * 1024**3
+#: file systems the kernel makes up (reading them copies the machine's state, or never ends)
+_SYSTEM_FILESYSTEMS = frozenset(
+    {
+        "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts",
+        "devtmpfs", "efivarfs", "fusectl", "hugetlbfs", "mqueue", "nsfs", "proc", "pstore",
+        "rpc_pipefs", "securityfs", "selinuxfs", "sysfs", "tracefs",
+    }
+)  # fmt: skip
 
 
 class PlacedProject(Record):
@@ -71,8 +91,10 @@ class PlacedProject(Record):
 def place_project(source: Path, dest: Path, *, skip: Path | None) -> PlacedProject:
     """Put the project ``source`` (a zip, a folder or a file) into the folder ``dest``.
     ``skip`` is the store, left out should it live inside the project's folder."""
+    system = _SystemFiles()
+    system.refuse(source, "the project")
     if source.is_dir():
-        skipped = _copy_folder(source, dest, project=True, skip=skip)
+        skipped = _copy_folder(source, dest, project=True, skip=skip, what="the project")
         if not skipped:
             return PlacedProject()
         warning = _skipped_note(skipped)
@@ -84,6 +106,7 @@ def place_project(source: Path, dest: Path, *, skip: Path | None) -> PlacedProje
     if source.suffix.lower() == ".zip" or is_zip(source):
         extract_zip(source, dest)
         return PlacedProject(sha256=_sha256(source))
+    _check_file_size(source, "the project")
     if source.suffix.lower() != ".py":
         shutil.copy2(source, dest / source.name)
         return PlacedProject()
@@ -92,7 +115,7 @@ def place_project(source: Path, dest: Path, *, skip: Path | None) -> PlacedProje
         shutil.copy2(source, dest / source.name)
         warning = f"only {source.name} was copied: {why_not}; pass the folder to include it all"
         return PlacedProject(entry=source.name, note=f"project: {warning}", warning=warning)
-    skipped = _copy_folder(folder, dest, project=True, skip=skip)
+    skipped = _copy_folder(folder, dest, project=True, skip=skip, what="the project")
     note = f"project: the folder of {source.name}, {folder} ({_count(files)})"
     if not skipped:
         return PlacedProject(entry=source.name, note=note)
@@ -105,11 +128,13 @@ def place_input(source: Path, dest: Path, what: str, *, skip: Path | None) -> st
     ``.zip`` is also extracted beside itself (safely; its members may not replace a file
     there). Files that are zips under another name (``.xlsx``, ``.docx``) are left whole.
     Returns a note for the run's log when special files of a folder were left out."""
+    _SystemFiles().refuse(source, what)
     if source.is_dir():
-        skipped = _copy_folder(source, dest, project=False, skip=skip)
+        skipped = _copy_folder(source, dest, project=False, skip=skip, what=what)
         return f"{what}: {_skipped_note(skipped)}" if skipped else None
     if not source.is_file():
         raise ProjectError(f"{what} '{source}' does not exist")
+    _check_file_size(source, what)
     copy = dest / source.name
     shutil.copy2(source, copy)
     if source.suffix.lower() == ".zip":  # by name, as oSparc: an .xlsx or .docx is a zip too
@@ -140,24 +165,37 @@ def script_folder(script: Path, *, skip: Path | None = None) -> tuple[Path | Non
     return folder, files, ""
 
 
-def _measure(folder: Path, skip: Path | None) -> tuple[int, int]:
-    """Entries (files and folders) and bytes a project copy of ``folder`` would take, counted
-    until past a cap: 30,000 empty folders cost a copy as much as 30,000 files."""
+def _measure(
+    folder: Path,
+    skip: Path | None,
+    most_files: int = SCRIPT_FOLDER_MAX_FILES,
+    most_bytes: int = SCRIPT_FOLDER_MAX_BYTES,
+    *,
+    project: bool = True,
+) -> tuple[int, int]:
+    """Entries (files, folders, links) and bytes a copy of ``folder`` would take, counted
+    until past a cap: 30,000 empty folders cost a copy as much as 30,000 files. What the
+    copy leaves out (see :func:`_copy_folder`) is not counted, nor walked into."""
     from .projectfiles import ignored_dir_name
 
     skip_real = str(skip.resolve()) if skip is not None else None
+    system = _SystemFiles()
     files = size = 0
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        dirnames[:] = [
-            d
-            for d in dirnames
-            if not ignored_dir_name(d) and os.path.realpath(os.path.join(dirpath, d)) != skip_real
-        ]
-        files += len(dirnames)
-        if files > SCRIPT_FOLDER_MAX_FILES:
+        kept = []
+        for d in dirnames:
+            full = os.path.join(dirpath, d)
+            if project and ignored_dir_name(d):
+                continue
+            if _same_path(full, skip_real) or system.kind(full) is not None:
+                continue
+            kept.append(d)
+        dirnames[:] = kept
+        files += len(kept)
+        if files > most_files:
             return files, size
         for name in filenames:
-            if name.endswith(".pyc"):
+            if project and name.endswith(".pyc"):
                 continue
             try:
                 st = os.lstat(os.path.join(dirpath, name))
@@ -167,7 +205,7 @@ def _measure(folder: Path, skip: Path | None) -> tuple[int, int]:
                 continue  # a special file: left out of the copy
             files += 1
             size += st.st_size
-            if files > SCRIPT_FOLDER_MAX_FILES or size > SCRIPT_FOLDER_MAX_BYTES:
+            if files > most_files or size > most_bytes:
                 return files, size
     return files, size
 
@@ -264,17 +302,25 @@ def _left_out(full: str, mode: int, project: bool, skip_real: str | None) -> boo
     return _same_path(full, skip_real)
 
 
-def _copy_folder(src: Path, dest: Path, *, project: bool, skip: Path | None) -> list[str]:
+def _copy_folder(
+    src: Path, dest: Path, *, project: bool, skip: Path | None, what: str
+) -> list[str]:
     """Copy a folder; returns what was left out because it is neither a file, a folder nor a
     link (a named pipe, a socket, a device: reading one could wait for ever, and nothing a
-    program needs is in it), each as ``"path (a socket)"``.
+    program needs is in it) or is a kernel file system, each as ``"path (a socket)"``.
 
     Links are copied as links, never followed (a link loop is copied as it is). For a
     project, the folders intake ignores (``projectfiles``) and ``.pyc`` files are left out;
     hidden files such as ``.env`` are kept. ``skip`` is the store itself, should it live
-    inside the folder."""
+    inside the folder. A folder past the caps (:data:`FOLDER_MAX_ENTRIES`,
+    :data:`FOLDER_MAX_BYTES`) is refused before anything is copied, and counted again as it
+    is copied (it may grow meanwhile); what was copied then is the caller's to remove."""
+    entries, size = _measure(src, skip, FOLDER_MAX_ENTRIES, FOLDER_MAX_BYTES, project=project)
+    budget = _Budget(src, what)
+    budget.check(entries, size)
     skip_real = str(skip.resolve()) if skip is not None else None
     skipped: list[str] = []
+    system = _SystemFiles()
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         left_out = set()
@@ -285,19 +331,125 @@ def _copy_folder(src: Path, dest: Path, *, project: bool, skip: Path | None) -> 
             except OSError:  # gone meanwhile: nothing to copy
                 left_out.add(name)
                 continue
-            kind = _kind(mode)
+            kind = _kind(mode) or system.kind(full)
             if kind is not None:
                 skipped.append(f"{_shown(os.path.relpath(full, src))} ({kind})")
                 left_out.add(name)
             elif _left_out(full, mode, project, skip_real):
                 left_out.add(name)
+        budget.add(len(names) - len(left_out), 0)
         return left_out
 
+    def copy(source: str, target: str) -> object:
+        budget.add(0, os.lstat(source).st_size)
+        return shutil.copy2(source, target)
+
     try:
-        shutil.copytree(src, dest, symlinks=True, ignore=ignore, dirs_exist_ok=True)
+        shutil.copytree(
+            src, dest, symlinks=True, ignore=ignore, copy_function=copy, dirs_exist_ok=True
+        )
     except shutil.Error as exc:  # each file that could not be copied, with its reason
         raise ProjectError(_copy_failures(src, exc.args[0])) from None
     return sorted(skipped)
+
+
+class _Budget:
+    """What a folder copy has brought so far, refused past the caps."""
+
+    def __init__(self, folder: Path, what: str) -> None:
+        self.shown = _folder_name(folder)
+        self.what = what
+        self.entries = 0
+        self.bytes = 0
+
+    def add(self, entries: int, size: int) -> None:
+        self.entries += entries
+        self.bytes += size
+        self.check(self.entries, self.bytes)
+
+    def check(self, entries: int, size: int) -> None:
+        if entries > FOLDER_MAX_ENTRIES:
+            held = f"more than {FOLDER_MAX_ENTRIES:,} files, folders and links"
+        elif size > FOLDER_MAX_BYTES:
+            held = f"more than {_gib(FOLDER_MAX_BYTES)}"
+        else:
+            return
+        raise ProjectError(
+            f"the folder {self.shown} holds {held}, the most a folder given as {self.what} "
+            "may bring: give a folder holding only what the program needs, or a zip of it"
+        )
+
+
+def _check_file_size(source: Path, what: str) -> None:
+    """A single file past :data:`FOLDER_MAX_BYTES` is refused, as a folder would be."""
+    size = source.stat().st_size
+    if size > FOLDER_MAX_BYTES:
+        raise ProjectError(
+            f"the file '{_shown(source.name)}' given as {what} is {_gib(size)}; "
+            f"the most a file given as {what} may be is {_gib(FOLDER_MAX_BYTES)}"
+        )
+
+
+def _gib(size: int) -> str:
+    return f"{size / 1024**3:,.1f} GiB"
+
+
+def _folder_name(folder: Path) -> str:
+    """A folder as a message shows it: its name only (a server's messages never show its
+    absolute paths); the root as ``'/'``."""
+    return f"'{_shown(folder.name)}'" if folder.name else "'/'"
+
+
+class _SystemFiles:
+    """Tells which paths are on a file system the kernel makes up (``/proc``, ``/sys``,
+    ``/dev``...), by their device number, as ``/proc/self/mountinfo`` lists them (read once,
+    when a path is first found on another device than the last one seen)."""
+
+    def __init__(self) -> None:
+        self._types: dict[int, str] | None = None
+        self._known: dict[int, str | None] = {}
+
+    def kind(self, path: str) -> str | None:
+        """``"the kernel's proc file system"`` for such a path, else None."""
+        found = self.filesystem(path)
+        return None if found is None else f"the kernel's {found} file system"
+
+    def filesystem(self, path: str) -> str | None:
+        """The type of the kernel file system ``path`` is on (``proc``...), else None."""
+        try:
+            device = os.lstat(path).st_dev
+        except OSError:
+            return None
+        if device not in self._known:
+            fs = self._filesystems().get(device)
+            self._known[device] = fs if fs in _SYSTEM_FILESYSTEMS else None
+        return self._known[device]
+
+    def refuse(self, source: Path, what: str) -> None:
+        """Refuse a project or an input on such a file system."""
+        found = self.filesystem(str(source))
+        if found is not None:
+            raise ProjectError(
+                f"{_folder_name(source)}, given as {what}, is on a file system the kernel "
+                f"makes up ({found}): it cannot be copied"
+            )
+
+    def _filesystems(self) -> dict[int, str]:
+        if self._types is None:
+            self._types = {}
+            try:
+                with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+                    lines = f.read().splitlines()
+            except OSError:  # not Linux, or no /proc: nothing is known to be a system one
+                lines = []
+            for line in lines:
+                fields = line.split()
+                if " - " not in line or len(fields) < 3:
+                    continue
+                major, _, minor = fields[2].partition(":")
+                fstype = line.split(" - ", 1)[1].split()[0]
+                self._types[os.makedev(int(major), int(minor))] = fstype
+        return self._types
 
 
 def _shown(name: str) -> str:

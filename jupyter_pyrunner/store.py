@@ -30,10 +30,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import RunNotFoundError, RunStateError
+from .faults import disk_full_message, is_disk_full, is_unwritable, read_end, write_end
 from .liveness import as_seen, is_orphaned, process_identity, reconcile
-from .logfile import LOG_NAME
+from .logfile import INDEX_NAME, LOG_NAME
 from .models import INPUT_PORTS, OUTPUT_PORTS, RunRecord, RunSpec, RunStatus
-from .paths import pyrunner_home
+from .paths import private_home, pyrunner_home
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
@@ -70,9 +71,35 @@ def project_folder(run_dir: Path, layout: str) -> Path:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` at once; a write that fails (a full disk) leaves the old
+    file as it was and no temporary file taking space."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # private, as the store
+        with open(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _with_ending(record: RunRecord, ending: dict[str, Any]) -> RunRecord:
+    """``record`` with the ending its supervisor could only write into the end reserve."""
+    try:
+        status = RunStatus(ending["status"])
+    except ValueError:
+        return record
+    if not status.is_terminal:
+        return record
+    record.status = status
+    record.exit_code = ending.get("exit_code")
+    record.message = ending.get("message")
+    record.finished = ending.get("finished") or record.finished
+    if ending.get("timings"):
+        record.timings = dict(ending["timings"])
+    return record
 
 
 class RunStore:
@@ -81,7 +108,10 @@ class RunStore:
     def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
         self.home = pyrunner_home(home)
         self.runs_dir = self.home / "runs"
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        private_home(self.home)  # 0700 folders, 0600 files: other local users read nothing
+        index = self.home / "index.sqlite"
+        if not index.exists():  # SQLite gives its -wal and -shm files the index's mode
+            os.close(os.open(index, os.O_WRONLY | os.O_CREAT, 0o600))
         self._local = threading.local()  # one SQLite connection per thread
 
     # -- index -------------------------------------------------------------------------------
@@ -172,12 +202,13 @@ class RunStore:
             run_id = new_run_id(now)
             run_dir = self.runs_dir / run_id
             try:
-                run_dir.mkdir()
+                run_dir.mkdir(mode=0o700)
                 break
             except FileExistsError:
                 continue
         (run_dir / "logs").mkdir()
-        (run_dir / LOG_NAME).touch()  # followers may open the log before anything is written
+        for log_file in (LOG_NAME, INDEX_NAME):  # followers may open them before any write
+            (run_dir / log_file).touch(mode=0o600)
         (run_dir / "inputs").mkdir()
         if spec.layout != "flat":
             for port in range(1, INPUT_PORTS + 1):
@@ -211,12 +242,55 @@ class RunStore:
         self._index(record)
 
     def read(self, run_id: str) -> RunRecord:
-        """The record as stored, without checking that its supervisor lives (see ``get``)."""
-        path = self.run_dir(run_id) / "run.json"
+        """The record as stored, without checking that its supervisor lives (see ``get``).
+
+        A record still marked live whose supervisor wrote its ending into the end reserve
+        (the disk was full: see ``faults``) is read with that ending: the folder holds both."""
+        run_dir = self.run_dir(run_id)
         try:
-            return RunRecord.from_dict(json.loads(path.read_text()))
+            record = RunRecord.from_dict(json.loads((run_dir / "run.json").read_text()))
         except FileNotFoundError:
             raise RunNotFoundError(f"no run '{run_id}' in {self.home}") from None
+        if not record.status.is_terminal:
+            ending = read_end(run_dir, run_id)
+            if ending is not None:
+                record = _with_ending(record, ending)
+        return record
+
+    def save_ending(self, record: RunRecord) -> str:
+        """Write a run's final record come what may; how it was kept.
+
+        ``"record"``: all of it. On a full (or read-only) disk the message says so
+        (``faults.disk_full_message``) and the ending is written over the run's end reserve
+        first, which needs no new space; then ``run.json`` is tried once more without its long
+        fields (the installer's output, the warnings): ``"short"`` when that worked,
+        ``"reserve"`` when only the reserve holds the ending, ``"lost"`` when not even that.
+        The index is brought up to date when it can be; when it cannot, ``liveness.reconcile_all``
+        does it later (the folder is the truth). The log is never touched: what was logged stays.
+        """
+        path = self.run_dir(record.id) / "run.json"
+        kept = "record"
+        try:
+            _atomic_write(path, json.dumps(record.to_dict(), indent=1))
+        except OSError as exc:
+            if not is_unwritable(exc):
+                raise
+            record.message = disk_full_message(record.message)
+            reserved = write_end(path.parent, record.id, record.to_dict())
+            record.error_details, record.warnings = None, []
+            try:
+                _atomic_write(path, json.dumps(record.to_dict()))
+                kept = "short"
+            except OSError as again:
+                if not is_unwritable(again):
+                    raise
+                return "reserve" if reserved else "lost"
+        try:
+            self._index(record)
+        except sqlite3.Error as exc:
+            if not is_disk_full(exc):
+                raise
+        return kept
 
     def get(self, run_id: str) -> RunRecord:
         """The record as a reader should see it: a run whose supervisor has died is shown
@@ -246,6 +320,8 @@ class RunStore:
         records = []
         for run_id, raw in self.db.execute(sql, params).fetchall():
             record = RunRecord.from_dict(json.loads(raw))
+            if not (self.runs_dir / run_id).is_dir():
+                continue  # deleted on a disk too full to update the index (see ``delete``)
             if not record.status.is_terminal:
                 try:
                     record = self.get(run_id)  # the folder is the truth for a live run
@@ -329,8 +405,14 @@ class RunStore:
         return (self.run_dir(run_id) / CANCEL_FILE).exists()
 
     def delete(self, run_id: str, force: bool = False) -> None:
-        """Remove a finished run and its files (``force`` cancels a live one first)."""
-        record = self.read(run_id)
+        """Remove a finished run and its files (``force`` cancels a live one first). Works
+        on a full disk: nothing before the removal needs space."""
+        try:
+            record = self.read(run_id)
+        except RunNotFoundError:
+            if RUN_ID.match(run_id):  # its folder went, its row may not have (a full disk)
+                self._unindex(run_id)
+            raise
         if is_orphaned(record):
             record = reconcile(self, run_id)  # its leftovers must not outlive its folder
         if not record.status.is_terminal:
@@ -341,5 +423,16 @@ class RunStore:
                 record = reconcile(self, run_id)
             if not record.status.is_terminal:
                 raise RunStateError(f"run {run_id} did not stop; try again in a moment")
+        # nothing above needs space on a full disk (reconciling tolerates it): this frees it
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
-        self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        self._unindex(run_id)
+
+    def _unindex(self, run_id: str) -> None:
+        """Remove a run's row from the index (its folder is gone). On a disk too full even
+        for that, the row stays behind: listing skips the rows whose folder is gone, and the
+        next delete of the id removes it."""
+        try:
+            self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        except sqlite3.Error as exc:
+            if not is_disk_full(exc):
+                raise

@@ -9,6 +9,7 @@ records the outcome. It runs inside the caller (the CLI) or as a detached proces
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -22,9 +23,10 @@ from .argfolders import expand_folders
 from .capture import OutputCapture, OutputSink
 from .environments import Environment, EnvironmentManager, EnvSpec
 from .errors import BuildCancelled, EnvironmentBuildError, PyRunnerError
+from .faults import disk_full_message, is_unwritable, reserve_end
 from .hostenv import Role, host_environment, program_environment
 from .interpreters import Interpreter
-from .limits import Limits, child_setup, final_outcome, memory_cgroup
+from .limits import Limits, child_setup, final_outcome, run_cgroup
 from .liveness import process_identity
 from .logfile import SYSTEM, LogWriter
 from .models import RunRecord, RunStatus
@@ -46,6 +48,8 @@ KILL_GRACE = 2.0
 MEMORY_GRACE = 0.5
 #: after the program exits, how long a descendant may keep its output open before it is stopped
 LINGER = 0.5
+#: how many times the ending is written when not even its reserve takes it (a second apart, more)
+END_ATTEMPTS = 4
 
 
 class Supervisor:
@@ -78,6 +82,8 @@ class Supervisor:
         self._interrupted = False
         self._last_cancel_check = 0.0
         self._capture: OutputCapture | None = None
+        #: the run's cgroup while its program runs (every process of the run is in it)
+        self._cgroup: MemoryCgroup | None = None
         self._project: Path | None = None
 
     def _project_dir(self) -> Path:
@@ -87,7 +93,16 @@ class Supervisor:
         return self._project
 
     def _update(self, **changes: Any) -> RunRecord:
-        record = self.store.update(self.run_id, **changes)
+        """Change the record as the run goes; on a full disk the change stays unwritten and the
+        run goes on (its ending is written defensively: see :meth:`_end`)."""
+        try:
+            record = self.store.update(self.run_id, **changes)
+        except Exception as exc:
+            if not is_unwritable(exc):
+                raise
+            record = self.store.read(self.run_id)
+            for key, value in changes.items():
+                setattr(record, key, value)
         if self.on_status is not None and changes.keys() & {"status", "progress", "message"}:
             self.on_status(record)
         return record
@@ -126,6 +141,7 @@ class Supervisor:
         if claimed is None:  # cancelled (or taken) before it could start
             return self.store.get(self.run_id)
         record = claimed
+        reserve_end(self.run_dir)  # room for its ending, should the disk fill up (see faults)
         if self.on_status is not None:
             self.on_status(record)
         with LogWriter(self.run_dir) as log:
@@ -133,13 +149,24 @@ class Supervisor:
                 record = self._run(record, log)
             except KeyboardInterrupt:
                 # interrupted while preparing (a kernel's stop button): nothing may keep running
-                self._say(log, "interrupted")
+                with contextlib.suppress(OSError):
+                    self._say(log, "interrupted")
                 self._stop_everything()
                 record = self._finish(record, RunStatus.CANCELLED, message="interrupted")
             except BaseException as exc:
+                if is_unwritable(exc):
+                    # the disk filled up (the log, most likely): the run cannot go on. Nothing
+                    # more goes into the log, where writing failed; what is in it stays
+                    why = getattr(exc, "strerror", None) or str(exc)
+                    self._stop_everything()
+                    message = f"the run could not go on ({why}) and was stopped"
+                    return self._finish(
+                        record, RunStatus.FAILED, message=disk_full_message(message)
+                    )
                 # the engine itself failed: say so in the record rather than leave it running
                 message = str(exc) if isinstance(exc, PyRunnerError) else f"internal error: {exc!r}"
-                self._say(log, message)
+                with contextlib.suppress(OSError):
+                    self._say(log, message)
                 self._stop_everything()
                 record = self._finish(record, RunStatus.ERROR, message=message)
                 if not isinstance(exc, PyRunnerError):
@@ -170,6 +197,8 @@ class Supervisor:
             reap=self.subreaper,
             spare=helpers,
         )
+        if self._cgroup is not None:  # whatever is still in the run's cgroup is the run's
+            self._cgroup.stop(grace)
 
     def _run(self, record: RunRecord, log: LogWriter) -> RunRecord:
         spec = record.spec
@@ -286,17 +315,19 @@ class Supervisor:
         if site is not None:  # the project itself, installed for this run only
             env["PYTHONPATH"] = str(site)
         memory = spec.memory_mb * 1024 * 1024 if spec.memory_mb else None
-        cgroup = memory_cgroup(self.run_id, memory)
+        cgroup = self._cgroup = run_cgroup(self.run_id, memory)
         try:
             return self._start_and_supervise(record, python, env, log, memory, cgroup)
         except BaseException:
             self._remove_cgroup(cgroup, log)
             raise
+        finally:
+            self._cgroup = None
 
     def _remove_cgroup(self, cgroup: MemoryCgroup | None, log: LogWriter) -> None:
         """No cgroup outlives its run (its processes are stopped by now)."""
         if cgroup is not None and not cgroup.remove():
-            self._say(log, f"warning: the run's memory cgroup {cgroup.path} could not be removed")
+            self._say(log, f"warning: the run's cgroup {cgroup.path} could not be removed")
 
     def _snapshot(self, log: LogWriter) -> None:
         """Note the files beside the code before the program starts, so those it writes
@@ -335,14 +366,14 @@ class Supervisor:
         )
         if cgroup is not None and not cgroup.holds(proc.pid):
             self._remove_cgroup(cgroup, log)
-            cgroup = None  # it could not join: the watcher measures it instead
+            cgroup = self._cgroup = None  # it could not join: the watcher measures it instead
         record = self._update(
             status=RunStatus.RUNNING,
             pid=proc.pid,
             pid_start=process_tree.process_start_time(proc.pid),
             timings={**record.timings, "start": round(t0 - (record.started or t0), 4)},
         )
-        limits = Limits(spec.timeout, memory, spec.memory_mb, cgroup)
+        limits = Limits(spec.timeout, memory, spec.memory_mb, cgroup if memory else None)
         try:
             outcome, message = self._pump(record, proc, log, limits)
         finally:
@@ -474,7 +505,26 @@ class Supervisor:
             warnings.append(problem)
         final = {"status": status, "finished": finished, "timings": timings, **changes}
         write_provenance(self.run_dir, record, final, self.envs)
-        return self._update(warnings=warnings, **final)
+        return self._end(warnings=warnings, **final)
+
+    def _end(self, **final: Any) -> RunRecord:
+        """Write the run's ending, defensively (``RunStore.save_ending``): on a full disk the
+        message says so and the ending (status, the program's exit code, the cause) goes over
+        the end reserve made when the run started, which needs no new space; readers see it at
+        once and the server's housekeeping copies it into the record once there is room.
+        Should not even that be possible, it tries again for a few seconds."""
+        for attempt in range(END_ATTEMPTS):
+            with self.store.locked(self.run_id):
+                record = self.store.read(self.run_id)
+                for key, value in final.items():
+                    setattr(record, key, value)
+                kept = self.store.save_ending(record)
+            if kept != "lost":
+                break
+            time.sleep(attempt + 1)
+        if self.on_status is not None:
+            self.on_status(record)
+        return record
 
     def _copy_outputs(self, record: RunRecord) -> str | None:
         target = record.spec.output_dir

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 
 #: an environment variable's name, or an fnmatch pattern of names (``AWS_*``, ``TOKEN_?``)
 _VARIABLE_PATTERN = re.compile(r"[^\s=\0]+")
+#: the longest path, and the longest name in a path, Linux accepts (PATH_MAX, NAME_MAX)
+MAX_PATH_BYTES = 4095
+MAX_NAME_BYTES = 255
+#: what a command line keeps free for what pyrunner adds to it (interpreter, entry point,
+#: the run's variables), on top of the environment it inherits
+_COMMAND_LINE_RESERVE = 64 * 1024
 
 
 def path_text(value: Any, what: str, *, optional: bool = True) -> None:
@@ -29,9 +35,17 @@ def path_text(value: Any, what: str, *, optional: bool = True) -> None:
     if "\0" in value:
         raise InvalidRunSpecError(f"{what} cannot contain a NUL character")
     try:
-        os.fsencode(value)
+        encoded = os.fsencode(value)
     except UnicodeError:
         raise InvalidRunSpecError(f"{what} holds characters that cannot be a file name") from None
+    if len(encoded) > MAX_PATH_BYTES:
+        raise InvalidRunSpecError(
+            f"{what} is {len(encoded):,} bytes long; the limit is {MAX_PATH_BYTES:,} bytes"
+        )
+    if any(len(part) > MAX_NAME_BYTES for part in encoded.split(b"/")):
+        raise InvalidRunSpecError(
+            f"{what} holds a name longer than {MAX_NAME_BYTES} bytes, which no file can have"
+        )
 
 
 def text_list(value: Any, what: str, *, item: str) -> None:
@@ -41,8 +55,11 @@ def text_list(value: Any, what: str, *, item: str) -> None:
 
 
 def arguments(args: Any, max_one: int, max_all: int) -> None:
-    """The program's arguments: strings without NUL, within what a command line may hold."""
+    """The program's arguments: strings without NUL, within what a command line may hold:
+    ``max_all`` bytes, and never more than this machine's ``ARG_MAX`` leaves beside the
+    environment (past it, starting the program would fail after the run was accepted)."""
     text_list(args, "the program's arguments (args)", item="a string")
+    max_all = min(max_all, command_line_room())
     total = 0
     for arg in args:
         if "\0" in arg:
@@ -64,6 +81,17 @@ def arguments(args: Any, max_one: int, max_all: int) -> None:
             f"the program's arguments take {total} bytes; the limit is {max_all} bytes: "
             "pass big values in an input file instead"
         )
+
+
+def command_line_room() -> int:
+    """Bytes this machine lets a command line take beside the environment a run inherits
+    (``ARG_MAX`` counts both, each string with its NUL and a pointer)."""
+    try:
+        arg_max = os.sysconf("SC_ARG_MAX")
+    except (ValueError, OSError):  # not known here: the documented maximum alone applies
+        return 1 << 62
+    environment = sum(len(k) + len(v) + 2 + 8 for k, v in os.environb.items())
+    return max(0, arg_max - environment - _COMMAND_LINE_RESERVE)
 
 
 def positive(value: Any, what: str, unit: str, maximum: float, *, whole: bool = False) -> None:

@@ -15,7 +15,10 @@ status changed after the snapshot began (its ``ctime``, which no copy tool can s
 
 Folders that are never part of a project (``projectfiles.ignored_dir_name``: ``__pycache__``,
 hidden folders...) and ``*.pyc`` files are left out on both sides; links are never followed and
-never listed, and a project folder replaced by a link lists nothing.
+never listed, and a project folder replaced by a link lists nothing. A file is read through one
+descriptor opened without following any link (``beneath.open_fd_beneath``), and judged changed
+on that descriptor. Hard links are refused, as among the outputs (their other name may be a
+file from outside).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from .beneath import open_fd_beneath, walk_files
 from .errors import OutputNotFoundError
 from .projectfiles import IGNORED_DIRS, ignored_dir_name, is_ignored
 
@@ -44,6 +48,7 @@ __all__ = [
     "changed_files",
     "open_changed_file",
     "resolve_changed_file",
+    "scan_changed_files",
     "take_snapshot",
 ]
 
@@ -62,13 +67,14 @@ _MAGIC = "pyrunner-project-snapshot 1"
 class _Entry:
     """A file of the project folder as the walk sees it."""
 
-    __slots__ = ("ctime_ns", "mtime_ns", "path", "size")
+    __slots__ = ("ctime_ns", "mtime_ns", "nlink", "path", "size")
 
-    def __init__(self, path: str, size: int, mtime_ns: int, ctime_ns: int) -> None:
+    def __init__(self, path: str, st: os.stat_result) -> None:
         self.path = path  # POSIX, relative to the project folder
-        self.size = size
-        self.mtime_ns = mtime_ns
-        self.ctime_ns = ctime_ns
+        self.size = st.st_size
+        self.mtime_ns = st.st_mtime_ns
+        self.ctime_ns = st.st_ctime_ns
+        self.nlink = st.st_nlink
 
 
 class _Snapshot:
@@ -88,29 +94,11 @@ def _ignored_file(name: str) -> bool:
 
 
 def _walk(root: Path) -> Iterator[_Entry]:
-    """Every regular file under ``root``, links not followed, ignored folders pruned."""
-    stack = [("", str(root))]
-    while stack:
-        prefix, folder = stack.pop()
-        try:
-            with os.scandir(folder) as listing:
-                entries = list(listing)
-        except OSError:  # gone, or not readable: nothing to record
-            continue
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if not ignored_dir_name(entry.name):
-                        stack.append((prefix + entry.name + "/", entry.path))
-                    continue
-                if not entry.is_file(follow_symlinks=False):
-                    continue  # a link or a special file
-                if _ignored_file(entry.name):
-                    continue
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            yield _Entry(prefix + entry.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    """Every regular file under ``root``, links not followed (a folder swapped for one while it
+    walks included: ``beneath.walk_files``), ignored folders pruned."""
+    for rel, st in walk_files(root, prune=ignored_dir_name):
+        if not _ignored_file(rel.rpartition("/")[2]):
+            yield _Entry(rel, st)
 
 
 def _trusted_project(project: Path, run_dir: Path) -> Path | None:
@@ -190,73 +178,79 @@ def _as_output(entry: _Entry) -> OutputFile:
     return OutputFile(entry.path, entry.size, entry.mtime_ns / 1e9, mime_type(entry.path))
 
 
-def changed_files(project: Path, run_dir: Path) -> list[OutputFile]:
-    """The files of ``project`` created or changed since the snapshot, sorted by path.
+def scan_changed_files(
+    project: Path, run_dir: Path
+) -> tuple[list[OutputFile], list[tuple[str, str]]]:
+    """The files of ``project`` created or changed since the snapshot, sorted by path, and
+    those of them refused (hard links: ``outputs.HARD_LINK_REASON``), as (path, why).
 
     Paths are relative to the project folder. A run without a snapshot (made before pyrunner
     recorded one, or whose program has not started yet) has none.
     """
+    from .outputs import HARD_LINK_REASON
+
     snapshot = _read_snapshot(run_dir)
     root = _trusted_project(project, run_dir)
     if snapshot is None or root is None:
-        return []
-    found = [_as_output(e) for e in _walk(root) if _changed(e, snapshot)]
-    return sorted(found, key=lambda f: f.path)
+        return [], []
+    found: list[OutputFile] = []
+    refused: list[tuple[str, str]] = []
+    for entry in _walk(root):
+        if _changed(entry, snapshot):
+            if entry.nlink > 1:
+                refused.append((entry.path, HARD_LINK_REASON))
+            else:
+                found.append(_as_output(entry))
+    return sorted(found, key=lambda f: f.path), sorted(refused)
 
 
-def _resolve(root: Path, relpath: str) -> Path:
-    """The file at ``relpath`` inside ``root`` (links resolved and kept inside), or refused."""
-    parts = PurePosixPath(relpath).parts
-    if not parts or relpath.startswith("/") or "\0" in relpath or ".." in parts:
-        raise OutputNotFoundError(f"no file '{relpath}' written beside the code")
-    real = root.joinpath(*parts).resolve()
-    # a link anywhere on the way (even one to a file inside) makes the real path differ
-    if root not in real.parents or real.relative_to(root).parts != parts or not real.is_file():
-        raise OutputNotFoundError(f"no file '{relpath}' written beside the code")
-    return real
+def changed_files(project: Path, run_dir: Path) -> list[OutputFile]:
+    """The files ``scan_changed_files`` lists (hard links left out)."""
+    return scan_changed_files(project, run_dir)[0]
+
+
+def _no_file(relpath: str) -> OutputNotFoundError:
+    """The error for a path that names no such file: the path shown escaped and cut short."""
+    from .outputs import shown_name
+
+    shown = shown_name(relpath)
+    shown = shown if len(shown) <= 200 else shown[:200] + "..."
+    return OutputNotFoundError(f"no file '{shown}' written beside the code")
 
 
 def resolve_changed_file(project: Path, run_dir: Path, relpath: str) -> Path:
-    """The real path of one file the program wrote beside its code.
+    """The path of one file the program wrote beside its code, as it is now.
 
-    Refused (``OutputNotFoundError``) for ``..``, absolute paths, links, and files the program
-    did not create or change: the project's own code is not an output.
+    Refused (``OutputNotFoundError``) for ``..``, absolute paths, NUL, links, hard links,
+    special files and files the program did not create or change: the project's own code is
+    not an output. A path is no promise (the program may swap the file for a link right
+    after): to read the file, use ``open_changed_file``.
     """
-    snapshot = _read_snapshot(run_dir)
+    open_changed_file(project, run_dir, relpath).close()
     root = _trusted_project(project, run_dir)
-    if snapshot is None or root is None:
-        raise OutputNotFoundError(f"no file '{relpath}' written beside the code")
-    real = _resolve(root, relpath)
-    rel = real.relative_to(root).as_posix()
-    if is_ignored(PurePosixPath(rel)):
-        raise OutputNotFoundError(f"no file '{relpath}' written beside the code")
-    st = os.lstat(real)
-    if not _changed(_Entry(rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns), snapshot):
-        raise OutputNotFoundError(f"no file '{relpath}' written beside the code")
-    return real
+    return (root or project).joinpath(*PurePosixPath(relpath).parts)
 
 
 def open_changed_file(project: Path, run_dir: Path, relpath: str) -> BinaryIO:
-    """One file the program wrote beside its code, open for reading: what
-    ``resolve_changed_file`` allows, opened with ``outputs.open_beneath`` (no link followed,
-    even one swapped in after the check) and judged changed on the file opened itself."""
-    from .outputs import open_beneath
-
-    real = resolve_changed_file(project, run_dir, relpath)
-    root = _trusted_project(project, run_dir)
+    """One file the program wrote beside its code, open for reading (what
+    ``resolve_changed_file`` allows). It is opened once, never through a link
+    (``beneath.open_fd_beneath``), and judged changed on the descriptor opened itself."""
+    parts = PurePosixPath(relpath).parts
+    if not parts or relpath.startswith("/") or "\0" in relpath or ".." in parts:
+        raise _no_file(relpath)
+    rel = "/".join(parts)
     snapshot = _read_snapshot(run_dir)
-    if root is None or snapshot is None:
-        raise OutputNotFoundError(f"no file '{relpath}' written beside the code")
-    rel = real.relative_to(root).as_posix()
+    root = _trusted_project(project, run_dir)
+    if snapshot is None or root is None or is_ignored(PurePosixPath(rel)):
+        raise _no_file(relpath)
     try:
-        f = open_beneath(root, rel)
+        fd, st = open_fd_beneath(root, rel)
     except OSError:
-        raise OutputNotFoundError(f"no file '{relpath}' written beside the code") from None
-    st = os.fstat(f.fileno())
-    if not _changed(_Entry(rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns), snapshot):
-        f.close()
-        raise OutputNotFoundError(f"no file '{relpath}' written beside the code")
-    return f
+        raise _no_file(relpath) from None
+    if not _changed(_Entry(rel, st), snapshot):
+        os.close(fd)
+        raise _no_file(relpath)
+    return os.fdopen(fd, "rb")
 
 
 class ProjectFiles:
@@ -301,9 +295,15 @@ class ProjectFiles:
         """See ``open_changed_file``."""
         return open_changed_file(self.project, self.run_dir, relpath)
 
-    def listing(self) -> tuple[Path | None, list[OutputFile]]:
-        """The project folder (None if it was replaced by a link) and the files changed in it,
-        for a copy or a zip, which open each with ``outputs.open_beneath``: a file that became
-        a link, or whose folder did, since it was listed is then refused, not followed."""
+    def scan(self) -> tuple[list[OutputFile], list[tuple[str, str]]]:
+        """See ``scan_changed_files``: the files, and the hard links refused."""
+        return scan_changed_files(self.project, self.run_dir)
+
+    def listing(self) -> tuple[Path | None, list[OutputFile], list[tuple[str, str]]]:
+        """The project folder (None if it was replaced by a link), the files changed in it and
+        those refused, for a copy or a zip, which open each with ``beneath.open_fd_beneath``: a
+        file that became a link, or whose folder did, since it was listed is then refused."""
         root = _trusted_project(self.project, self.run_dir)
-        return root, (self.files() if root is not None else [])
+        if root is None:
+            return None, [], []
+        return (root, *self.scan())

@@ -4,7 +4,7 @@ The zip format marks UTF-8 names with a flag (bit 11), but Info-ZIP ``zip`` on L
 Finder write UTF-8 names without it, and ``zipfile`` then reads them as CP437: ``données`` would
 become ``donn├⌐es`` on disk, in messages and for ``--entry``. Extraction (``archive``) uses
 :func:`member_name` for every member and :func:`check_unique` so that two members never end up
-as one file by way of decoding.
+as one file, whether by a repeated name or by way of decoding.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import zlib
 
 from .errors import ArchiveError
 
-__all__ = ["check_unique", "decoded_name", "member_name", "nfc"]
+__all__ = ["check_unique", "decoded_name", "member_name", "nfc", "shorten"]
 
 _FLAG_UTF8 = 0x800  # "language encoding flag": the name is UTF-8
 _UNICODE_PATH = 0x7075  # Info-ZIP Unicode Path extra field
@@ -72,16 +72,26 @@ def _unicode_path(extra: bytes, raw: bytes) -> str | None:
 def check_unique(
     written: dict[tuple[str, ...], str], parts: tuple[str, ...], name: str, label: str
 ) -> None:
-    """Refuse two members of different names that would give the same file (``a.txt`` and
-    ``./a.txt``, or one name in two Unicode forms). A name repeated as it is stays allowed:
-    the last one wins, as tools that append to an archive expect."""
-    first = written.setdefault(parts, name)
-    if first == name:
+    """Refuse two members that would give the same file: a name repeated (which would
+    silently keep only the last one: which one a tool reads is not agreed on), ``a.txt`` and
+    ``./a.txt``, or one name in two Unicode forms."""
+    first = written.get(parts)
+    if first is None:
+        written[parts] = name
         return
+    where = shorten("/".join(parts))
+    if first == name:
+        raise ArchiveError(f"{label}: member {where!r} appears twice; only one may be extracted")
     how = " (one name in two Unicode forms)" if nfc(first) == nfc(name) else ""
     raise ArchiveError(
-        f"{label}: members {first!r} and {name!r} would both be written to {'/'.join(parts)!r}{how}"
+        f"{label}: members {shorten(first)!r} and {shorten(name)!r} would both be written to "
+        f"{where!r}{how}"
     )
+
+
+def shorten(name: str, most: int = 200) -> str:
+    """A name short enough for a one-line message (a member's name may be thousands long)."""
+    return name if len(name) <= most else name[: most - 3] + "..."
 
 
 def nfc(text: str) -> str:

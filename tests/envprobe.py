@@ -17,9 +17,13 @@ from pathlib import Path
 
 from .conftest import write_project
 
-#: what the tests put in the host's environment: one secret denied by default, one by the
+#: what the tests put in the host's environment: secrets denied by default, one by the
 #: run's own deny list (``AWS_*``), one harmless variable that must reach everyone
-SECRETS = {"JUPYTER_TOKEN": "server-token", "AWS_SECRET_X": "aws-secret"}
+SECRETS = {
+    "JUPYTER_TOKEN": "server-token",
+    "AWS_SECRET_X": "aws-secret",
+    "JUPYTER_RUNTIME_DIR": "/run/the-servers-connection-files",
+}
 HARMLESS = {"PROBE_HARMLESS": "kept"}
 RUN_DENY = ["AWS_*"]
 

@@ -109,3 +109,52 @@ def test_removing_the_cgroup_stops_a_process_still_inside() -> None:
     assert group.remove()
     assert sleeper.wait(timeout=10) == -signal.SIGKILL
     assert not group.path.exists()
+
+
+# a daemon that leaves by every door: double fork, a session of its own, an environment
+# without the run's variables; it writes its pid where the test finds it, then waits
+ESCAPING_DAEMON = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        pid_file = os.path.join(os.environ["OUTPUT_FOLDER"], "daemon.pid")
+        os.execve(sys.executable, [sys.executable, "-c",
+                  f"import os, time; open({pid_file!r}, 'w').write(str(os.getpid())); "
+                  "time.sleep(120)"], {"PATH": "/usr/bin:/bin"})
+    os._exit(0)
+time.sleep(1.0)
+print("left a daemon behind")
+"""
+
+
+def test_a_run_without_a_memory_limit_has_a_cgroup_that_ends_its_escaped_daemons(
+    home: Path, project
+) -> None:
+    """A supervisor inside a long-lived process (a kernel) is no subreaper: a double-forked
+    daemon without the run's variables escapes every other way of finding it; the run's
+    cgroup, made for every run where the machine allows, still holds it."""
+    from jupyter_pyrunner import RunStatus, run_project
+    from jupyter_pyrunner.process_tree import process_start_time
+
+    handle = run_project(project({"main.py": ESCAPING_DAEMON}))
+    assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+    pid = int(next((home / "runs").glob("*/outputs/**/daemon.pid")).read_text())
+    if process_start_time(pid) is not None:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            assert b"time.sleep(120)" not in f.read(), "the daemon outlived its run"
+    left = [path for place in candidates_now() for path in place.glob(f"{PREFIX}*-{handle.id}")]
+    assert left == [], "the run's cgroup was left behind"
+
+
+def candidates_now() -> list[Path]:
+    """Where this machine's run cgroups are made (the test asserts there is such a place)."""
+    places = [
+        folder
+        for _version, folder in candidates(
+            Path("/proc/self/mountinfo").read_text(), Path("/proc/self/cgroup").read_text()
+        )
+        if folder.is_dir()
+    ]
+    assert places, "this machine gives no cgroup to make: the test means nothing here"
+    return places

@@ -170,10 +170,20 @@ def test_the_program_runs_in_its_own_cgroup_and_the_supervisor_does_not(
 
 
 @pytest.mark.skipif(not CGROUP, reason="no memory cgroup here")
-def test_a_run_without_a_memory_limit_gets_no_cgroup(home: Path, project) -> None:
-    src = project({"main.py": CGROUP_REPORT})
-    handle = run_project(src, infer_requirements=False)
-    assert PREFIX not in handle.log_text()
+def test_a_run_without_a_memory_limit_gets_a_cgroup_without_a_limit(home: Path, project) -> None:
+    """The cgroup holds the run's processes (so that none escapes); it limits nothing."""
+    limit_report = CGROUP_REPORT + (
+        "import re\n"
+        "path = re.search(r'memory[^:]*:(/.*)', open('/proc/self/cgroup').read())[1]\n"
+        "print('limit', open(f'/sys/fs/cgroup/memory{path}/memory.limit_in_bytes').read())\n"
+    )
+    handle = run_project(project({"main.py": limit_report}), infer_requirements=False)
+    assert handle.record.status is RunStatus.SUCCEEDED, handle.log_text()
+    program = memory_cgroup_of(program_output(handle))
+    assert PREFIX in program and program.endswith(handle.id)
+    limit = int(program_output(handle).split("limit", 1)[1].split()[0])
+    assert limit >= 2**60  # the kernel's "no limit"
+    assert run_cgroups() == []
 
 
 @pytest.mark.skipif(not CGROUP, reason="no memory cgroup here")

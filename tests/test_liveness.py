@@ -146,3 +146,84 @@ def test_reconcile_all_ends_every_orphan_and_only_them(tmp_path: Path) -> None:
     assert {_stored_status(store, i) for i in orphans} == {"failed"}
     assert _stored_status(store, alive) == "queued"
     assert reconcile_all(store) == []
+
+
+def test_a_run_queued_by_a_process_that_died_never_started_and_says_so(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    record = store.create(RunSpec(source="x"), name="a")
+    store.update(record.id, supervisor={"pid": _dead_pid(), "host": os.uname().nodename,
+                                        "start": 1})  # fmt: skip
+    seen = store.get(record.id)
+    assert seen.status is RunStatus.FAILED
+    assert seen.message is not None and seen.message.startswith("never started")
+    assert "stopped unexpectedly" not in seen.message
+    reconcile(store, record.id)
+    assert (
+        "never started"
+        in json.loads((store.run_dir(record.id) / "run.json").read_text())["message"]
+    )
+
+
+def test_an_ending_kept_in_the_end_reserve_is_read_then_written_into_the_record(
+    tmp_path: Path,
+) -> None:
+    """A supervisor that could write its ending only over its reserve (the disk was full): the
+    run reads with the program's exit code, never as orphaned, and housekeeping settles it."""
+    from jupyter_pyrunner.faults import END_NAME, reserve_end, write_end
+
+    store = RunStore(tmp_path)
+    run_id = _orphan(store)
+    run_dir = store.run_dir(run_id)
+    assert reserve_end(run_dir) and (run_dir / END_NAME).stat().st_size == 4096
+    assert store.get(run_id).message.startswith("the process supervising")  # blank: no ending
+    ending = {"status": "failed", "exit_code": 3, "finished": 5.0, "timings": {"run": 1.0},
+              "message": "the disk is full: exited with code 3"}  # fmt: skip
+    assert write_end(run_dir, run_id, ending)
+    assert (run_dir / END_NAME).stat().st_size == 4096  # written over, in place
+    seen = store.get(run_id)
+    assert (seen.status, seen.exit_code, seen.message) == (
+        RunStatus.FAILED, 3, "the disk is full: exited with code 3"
+    )  # fmt: skip
+    assert not is_orphaned(store.read(run_id))
+    assert _stored_status(store, run_id) == "running"
+    assert reconcile_all(store) == []  # not an orphan: settled, not failed
+    stored = json.loads((run_dir / "run.json").read_text())
+    assert (stored["status"], stored["exit_code"]) == ("failed", 3)
+    assert store.list_runs(status="failed")[0].exit_code == 3  # the index too
+    assert run_id not in store.unfinished_ids()
+
+
+def test_an_ending_caught_half_written_or_of_another_run_is_no_ending(tmp_path: Path) -> None:
+    from jupyter_pyrunner.faults import END_NAME, reserve_end
+
+    store = RunStore(tmp_path)
+    run_id = _orphan(store)
+    reserve_end(store.run_dir(run_id))
+    for text in (
+        '{"run_id": "' + run_id + '", "status": "fai',
+        '{"run_id": "x", "status": "failed"}',
+    ):
+        (store.run_dir(run_id) / END_NAME).write_text(text.ljust(4096))
+        assert "stopped unexpectedly" in (store.get(run_id).message or "")
+
+
+def test_reconciling_on_a_full_disk_shows_the_ending_writes_it_later_and_never_raises(
+    tmp_path: Path,
+) -> None:
+    from .reliability.diskfill import fill, small_disk
+
+    with small_disk(tmp_path / "disk", 8) as disk:
+        store = RunStore(disk / "home")
+        first, second = _orphan(store), _orphan(store)
+        ballast = fill(disk / "ballast")
+        ended = reconcile(store, first)  # raised OSError (ENOSPC) before
+        assert ended.status is RunStatus.FAILED and "stopped unexpectedly" in (ended.message or "")
+        assert _stored_status(store, first) == "running"  # not written: no room
+        assert [p.name for p in store.run_dir(first).iterdir() if p.name.endswith(".tmp")] == []
+        assert sorted(reconcile_all(store)) == sorted([first, second])  # tolerated again
+        store.delete(first)  # deleting works on a full disk (it reconciles first)
+        assert not store.run_dir(first).exists()
+        ballast.unlink()  # space back: the next round writes the ending down
+        assert reconcile_all(store) == [second]
+        assert _stored_status(store, second) == "failed"
+        store.close()

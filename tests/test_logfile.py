@@ -164,3 +164,23 @@ def test_a_tail_inside_one_long_line_starts_on_a_character_boundary(tmp_path: Pa
     assert start == 150
     chunks, _ = read_chunks(tmp_path, start, final=True)
     assert "".join(c.text for c in chunks) == "é" * 25
+
+
+def test_an_offset_past_the_end_even_the_largest_gives_nothing_and_stays(tmp_path: Path) -> None:
+    with LogWriter(tmp_path) as log:
+        log.write(STDOUT, b"hello\n")
+    for offset in (6, 7, 1 << 40, (1 << 63) - 1, 1 << 63, 10**30):
+        assert read_chunks(tmp_path, offset, final=True) == ([], offset)
+
+
+def test_a_page_of_many_small_writes_is_joined_in_linear_time(tmp_path: Path) -> None:
+    expected = b"".join(b"%04d\n" % (i % 10_000) for i in range(200_000))
+    with LogWriter(tmp_path) as log:
+        for i in range(200_000):  # 1 MB in 200,000 writes, as a program flushing each line
+            log.write(STDOUT, expected[i * 5 : i * 5 + 5])
+    began = time.perf_counter()
+    chunks, end = read_chunks(tmp_path, 0, max_bytes=1 << 20)
+    took = time.perf_counter() - began
+    assert [c.stream for c in chunks] == ["stdout"] and end == len(expected) == 1_000_000
+    assert chunks[0].data == expected
+    assert took < 8.0  # 0.7 s here; joined chunk by chunk (200,000 growing copies) it took 35 s

@@ -4,6 +4,7 @@ at; names that are not UTF-8 stored readably."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -252,15 +253,15 @@ def test_a_copy_does_not_follow_a_folder_swapped_for_a_link_after_the_listing(
     (out / "sub").mkdir(parents=True)
     (out / "sub" / "hostname").write_text("mine")
     (out / "z.txt").write_text("z")
-    listing = outputs.list_outputs
+    listing = outputs.scan_outputs
 
-    def list_then_swap(root: Path) -> list:
+    def list_then_swap(root: Path) -> tuple:
         listed = listing(root)
         if (out / "sub").is_dir() and not (out / "sub").is_symlink():
             _swap_for_link(out / "sub", secret)
         return listed
 
-    monkeypatch.setattr(outputs, "list_outputs", list_then_swap)
+    monkeypatch.setattr(outputs, "scan_outputs", list_then_swap)
     copied = copy_outputs(out, tmp_path / "copy")
 
     assert _tree(tmp_path / "copy") == {"z.txt": b"z"}
@@ -306,3 +307,162 @@ def test_one_output_is_opened_never_through_a_link_swapped_in_after_the_listing(
     for path in ("sub/hostname", "fifo", "sub/../sub/hostname", "/etc/hostname"):
         with pytest.raises(OutputNotFoundError, match="no output"):
             open_output(out, path).close()
+
+
+# -- a file swapped for a link while it is opened, hard links, odd paths, holes --------------------
+MARKER = b"SECRET-MARKER-7f3a"
+
+
+@pytest.fixture(params=["openat2", "walk"])
+def resolution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a file is opened beneath its folder: ``openat2`` (where the kernel has it)
+    and the folder-by-folder walk every system has."""
+    from jupyter_pyrunner import beneath
+
+    if request.param == "walk":
+        monkeypatch.setattr(beneath, "_openat2", False)
+    else:
+        monkeypatch.setattr(beneath, "_openat2", None)  # looked up afresh
+        if beneath._load_openat2() is False:
+            pytest.skip("this kernel has no openat2")
+    return str(request.param)
+
+
+def _flip(out: Path, target: Path, stop: threading.Event) -> int:
+    """As a hostile program: ``out/x`` a file, then a link to ``target``, as fast as it can."""
+    flips = 0
+    x, tmp_file, tmp_link = out / "x", out / ".x.file", out / ".x.link"
+    while not stop.is_set():
+        tmp_file.write_bytes(b"mine")
+        os.replace(tmp_file, x)
+        tmp_link.symlink_to(target)
+        os.replace(tmp_link, x)
+        flips += 1
+    return flips
+
+
+def test_a_file_flipped_with_a_link_to_a_secret_is_never_read_through_the_link(
+    tmp_path: Path, resolution: str
+) -> None:
+    from jupyter_pyrunner.outputs import OutputNotFoundError, open_output
+
+    secret_file = tmp_path / "token"
+    secret_file.write_bytes(MARKER)
+    out = tmp_path / "outputs"
+    out.mkdir()
+    (out / "x").write_bytes(b"mine")
+    stop = threading.Event()
+    flipper = threading.Thread(target=_flip, args=(out, secret_file, stop))
+    flipper.start()
+    served = refused = 0
+    try:
+        for _ in range(3000):
+            try:
+                with open_output(out, "x") as f:
+                    assert MARKER not in f.read()
+                served += 1
+            except OutputNotFoundError:
+                refused += 1
+        for _ in range(30):
+            members = _zip_names(b"".join(iter_zip(out)))  # (deflated: read, not searched raw)
+            assert not any(MARKER in data for data in members.values())
+    finally:
+        stop.set()
+        flipper.join()
+    assert served and refused  # the race was real: both sides were met
+
+
+def test_a_hard_link_to_a_file_outside_is_neither_listed_served_zipped_nor_copied(
+    tmp_path: Path,
+) -> None:
+    from jupyter_pyrunner.outputs import (
+        HARD_LINK_REASON,
+        OutputNotFoundError,
+        open_output,
+        scan_outputs,
+    )
+
+    token = tmp_path / "runtime" / "jpserver-1.json"
+    token.parent.mkdir()
+    token.write_bytes(b'{"token": "' + MARKER + b'"}')
+    out = tmp_path / "outputs"
+    out.mkdir()
+    (out / "ok.txt").write_text("fine")
+    os.link(token, out / "token.json")  # what a program can do with any file its user owns
+
+    assert [f.path for f in list_outputs(out)] == ["ok.txt"]
+    assert scan_outputs(out)[1] == [("token.json", HARD_LINK_REASON)]
+    with pytest.raises(OutputNotFoundError):
+        open_output(out, "token.json")
+    names = _zip_names(b"".join(iter_zip(out)))
+    assert set(names) == {"ok.txt", "MISSING.txt"} and MARKER not in b"".join(names.values())
+    assert b"token.json: a hard link" in names["MISSING.txt"]
+    copied = copy_outputs(out, tmp_path / "copy")
+    assert _tree(tmp_path / "copy") == {"ok.txt": b"fine"}
+    assert copied.skipped == (("token.json", HARD_LINK_REASON),)
+
+
+def test_a_file_given_a_second_name_after_the_listing_is_not_zipped(tmp_path: Path) -> None:
+    out = tmp_path / "outputs"
+    out.mkdir()
+    (out / "a.bin").write_bytes(os.urandom(3 << 20))
+    (out / "b.txt").write_text("b")
+    pieces = iter_zip(out)
+    first = next(pieces)  # listed, and a.bin begun
+    os.link(out / "b.txt", tmp_path / "elsewhere")  # judged on the descriptor, not the listing
+    names = _zip_names(first + b"".join(pieces))
+    assert "b.txt" not in names and b"b.txt: a hard link" in names["MISSING.txt"]
+    assert names["a.bin"] == (out / "a.bin").read_bytes()
+
+
+@pytest.mark.parametrize("path", ["a.txt\0.png", "a" * 5000, "d/" * 2500 + "x", "a\0/../b"])
+def test_a_path_with_nul_or_thousands_of_characters_names_no_output(
+    tmp_path: Path, path: str
+) -> None:
+    from jupyter_pyrunner.outputs import OutputNotFoundError, open_output, resolve_output
+
+    out = tmp_path / "outputs"
+    out.mkdir()
+    (out / "a.txt").write_text("a")
+    for call in (open_output, resolve_output):
+        with pytest.raises(OutputNotFoundError) as caught:
+            call(out, path)
+        assert len(str(caught.value)) < 300 and "\0" not in str(caught.value)
+
+
+def test_a_sparse_output_is_copied_with_its_holes(tmp_path: Path) -> None:
+    out = tmp_path / "outputs"
+    out.mkdir()
+    size = 1 << 30
+    with open(out / "sparse.bin", "wb") as f:
+        f.write(b"head")
+        f.seek(size // 2)
+        f.write(b"middle")
+        f.truncate(size)
+    if os.stat(out / "sparse.bin").st_blocks * 512 > 1 << 20:
+        pytest.skip("this file system does not keep holes")
+
+    assert copy_outputs(out, tmp_path / "copy") == (1, size)
+
+    copy = tmp_path / "copy" / "sparse.bin"
+    assert copy.stat().st_size == size
+    assert copy.stat().st_blocks * 512 < 1 << 20  # a few blocks, not 1 GiB
+    with open(copy, "rb") as f:
+        assert f.read(4) == b"head"
+        f.seek(size // 2 - 2)
+        assert f.read(10) == b"\0\0middle\0\0"
+        f.seek(size - 1)
+        assert f.read() == b"\0"
+
+
+def test_a_copy_of_a_file_with_data_to_its_end_is_exact(tmp_path: Path) -> None:
+    out = tmp_path / "outputs"
+    out.mkdir()
+    data = os.urandom(3 << 20)
+    with open(out / "mixed.bin", "wb") as f:
+        f.write(data[: 1 << 20])
+        f.seek(2 << 20)
+        f.write(data[2 << 20 :])
+    copy_outputs(out, tmp_path / "copy")
+    expected = data[: 1 << 20] + bytes(1 << 20) + data[2 << 20 :]
+    assert (tmp_path / "copy" / "mixed.bin").read_bytes() == expected

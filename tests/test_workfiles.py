@@ -364,14 +364,14 @@ def test_a_copy_never_follows_a_project_folder_swapped_for_a_link_after_the_list
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     beside, etc = swapped
-    listing = ProjectFiles.files
+    listing = ProjectFiles.scan
 
-    def list_then_swap(self: ProjectFiles) -> list:
+    def list_then_swap(self: ProjectFiles) -> tuple:
         listed = listing(self)
         _swap_for_link(beside.project / "res", etc)
         return listed
 
-    monkeypatch.setattr(ProjectFiles, "files", list_then_swap)
+    monkeypatch.setattr(ProjectFiles, "scan", list_then_swap)
     copied = copy_outputs(run_dir / "outputs", tmp_path / "copy", beside)
 
     assert copied == (1, 5)
@@ -390,3 +390,38 @@ def test_one_file_beside_the_code_is_opened_never_through_a_swapped_link(
     _swap_for_link(beside.project / "res", etc)
     with pytest.raises(OutputNotFoundError):
         beside.open("res/hostname")
+
+
+def test_a_hard_link_beside_the_code_is_neither_listed_served_zipped_nor_copied(
+    swapped: tuple[ProjectFiles, Path], run_dir: Path, tmp_path: Path
+) -> None:
+    from jupyter_pyrunner.outputs import HARD_LINK_REASON
+
+    beside, _etc = swapped
+    token = tmp_path / "token"
+    token.write_bytes(b"SECRET-MARKER")
+    os.link(token, beside.project / "token.json")
+
+    assert _paths(beside.files()) == ["a.txt", "res/hostname"]
+    assert beside.scan()[1] == [("token.json", HARD_LINK_REASON)]
+    with pytest.raises(OutputNotFoundError):
+        beside.open("token.json")
+    with zipfile.ZipFile(
+        io.BytesIO(b"".join(iter_zip(run_dir / "outputs", project_files=beside)))
+    ) as zf:
+        assert "project/token.json" not in zf.namelist()
+        assert b"project/token.json: a hard link" in zf.read("MISSING.txt")
+    copied = copy_outputs(run_dir / "outputs", tmp_path / "copy", beside)
+    assert ("project/token.json", HARD_LINK_REASON) in copied.skipped
+    assert not (tmp_path / "copy" / "project" / "token.json").exists()
+
+
+@pytest.mark.parametrize("path", ["a.txt\0.png", "a" * 5000, "res/" + "b" * 300])
+def test_a_path_with_nul_or_thousands_of_characters_is_no_file_beside_the_code(
+    swapped: tuple[ProjectFiles, Path], path: str
+) -> None:
+    beside, _etc = swapped
+    for call in (beside.open, beside.resolve):
+        with pytest.raises(OutputNotFoundError) as caught:
+            call(path)
+        assert len(str(caught.value)) < 300

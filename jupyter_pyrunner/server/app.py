@@ -1,12 +1,21 @@
 """The Jupyter Server extension: configuration, the route table, wiring, and the periodic
-queue check."""
+queue check.
+
+The periodic check (every 200 ms) starts queued runs, and now and then records runs whose
+supervisor died and prunes old uploads. Each step's errors are caught and reported at most
+once a minute each (``faults.ReportLimiter``): a full disk must not fill the server's log with
+tracebacks, nor stop the other steps.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
@@ -14,6 +23,7 @@ from traitlets import Float, Int, List, Type, Unicode, default
 
 from .._version import __version__
 from ..executors import Executor, LocalExecutor
+from ..faults import ReportLimiter
 from ..liveness import reconcile_all
 from ..store import RunStore
 from .handlers import (
@@ -112,7 +122,12 @@ class PyRunnerApp(ExtensionApp):
             env_deny=list(self.env_deny),
             upload_ttl=self.upload_ttl_hours * 3600,
         )
-        manager.uploads.prune()
+        self._reports = ReportLimiter()
+        with contextlib.suppress(OSError):
+            manager.uploads.prune()
+        for run_id in manager.queue.adopted:
+            self.log.warning("pyrunner: run %s was queued when the server stopped: queued again",
+                             run_id)  # fmt: skip
         self.settings.update(pyrunner_manager=manager, pyrunner_watcher=RunWatcher(store))
         self._queue_check = PeriodicCallback(self._check_queue, 200)
         self._queue_check.start()
@@ -129,16 +144,42 @@ class PyRunnerApp(ExtensionApp):
         supervisor died as failed and stop their leftovers; every 10 minutes, prune old
         uploads."""
         manager: RunManager = self.settings["pyrunner_manager"]
-        await asyncio.to_thread(manager.queue.start_queued)  # spawning takes ms: not on the loop
+        # spawning takes ms: not on the loop
+        await self._step("starting queued runs", manager.queue.start_queued)
+        problem = manager.queue.take_problem()
+        if problem is not None:
+            self._report("starting queued runs", problem)
         now = time.monotonic()
         if now - getattr(self, "_last_reconcile", 0.0) > RECONCILE_INTERVAL:
             self._last_reconcile = now
-            ended = await asyncio.to_thread(reconcile_all, manager.store)
-            for run_id in ended:
+            ended = await self._step("recording runs whose supervisor died", reconcile_all,
+                                     manager.store)  # fmt: skip
+            for run_id in ended or []:
                 self.log.warning("pyrunner: run %s lost its supervisor; recorded failed", run_id)
         if now - getattr(self, "_last_prune", 0.0) > 600:
             self._last_prune = now
-            await asyncio.to_thread(manager.uploads.prune)
+            await self._step("pruning old uploads", manager.uploads.prune)
+
+    async def _step(self, what: str, work: Callable[..., Any], *args: Any) -> Any:
+        """One step of the periodic check, in a thread; its error is reported (see
+        :meth:`_report`) and None returned, so the next steps and checks go on."""
+        try:
+            return await asyncio.to_thread(work, *args)
+        except Exception as exc:
+            self._report(what, exc)
+            return None
+
+    def _report(self, what: str, exc: BaseException) -> None:
+        """Log an error of the periodic check: each distinct one at most once a minute (with
+        the traceback the first time, and how many were held back since)."""
+        held_back = self._reports.should_report(exc)
+        if held_back is None:
+            return
+        if held_back == 0:
+            self.log.error("pyrunner: %s failed: %s", what, exc, exc_info=exc)
+        else:
+            self.log.error("pyrunner: %s failed: %s (%d more times in the last minute)",
+                           what, exc, held_back)  # fmt: skip
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(ROUTES)

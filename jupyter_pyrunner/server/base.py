@@ -16,6 +16,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..errors import (
+    DiskFullError,
     OutputNotFoundError,
     OutputsReplacedError,
     PathOutsideRootError,
@@ -46,10 +47,11 @@ STATUS_FOR: dict[type[Exception], int] = {
     RunStateError: 409,
     OutputsReplacedError: 409,
     UploadTooLargeError: 413,
+    DiskFullError: 507,
 }
 
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-            413: "Payload Too Large"}  # fmt: skip
+            413: "Payload Too Large", 507: "Insufficient Storage"}  # fmt: skip
 
 
 def status_for(exc: BaseException) -> int | None:
@@ -64,6 +66,19 @@ def http_error(exc: BaseException) -> web.HTTPError:
     """The HTTP error for a domain error, carrying the engine's message for the user."""
     status = status_for(exc) or 500
     return web.HTTPError(status, reason=_REASONS.get(status, "Error"), log_message=str(exc))
+
+
+def without_server_paths(message: str, folders: list[tuple[str, str]]) -> str:
+    """``message`` with each of the server's ``folders`` (path, shown as) replaced, longest
+    first, wherever it stands as a whole path or the start of one: an answer to a client never
+    tells where the server keeps its files (``no run 'x' in <run store>``)."""
+    import re
+
+    for path, shown in sorted(folders, key=lambda item: -len(item[0])):  # (stable: ties keep
+        # their order, so the contents root that is also the home folder reads <contents>)
+        pattern = re.compile(re.escape(path) + r"(?![\w-]|\.[\w-])")  # (not a longer name)
+        message = pattern.sub(shown.replace("\\", "\\\\"), message)
+    return message
 
 
 def domain_errors(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -99,7 +114,26 @@ class PyRunnerHandler(APIHandler):
             if isinstance(exc, web.HTTPError) and exc.log_message:
                 message = exc.log_message % exc.args if exc.args else exc.log_message
         self.set_header("Content-Type", "application/json")
+        message = without_server_paths(message, self._server_folders())
         self.finish(json.dumps({"message": message, "reason": self._reason}))
+
+    def _server_folders(self) -> list[tuple[str, str]]:
+        """The server's own folders a message must not show a client, each with what it
+        is shown as: the run store, the contents root, the home folder."""
+        import os
+
+        named: list[tuple[object, str]] = [
+            (getattr(self.settings.get("pyrunner_manager"), "store", None), "<run store>"),
+            (self.settings.get("server_root_dir"), "<contents>"),
+            (os.path.expanduser("~"), "~"),
+        ]
+        found: list[tuple[str, str]] = []
+        for where, shown in named:
+            where = getattr(where, "home", where)  # (the store: its folder)
+            if isinstance(where, (str, os.PathLike)) and os.fspath(where) not in ("", "/"):
+                path = os.path.abspath(os.fspath(where))
+                found += [(path, shown), (os.path.realpath(path), shown)]
+        return found
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)

@@ -16,16 +16,17 @@ from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..errors import ProjectError, UploadTooLargeError
+from ..errors import DiskFullError, ProjectError, UploadTooLargeError
 from ..logfile import LOG_NAME, log_size, read_chunks
 from ..models import RunRecord
 from ..outputs import (
     files_json,
     iter_zip,
-    list_outputs,
     mime_type,
     open_output,
     project_folder_name,
+    scan_outputs,
+    skipped_json,
 )
 from ..workfiles import ProjectFiles
 from .base import AUTH_RESOURCE, PyRunnerHandler, domain_errors, http_error
@@ -39,6 +40,10 @@ if TYPE_CHECKING:
     from .uploads import UploadWriter
 
 LOG_PAGE = 1 << 20
+#: the most of the log one ``GET .../log`` sends (a larger ``max_bytes`` is cut to it)
+MAX_LOG_PAGE = 4 << 20
+#: the largest byte offset a file can have (a larger one is refused, not sent to the OS)
+MAX_OFFSET = (1 << 63) - 1
 #: after an upload went over the limit, how much more of its body is read (and dropped) so that
 #: the client can be told why with a 413, before the connection is closed
 DRAIN_LIMIT = 64 * 1024 * 1024
@@ -81,7 +86,7 @@ class UploadHandler(PyRunnerHandler):
         filename = self.path_kwargs.get("filename", "")
         try:
             self._writer = self.manager.uploads.new_upload(filename)
-        except ProjectError as exc:
+        except (ProjectError, DiskFullError) as exc:  # a name refused, a full disk: 4xx, 507
             raise http_error(exc) from exc
 
     _dropped = 0
@@ -96,9 +101,10 @@ class UploadHandler(PyRunnerHandler):
             return
         try:
             self._writer.write(chunk)
-        except UploadTooLargeError as exc:
+        except (UploadTooLargeError, DiskFullError) as exc:
             # the partial file is gone; the rest of the body is read and dropped, then the
-            # client gets its 413 (a body with a declared length over the limit was refused in prepare)
+            # client gets its 413 or 507 (a body with a declared length over the limit was
+            # refused in prepare)
             self._error = exc
             self._writer = None
 
@@ -114,7 +120,10 @@ class UploadHandler(PyRunnerHandler):
             raise http_error(self._error)
         assert self._writer is not None
         writer, self._writer = self._writer, None
-        info = await asyncio.to_thread(writer.finish)
+        try:
+            info = await asyncio.to_thread(writer.finish)
+        except DiskFullError as exc:  # (the upload is removed)
+            raise http_error(exc) from exc
         self.write_json({k: info[k] for k in ("upload_id", "filename", "size", "sha256")}, 201)
 
 
@@ -126,7 +135,7 @@ class RunsHandler(PyRunnerHandler):
     @domain_errors
     async def get(self) -> None:
         limit = self.int_argument("limit", 50, 1, 500)
-        offset = self.int_argument("offset", 0, 0)
+        offset = self.int_argument("offset", 0, 0, MAX_OFFSET)  # (SQLite takes 64 bits)
         status = self.get_argument("status", None)
         store = self.manager.store
         records = await asyncio.to_thread(store.list_runs, limit, offset, status)
@@ -164,7 +173,7 @@ class RunHandler(PyRunnerHandler):
     @authorized
     @domain_errors
     async def delete(self, run_id: str) -> None:
-        await asyncio.to_thread(self.manager.store.delete, run_id)
+        await asyncio.to_thread(self.manager.delete, run_id)  # (on a full disk too)
         self.set_status(204)
         self.finish()
 
@@ -176,43 +185,42 @@ class CancelHandler(PyRunnerHandler):
     @authorized
     @domain_errors
     async def post(self, run_id: str) -> None:
-        record = await asyncio.to_thread(self.manager.store.request_cancel, run_id)
+        record = await asyncio.to_thread(self.manager.cancel, run_id)
         self.write_json(record_json(record, self.manager), 202)
 
 
 class LogHandler(PyRunnerHandler):
-    """``GET /pyrunner/api/runs/{id}/log?offset=N``: log text from a byte offset."""
+    """``GET /pyrunner/api/runs/{id}/log?offset=N``: log text from a byte offset.
+
+    The text is sent once, in ``text``; each chunk says which stream wrote which part of it
+    (``start``/``end``, indices into ``text``) and where it lies in the log's bytes. A page
+    holds at most ``MAX_LOG_PAGE`` bytes of the log, whatever ``max_bytes`` asks: the client
+    continues from ``next_offset``, and the server's memory stays bounded."""
 
     @web.authenticated
     @authorized
     @domain_errors
     async def get(self, run_id: str) -> None:
-        offset = self.int_argument("offset", 0, 0)
-        max_bytes = self.int_argument("max_bytes", LOG_PAGE, 1, 16 * LOG_PAGE)
+        offset = self.int_argument("offset", 0, 0, MAX_OFFSET)
+        max_bytes = min(self.int_argument("max_bytes", LOG_PAGE, 1), MAX_LOG_PAGE)
         record = await self.run_record(run_id)
         run_dir = self.manager.store.run_dir(run_id)
         done = record.status.is_terminal
         chunks, next_offset = await asyncio.to_thread(read_chunks, run_dir, offset, max_bytes, done)
         # an ended run's log grows no more: complete once this answer reaches its end
         complete = done and next_offset >= await asyncio.to_thread(log_size, run_dir)
+        texts = [c.text for c in chunks]
+        spans, start = [], 0
+        for chunk, text in zip(chunks, texts, strict=True):
+            spans.append({"stream": chunk.stream, "offset": chunk.offset,
+                          "next_offset": chunk.end, "timestamp": chunk.timestamp,
+                          "start": start, "end": start + len(text)})  # fmt: skip
+            start += len(text)
+        del chunks  # (the bytes read: only the text is needed from here)
         self.write_json(
-            {
-                "offset": offset,
-                "next_offset": next_offset,
-                "text": "".join(c.text for c in chunks),
-                "chunks": [
-                    {
-                        "stream": c.stream,
-                        "text": c.text,
-                        "offset": c.offset,
-                        "timestamp": c.timestamp,
-                    }
-                    for c in chunks
-                ],
-                "status": record.status.value,
-                "complete": complete,
-            }
-        )
+            {"offset": offset, "next_offset": next_offset, "text": "".join(texts),
+             "chunks": spans, "status": record.status.value, "complete": complete}
+        )  # fmt: skip
 
 
 class LogFileHandler(PyRunnerHandler):
@@ -246,7 +254,8 @@ class CopyHandler(PyRunnerHandler):
 class OutputsHandler(PyRunnerHandler):
     """``GET /pyrunner/api/runs/{id}/outputs``: the output tree, in two sections:
     ``files`` (``OUTPUT_FOLDER``) and ``project_files`` (written beside the code). Paths are
-    those of the zip: a name that is not UTF-8 is given readably (``outputs.stored_paths``)."""
+    those of the zip: a name that is not UTF-8 is given readably (``outputs.stored_paths``).
+    Files found but never served (hard links) are in ``skipped`` and ``project_skipped``."""
 
     @web.authenticated
     @authorized
@@ -254,14 +263,16 @@ class OutputsHandler(PyRunnerHandler):
     async def get(self, run_id: str) -> None:
         await self.run_record(run_id)
         store = self.manager.store
-        files = await asyncio.to_thread(list_outputs, store.outputs_dir(run_id))
+        files, skipped = await asyncio.to_thread(scan_outputs, store.outputs_dir(run_id))
         beside = await asyncio.to_thread(ProjectFiles.of_run, store, run_id)
-        project_files = await asyncio.to_thread(beside.files)
+        project_files, project_skipped = await asyncio.to_thread(beside.scan)
         self.write_json(
             {"run_id": run_id, "files": files_json(files),
              "total_size": sum(f.size for f in files),
+             "skipped": skipped_json(skipped),
              "project_files": files_json(project_files),
              "project_total_size": sum(f.size for f in project_files),
+             "project_skipped": skipped_json(project_skipped),
              "project_zip_folder": project_folder_name(store.outputs_dir(run_id))}
         )  # fmt: skip
 
@@ -320,15 +331,26 @@ class OutputsZipHandler(PyRunnerHandler):
         store = self.manager.store
         root = store.outputs_dir(run_id)
         beside = await asyncio.to_thread(ProjectFiles.of_run, store, run_id)
+        pieces = iter_zip(root, project_files=beside)
+        # the first piece is made before anything is sent: a zip that cannot even begin is
+        # an error answer, not a 200 with a broken body
+        piece = await asyncio.to_thread(next, pieces, None)
         self.set_header("Content-Type", "application/zip")
         self.set_header("Content-Disposition", _disposition("attachment", f"{run_id}-outputs.zip"))
-        pieces = iter_zip(root, project_files=beside)
-        while True:
-            piece = await asyncio.to_thread(next, pieces, None)
-            if piece is None:
-                break
-            self.write(piece)
-            await self.flush()
+        try:
+            while piece is not None:
+                self.write(piece)
+                await self.flush()
+                piece = await asyncio.to_thread(next, pieces, None)
+        except Exception:
+            # the status is sent: the one honest answer left is a body that is not whole. The
+            # connection is closed before the last (empty) chunk, so no client takes a cut zip
+            # for a whole one (Tornado would end the body cleanly after an error)
+            self.log.exception("the zip of run %s broke off", run_id)
+            pieces.close()
+            self.request.connection.close()  # type: ignore[union-attr]
+            self._finished = True  # (nothing more may be written on this request)
+            return
         self.finish()
 
 
@@ -360,7 +382,11 @@ async def _send_open_file(
 
 
 def _disposition(kind: str, name: str) -> str:
+    """A ``Content-Disposition`` header for a file ``name``: an ASCII fallback (quotes, control
+    characters such as CR and LF, and anything else not printable ASCII as ``_``), and the name
+    itself percent-encoded (a byte that is not UTF-8 as U+FFFD), so no name breaks the header."""
     from urllib.parse import quote
 
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_")
-    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    fallback = "".join(ch if " " <= ch <= "~" and ch not in '"\\' else "_" for ch in name)
+    utf8 = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(utf8, safe='')}"

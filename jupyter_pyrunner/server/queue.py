@@ -4,6 +4,15 @@
 The queue holds run ids only; the store holds the runs. A run is *active* from the moment it is
 handed to the executor until the store shows it ended. Nothing here waits: ``start_queued`` is
 called on every submission and periodically by the server, and starts what there is room for.
+
+The queue lives in memory, so a server that stops takes it along; its runs stay ``queued`` in
+the store, owned by a process that is gone. A server that starts on the store queues them
+again, oldest first, and starts them as before: they were asked for and never ran. (Until
+then, a reader sees them ``failed``, "never started": see ``liveness``.)
+
+A hand-over that fails for want of disk space is not the run's fault: the run goes back to the
+head of the queue, and hand-overs pause for ``DISK_FULL_PAUSE`` seconds before the next try
+(rather than start a supervisor five times a second that cannot write either).
 """
 
 from __future__ import annotations
@@ -14,11 +23,15 @@ import time
 
 from ..errors import PyRunnerError
 from ..executors import Executor
-from ..models import RunStatus
+from ..faults import is_unwritable
+from ..liveness import is_orphaned, process_identity
+from ..models import RunRecord, RunStatus
 from ..store import RunStore
 
 #: the statuses of runs already handed to an executor (after a restart they still count)
 LIVE_STATUSES = ("preparing", "running")
+#: after a hand-over failed on a full disk, how long before the next one is tried
+DISK_FULL_PAUSE = 5.0
 
 
 class RunQueue:
@@ -32,9 +45,15 @@ class RunQueue:
         self._active: set[str] = set()
         # submit() runs in worker threads, start_queued() also on the event loop: one at a time
         self._lock = threading.Lock()
+        self._paused_until = 0.0
+        #: the last hand-over that failed for want of space, until the server reports it
+        self.problem: BaseException | None = None
         # runs still going from before a restart count against the limit
         for status in LIVE_STATUSES:
             self._active.update(r.id for r in store.list_runs(limit=10_000, status=status))
+        #: the runs queued again at start, left by a server that stopped (see the module)
+        self.adopted = self._adopt_orphans()
+        self._waiting.extend(self.adopted)
 
     @property
     def active(self) -> frozenset[str]:
@@ -52,13 +71,21 @@ class RunQueue:
         """Hand queued runs to the executor while there is room; returns the ids started."""
         with self._lock:
             self._forget_ended()
-            started = []
+            started: list[str] = []
             while self._waiting and len(self._active) < self.max_concurrent:
+                if time.monotonic() < self._paused_until:
+                    break
                 run_id = self._waiting.popleft()
                 if self._still_queued(run_id) and self._hand_over(run_id):
                     self._active.add(run_id)
                     started.append(run_id)
             return started
+
+    def take_problem(self) -> BaseException | None:
+        """The hand-over failure not reported yet (see ``problem``), once."""
+        with self._lock:
+            problem, self.problem = self.problem, None
+            return problem
 
     def queue_position(self, run_id: str) -> int | None:
         """1 for the next run to start; None when the run is not waiting.
@@ -92,19 +119,60 @@ class RunQueue:
                 self._active.discard(run_id)
 
     def _still_queued(self, run_id: str) -> bool:
-        """False for a run cancelled or deleted while it waited: it is skipped."""
+        """False for a run cancelled or deleted while it waited: it is skipped. One that
+        started meanwhile (a hand-over tried again after a full disk had gone through after
+        all) counts as active."""
         try:
             record = self.store.get(run_id)
         except PyRunnerError:
             return False
-        return not record.status.is_terminal
+        if record.status is not RunStatus.QUEUED:
+            if not record.status.is_terminal:
+                self._active.add(run_id)
+            return False
+        return True
 
     def _hand_over(self, run_id: str) -> bool:
-        """Give the run to the executor; one it refuses ends as ``error``, never stays queued."""
+        """Give the run to the executor; one it refuses ends as ``error``, never stays queued.
+        On a full disk the run waits at the head of the queue instead (see the module)."""
         try:
             self.executor.submit(self.store, run_id)
         except Exception as exc:
+            if is_unwritable(exc):
+                self._waiting.appendleft(run_id)
+                self._paused_until = time.monotonic() + DISK_FULL_PAUSE
+                self.problem = exc  # for the server's loop to report (once a minute)
+                return False
             self.store.update(run_id, status=RunStatus.ERROR, finished=time.time(),
                               message=f"could not be started: {exc}")  # fmt: skip
             return False
         return True
+
+    def _adopt_orphans(self) -> list[str]:
+        """Queued runs whose owner is gone (a server that stopped), made this process's, oldest
+        first. One the disk is too full to take over is left: it reads "never started"."""
+        me = process_identity()
+        adopted: list[RunRecord] = []
+        for run_id in self.store.unfinished_ids():
+            try:
+                if not _orphaned_in_queue(self.store.read(run_id)):
+                    continue  # (most are: nothing to lock)
+                with self.store.locked(run_id):
+                    record = self.store.read(run_id)
+                    if not _orphaned_in_queue(record):
+                        continue
+                    record.supervisor = me
+                    self.store.save(record)
+                adopted.append(record)
+            except PyRunnerError:
+                continue  # deleted meanwhile
+            except Exception as exc:
+                if not is_unwritable(exc):
+                    raise
+        adopted.sort(key=lambda r: (r.created, r.id))
+        return [r.id for r in adopted]
+
+
+def _orphaned_in_queue(record: RunRecord) -> bool:
+    """A run still queued whose owner (the process that queued it) is gone."""
+    return record.status is RunStatus.QUEUED and is_orphaned(record)

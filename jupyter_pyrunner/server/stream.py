@@ -12,6 +12,10 @@ Messages (JSON text frames):
   twice.
 - ``{"type": "status", "status", "progress", "message", "exit_code"}`` on every change.
 - ``{"type": "end", "status", "exit_code", "message", "next_offset"}``, then the socket closes.
+
+An offset past the end of the log is answered as any other: nothing until the log reaches it,
+and the end once the run has ended. Should the log not be readable, the socket is closed with
+code 1011 and a reason, never left open and silent.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import web, websocket
 
 from ..errors import RunNotFoundError
+from ..faults import END_NAME
 from ..logfile import LOG_NAME, read_chunks, tail_offset
 from ..store import RunStore
 from .base import AUTH_RESOURCE, http_error
@@ -40,6 +45,8 @@ if TYPE_CHECKING:
 
 POLL_INTERVAL = 0.025
 READ_SIZE = 256 * 1024
+#: the largest byte offset a file can have
+MAX_OFFSET = (1 << 63) - 1
 
 
 class RunWatcher:
@@ -50,7 +57,7 @@ class RunWatcher:
         self.store = store
         self.interval = interval
         self._followers: dict[str, set[asyncio.Event]] = {}
-        self._seen: dict[str, tuple[int, int]] = {}
+        self._seen: dict[str, tuple[int, int, int]] = {}
         self._task: asyncio.Task[None] | None = None
         self._streams: set[asyncio.Task[None]] = set()
 
@@ -78,17 +85,15 @@ class RunWatcher:
                     del self._followers[run_id]
                     self._seen.pop(run_id, None)
 
-    def _signature(self, run_id: str) -> tuple[int, int]:
+    def _signature(self, run_id: str) -> tuple[int, int, int]:
+        """What changes when a follower has something new: the log's size, the record's time
+        and the end reserve's (a run that ended on a full disk wrote its ending there)."""
         run_dir = self.store.runs_dir / run_id
-        try:
-            size = os.stat(run_dir / LOG_NAME).st_size
-        except OSError:
-            size = -1
-        try:
-            changed = os.stat(run_dir / "run.json").st_mtime_ns
-        except OSError:
-            changed = -1
-        return size, changed
+        return (
+            _stat_or(run_dir / LOG_NAME, size=True),
+            _stat_or(run_dir / "run.json"),
+            _stat_or(run_dir / END_NAME),
+        )
 
     async def _poll(self) -> None:
         while self._followers:
@@ -137,14 +142,16 @@ class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
         except RunNotFoundError as exc:
             raise http_error(exc) from exc
         raw = self.get_argument("offset", "0")
-        if not raw.isdigit():
-            raise web.HTTPError(400, log_message="'offset' must be a whole number, 0 or more")
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > MAX_OFFSET:
+            raise web.HTTPError(
+                400, log_message=f"'offset' must be a whole number from 0 to {MAX_OFFSET}"
+            )
         self.start_offset = int(raw)
         tail = self.get_argument("tail", None)
         if tail is not None:
             if "offset" in self.request.arguments:
                 raise web.HTTPError(400, log_message="give 'offset' or 'tail', not both")
-            if not tail.isdigit() or int(tail) == 0:
+            if not (tail.isascii() and tail.isdigit()) or len(tail) > 19 or int(tail) == 0:
                 raise web.HTTPError(
                     400, log_message="'tail' must be a whole number of bytes, 1 or more"
                 )
@@ -202,6 +209,9 @@ class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
             return
         except RunNotFoundError:
             self.close(code=1011, reason="the run was deleted")
+        except Exception:  # an unreadable log or record: say so and close, never hang
+            self.log.exception("the stream of run %s broke off", run_id)
+            self.close(code=1011, reason="the log could not be read")
 
     async def _send_log(self, run_dir: Path, offset: int, final: bool) -> int:
         """Everything written from ``offset`` on, a bounded read at a time; the offset reached."""
@@ -225,3 +235,12 @@ def _status(record: Any) -> dict[str, Any]:
         "exit_code": record.exit_code,
         "run_id": record.id,
     }
+
+
+def _stat_or(path: Path, *, size: bool = False) -> int:
+    """The file's size or modification time (ns); -1 when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return -1
+    return st.st_size if size else st.st_mtime_ns

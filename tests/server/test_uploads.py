@@ -1,9 +1,11 @@
-"""The uploads store on its own (no HTTP): streamed writes, the size limit, names, ids, pruning."""
+"""The uploads store on its own (no HTTP): streamed writes, the size limit, names, ids, pruning,
+a full disk; and last, what a client sees of a refused name."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import time
 from pathlib import Path
@@ -137,3 +139,45 @@ def test_unknown_and_malformed_upload_ids_are_not_found(uploads: UploadStore) ->
         with pytest.raises(UploadNotFoundError, match="no upload"):
             uploads.upload_path(upload_id)
     assert uploads.upload_path(real).name == "real.zip"
+
+
+def test_a_name_too_long_for_a_file_is_refused_before_anything_is_written(
+    uploads: UploadStore,
+) -> None:
+    """300 characters: the file system would refuse the name only when the upload is kept,
+    after its bytes were written (a 500, and the partial upload left on disk)."""
+    with pytest.raises(ProjectError, match="too long"):
+        uploads.new_upload("a" * 296 + ".zip")
+    assert list(uploads.folder.iterdir()) == []
+    assert uploads.new_upload("a" * 251 + ".zip").filename.endswith(".zip")  # 255: kept
+
+
+def test_an_upload_that_fills_the_disk_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    from jupyter_pyrunner.errors import DiskFullError
+
+    from ..reliability.diskfill import free_bytes, small_disk
+
+    with small_disk(tmp_path / "disk", 4) as disk:
+        store = UploadStore(disk / "uploads", max_size=1 << 30)
+        before = free_bytes(disk)
+        writer = store.new_upload("big.zip")
+        with pytest.raises(DiskFullError, match="the disk is full") as info:
+            for _ in range(100):
+                writer.write(os.urandom(256 * 1024))
+        assert str(disk) not in str(info.value)  # no server path in the message
+        assert everything_in(store.folder) == []
+        assert free_bytes(disk) == before  # every byte given back
+        assert store.new_upload("next.zip").filename == "next.zip"  # and the store goes on
+
+
+async def test_over_http_a_300_character_name_is_a_400_as_json_and_leaves_nothing(
+    api, home: Path
+) -> None:
+    from tornado.httpclient import HTTPClientError
+
+    with pytest.raises(HTTPClientError) as info:
+        await api.call("PUT", "uploads", "b" * 296 + ".zip", body=b"PK\x05\x06" + b"\0" * 18)
+    assert info.value.code == 400  # was 500, with the partial upload left on disk
+    assert info.value.response is not None
+    assert "too long" in json.loads(info.value.response.body)["message"]
+    assert everything_in(home / "uploads") == []
