@@ -11,6 +11,7 @@ TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this 
 if TYPE_CHECKING:
     from typing import Any
 
+    from .daskexec import DaskExecutor
     from .environments import EnvironmentManager
     from .errors import (
         ArchiveError,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from .notebook.result import RunResult
     from .sdk import run_project, start_run
     from .store import RunStore
+    from .sweeps import SweepHandle, run_sweep
 
 _EXPORTS = {
     "RunHandle": "handle",
@@ -43,6 +45,7 @@ _EXPORTS = {
     "PyRunnerError": "errors",
     "RunNotFoundError": "errors",
     "RunStateError": "errors",
+    "DaskExecutor": "daskexec",
     "Executor": "executors",
     "LocalExecutor": "executors",
     "RunRecord": "models",
@@ -51,10 +54,13 @@ _EXPORTS = {
     "RunStore": "store",
     "RunnerPanel": "notebook.panel",
     "RunResult": "notebook.result",
+    "SweepHandle": "sweeps",
+    "run_sweep": "sweeps",
 }
 
 __all__ = [
     "ArchiveError",
+    "DaskExecutor",
     "EnvironmentBuildError",
     "EnvironmentManager",
     "Executor",
@@ -71,9 +77,11 @@ __all__ = [
     "RunStatus",
     "RunStore",
     "RunnerPanel",
+    "SweepHandle",
     "__version__",
     "prepare_run",
     "run_project",
+    "run_sweep",
     "start_run",
 ]
 

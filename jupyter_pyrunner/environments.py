@@ -217,8 +217,13 @@ class EnvironmentManager:
         should_stop: ShouldStop | None = None,
         on_wait: Log | None = None,
         why: str = "which another run is building",
-    ) -> Iterator[int]:
-        """Hold the lock of ``key`` in ``mode``; yields the lock's file descriptor."""
+        ready: Callable[[], bool] | None = None,
+    ) -> Iterator[int | None]:
+        """Hold the lock of ``key`` in ``mode``; yields the lock's file descriptor. While it
+        waits, ``ready`` (when given) is asked too: once it says yes, the wait ends without the
+        lock and None is yielded (a run waiting to build an environment that another run has
+        just built must not wait, holding nothing, until that other run's program ends too:
+        the builder keeps a shared lock on it while its program runs)."""
         with open(self._lock_path(key), "a+b") as f:
             try:
                 fcntl.flock(f.fileno(), mode | fcntl.LOCK_NB)
@@ -228,6 +233,9 @@ class EnvironmentManager:
                 while True:
                     if should_stop and should_stop():
                         raise BuildCancelled() from None
+                    if ready is not None and ready():
+                        yield None
+                        return
                     try:
                         fcntl.flock(f.fileno(), mode | fcntl.LOCK_NB)
                         break
@@ -279,6 +287,7 @@ class EnvironmentManager:
             env, built = self.ensure(chosen, log, should_stop, on_build, installer_env, on_wait)
             built_any = built_any or built
             with self._flock(env.key, fcntl.LOCK_SH) as lock:
+                assert lock is not None  # (no ``ready``: the lock itself is waited for)
                 if self.get(env.key) is None:
                     continue  # pruned meanwhile
                 with contextlib.suppress(OSError):
@@ -340,16 +349,24 @@ class EnvironmentManager:
             if on_wait is not None:
                 on_wait(message)
 
+        def built_meanwhile() -> bool:
+            return self.get(key) is not None
+
         why = "which another run is building"
+        ready: Callable[[], bool] | None = built_meanwhile
         if found is not None:  # changed: rebuilt once the runs still using it have ended
             why = "changed by an earlier run, to be rebuilt once the runs using it end"
-        with self._flock(key, fcntl.LOCK_EX, should_stop, waiting, why):
+            ready = None
+        with self._flock(key, fcntl.LOCK_EX, should_stop, waiting, why, ready) as lock:
             found = self.get(key)  # built (or rebuilt) by another process while we waited
             if found is not None:
                 problem = self._problem(found, log, full=_unverified(found))
                 if problem is None:
                     return found, False
                 log(problem)
+            if lock is None:  # nothing is built or discarded without the lock: wait for it
+                return self.ensure(spec, log, should_stop, on_build, installer_env, on_wait)
+            if found is not None:
                 self._discard(found.path)
             if on_build is not None:
                 on_build()

@@ -78,6 +78,14 @@ class DiskFullError(PyRunnerError):
     Reads go on working; deleting a run frees space."""
 
 
+class DaskUnavailableError(PyRunnerError):
+    """A Dask cluster is asked for but ``distributed`` is not installed."""
+
+
+class RunLostError(PyRunnerError):
+    """The worker running a run was lost, and the run is not started a second time."""
+
+
 class OutputsReplacedError(PyRunnerError, OSError):
     """The program replaced its output folder by a link: nothing of it is copied."""
 

@@ -170,4 +170,9 @@ def program_environment(
     for port in range(1, OUTPUT_PORTS + 1):
         env[f"OUTPUT_{port}"] = str(outputs / f"output_{port}")
     env[MARKER_VAR] = record.id
+    params = getattr(record, "params", None)
+    if params is not None:  # one combination of a sweep (``sweeps.py``), as JSON
+        import json
+
+        env["PYRUNNER_PARAMS"] = json.dumps(params)
     return env

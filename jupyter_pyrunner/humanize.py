@@ -42,7 +42,8 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
 
 
 def runs_table(records: list[RunRecord]) -> str:
-    """The run history as the terminal shows it (``pyrunner runs``, ``%pyrunner runs``)."""
+    """The run history as the terminal shows it (``pyrunner runs``, ``%pyrunner runs``), with
+    the sweep each run belongs to."""
     rows = [
         [
             r.id,
@@ -51,8 +52,10 @@ def runs_table(records: list[RunRecord]) -> str:
             "-" if r.exit_code is None else str(r.exit_code),
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created)),
             duration_text(r.duration, compact=True),
+            r.sweep or "-",
             r.name,
         ]
         for r in records
     ]
-    return table(rows, ["ID", "STATUS", "PROGRESS", "EXIT", "CREATED", "DURATION", "NAME"])
+    headers = ["ID", "STATUS", "PROGRESS", "EXIT", "CREATED", "DURATION", "SWEEP", "NAME"]
+    return table(rows, headers)

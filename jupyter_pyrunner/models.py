@@ -204,6 +204,11 @@ class RunRecord(Record):
         "pid_start",
         "executor",
         "warnings",
+        "sweep",
+        "params",
+        "worker",
+        "dashboard",
+        "dask_key",
     )
     __slots__ = _fields
     __hash__ = None  # type: ignore[assignment]  # mutable
@@ -234,6 +239,14 @@ class RunRecord(Record):
     pid_start: int | None
     executor: str
     warnings: list[str]
+    #: the sweep this run is one combination of (its id), and that combination
+    sweep: str | None
+    params: dict[str, str] | None
+    #: on a Dask cluster: the worker that ran it (its address), the cluster's dashboard
+    #: (a URL, when the scheduler has one) and the task's key there
+    worker: str | None
+    dashboard: str | None
+    dask_key: str | None
 
     def __init__(
         self,
@@ -263,6 +276,11 @@ class RunRecord(Record):
         pid_start: int | None = None,
         executor: str = "local",
         warnings: list[str] | None = None,
+        sweep: str | None = None,
+        params: dict[str, str] | None = None,
+        worker: str | None = None,
+        dashboard: str | None = None,
+        dask_key: str | None = None,
     ) -> None:
         self.id = id
         self.name = name
@@ -290,6 +308,11 @@ class RunRecord(Record):
         self.pid_start = pid_start
         self.executor = executor
         self.warnings = [] if warnings is None else warnings
+        self.sweep = sweep
+        self.params = params
+        self.worker = worker
+        self.dashboard = dashboard
+        self.dask_key = dask_key
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly copy: ``spec`` a nested dict, ``status`` its string value."""

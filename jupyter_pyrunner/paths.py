@@ -33,7 +33,7 @@ def pyrunner_home(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 #: the store's first-level folders: created private, and tightened when an older store is opened
-PRIVATE_FOLDERS = ("runs", "envs", "cache", "uploads")
+PRIVATE_FOLDERS = ("runs", "envs", "cache", "uploads", "sweeps")
 
 
 def private_folder(path: Path) -> Path:

@@ -35,6 +35,7 @@ import os
 import re
 import stat as _stat
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -116,6 +117,21 @@ def _read_sections(path: Path) -> dict[str, dict[str, str]]:
     return {s: dict(parser.items(s)) for s in ("global", "install") if parser.has_section(s)}
 
 
+def _well_formed(sections: object) -> bool:
+    """True for what :func:`_read_sections` returns. A cache file damaged or edited by hand
+    is parsed again from the pip.conf files, never trusted into a traceback."""
+    return isinstance(sections, dict) and all(
+        name in ("global", "install")
+        and isinstance(items, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in items.items())
+        for name, items in sections.items()
+    )
+
+
+#: how recent a pip.conf's change may be for what it holds to be kept (see ``_SectionCache``)
+_RACY_NS = 2_000_000_000
+
+
 class _SectionCache:
     """What each pip.conf held when last read, kept in a file (``path``) and trusted while the
     file's size, times and inode are the same: every run reads pip's settings, and parsing
@@ -146,11 +162,16 @@ class _SectionCache:
             return {}
         signature = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
         entry = self.entries.get(str(path))
-        if entry is not None and entry.get("stat") == signature:
-            return entry["sections"]  # type: ignore[return-value]
+        if isinstance(entry, dict) and entry.get("stat") == signature:
+            kept = entry.get("sections")
+            if _well_formed(kept):
+                return kept  # type: ignore[return-value]
         found = _read_sections(path)
-        self.entries[str(path)] = {"stat": signature, "sections": found}
-        self.changed = True
+        # a file changed within the file system's time step of now could change again with the
+        # same times (coarse timestamps): such an entry is not kept, as git does with its index
+        if time.time_ns() - st.st_ctime_ns >= _RACY_NS:
+            self.entries[str(path)] = {"stat": signature, "sections": found}
+            self.changed = True
         return found
 
     def save(self) -> None:

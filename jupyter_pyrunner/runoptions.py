@@ -90,6 +90,31 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="where the project and inputs go: input_1..input_5 (ports, the default) or all "
         "directly in INPUT_FOLDER (flat, as oSparc services of integration version 1.0.0)",
     )
+    add_dask_option(parser)
+
+
+#: the environment variable naming the Dask scheduler when ``--dask`` is not given
+DASK_SCHEDULER_VAR = "PYRUNNER_DASK_SCHEDULER"
+
+
+def add_dask_option(parser: argparse.ArgumentParser) -> None:
+    """``--dask ADDRESS``: where the run executes (a face that declares its own keeps it)."""
+    import contextlib
+
+    with contextlib.suppress(argparse.ArgumentError):  # declared already by the face
+        parser.add_argument(
+            "--dask",
+            metavar="ADDRESS",
+            help="run on the Dask cluster whose scheduler is at ADDRESS ('local': a "
+            f"LocalCluster started here); default: ${DASK_SCHEDULER_VAR}",
+        )
+
+
+def dask_address(ns: argparse.Namespace) -> str | None:
+    """The scheduler a run goes to: ``--dask``, else ``$PYRUNNER_DASK_SCHEDULER``; None: here."""
+    import os
+
+    return getattr(ns, "dask", None) or os.environ.get(DASK_SCHEDULER_VAR) or None
 
 
 def spec_from_options(source: str, ns: argparse.Namespace, program_args: list[str]) -> RunSpec:

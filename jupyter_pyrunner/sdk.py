@@ -96,17 +96,41 @@ def run_project(
     *,
     home: str | os.PathLike[str] | None = None,
     on_output: OutputSink | None = None,
+    executor: Executor | None = None,
     **options: Unpack[RunOptions],
 ) -> RunHandle:
     """Run a project here and wait for it. Invalid options and project errors raise
     (``ProjectError``); the program's own failure does not raise: look at ``handle.status``
-    and ``handle.exit_code``. ``on_output(stream, data)`` sees the output as it comes."""
+    and ``handle.exit_code``. ``on_output(stream, data)`` sees the output as it comes.
+    ``executor``: run it there instead (a Dask cluster), and wait here all the same."""
     store = RunStore(home)
     record = prepare_run(store, run_spec(source, **options))
+    if executor is not None:
+        return _run_elsewhere(store, record.id, executor, on_output)
     from .supervisor import Supervisor
 
     Supervisor(store, record.id, sink=on_output).run()
     return RunHandle(store, record.id)
+
+
+def _run_elsewhere(
+    store: RunStore, run_id: str, executor: Executor, on_output: OutputSink | None
+) -> RunHandle:
+    """``run_project`` through an executor: its log followed here until the run ends; Ctrl-C
+    cancels the run and waits for it to stop, as a run supervised here does."""
+    from .logfile import STDOUT, STREAM_NAMES
+
+    ids = {name: number for number, name in STREAM_NAMES.items()}
+    executor.submit(store, run_id)
+    handle = RunHandle(store, run_id)
+    try:
+        for chunk in handle.follow():
+            if on_output is not None:
+                on_output(ids.get(chunk.stream, STDOUT), chunk.data)
+        handle.wait()
+    except KeyboardInterrupt:
+        handle.cancel_and_wait(keep_waiting_on_interrupt=True)
+    return handle
 
 
 def start_run(

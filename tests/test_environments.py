@@ -342,3 +342,28 @@ def test_a_step_whose_leftover_holds_the_output_open_ends_with_the_step(tmp_path
         assert out.strip() == "built" and clock.monotonic() - started < 5
     finally:
         os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+SLEEPER = """
+import time
+print("started", time.time(), flush=True)
+time.sleep(4)
+"""
+
+
+def test_a_run_waiting_for_a_build_starts_once_it_is_built_not_when_the_builder_ends(
+    home: Path, project
+) -> None:
+    """Two runs of a new project at once: one builds, the other waits for the build only (the
+    builder holds a shared lock while its program runs: the waiter must not wait for that)."""
+    from jupyter_pyrunner import RunStatus, start_run
+
+    folder = project({"main.py": SLEEPER, "requirements.txt": "six\n"})
+    first, second = start_run(folder), start_run(folder)
+    starts = []
+    for handle in (first, second):
+        assert handle.wait(timeout=120).status is RunStatus.SUCCEEDED, handle.log_text()
+        line = next(x for x in handle.log_text().splitlines() if x.startswith("started"))
+        starts.append(float(line.split()[1]))
+    assert abs(starts[0] - starts[1]) < 3.0, f"one program waited for the other: {starts}"
+    assert len([p for p in (home / "envs").iterdir() if not p.name.startswith(".")]) == 1

@@ -6,6 +6,7 @@ import jupyter_pyrunner
 
 PUBLIC = [
     "ArchiveError",
+    "DaskExecutor",
     "EnvironmentBuildError",
     "EnvironmentManager",
     "Executor",
@@ -22,9 +23,11 @@ PUBLIC = [
     "RunStatus",
     "RunStore",
     "RunnerPanel",
+    "SweepHandle",
     "__version__",
     "prepare_run",
     "run_project",
+    "run_sweep",
     "start_run",
 ]
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -175,22 +176,31 @@ def test_pip_conf_is_read_again_when_it_changes_and_not_when_it_does_not(tmp_pat
     assert pip_settings(env, str(tmp_path), cache=cache)["index-url"] == "http://b/"
     conf.unlink()
     assert "index-url" not in pip_settings(env, str(tmp_path), cache=cache)
-    # unchanged files are not parsed again: a fresh process answers without configparser
+    # unchanged files are not parsed again: a fresh process answers without configparser;
+    # a file changed just now is not kept yet (it could change again with the same times)
     _write(conf, "[install]\nfind-links = /wheels\n")
     expected = pip_settings(env, str(tmp_path), cache=cache)
     assert expected["find-links"] == "/wheels"
+    assert _fresh_process_settings(env, tmp_path, cache) == [expected, True]
+    time.sleep(2.1)
+    assert pip_settings(env, str(tmp_path), cache=cache) == expected
+    assert _fresh_process_settings(env, tmp_path, cache) == [expected, False]
+
+
+def _fresh_process_settings(env: dict[str, str], prefix: Path, cache: Path) -> list[object]:
+    """[pip's settings, whether configparser was imported] as a new process finds them."""
     probe = (
         "import json, sys; from jupyter_pyrunner.pipconfig import pip_settings; "
         "found = pip_settings(json.loads(sys.argv[1]), sys.argv[2], cache=__import__('pathlib')"
         ".Path(sys.argv[3])); print(json.dumps([found, 'configparser' in sys.modules]))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe, json.dumps(env), str(tmp_path), str(cache)],
+        [sys.executable, "-c", probe, json.dumps(env), str(prefix), str(cache)],
         capture_output=True,
         text=True,
         check=True,
     )
-    assert json.loads(done.stdout) == [expected, False]
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
 def test_pip_settings_become_uv_variables_unless_uv_has_its_own(tmp_path: Path) -> None:

@@ -41,6 +41,12 @@ def _add_run(sub: Any) -> None:
     )
 
 
+def _add_sweep(sub: Any) -> None:
+    from .sweep import add_parser
+
+    add_parser(sub)
+
+
 def _add_runs(sub: Any) -> None:
     runs = sub.add_parser("runs", help="list runs, newest first")
     runs.add_argument("--limit", type=_number(int), default=20)
@@ -108,6 +114,7 @@ def _add_env(sub: Any) -> None:
 #: the sub-commands, in the order of the help
 _COMMANDS: dict[str, Callable[[Any], None]] = {
     "run": _add_run,
+    "sweep": _add_sweep,
     "runs": _add_runs,
     "show": _add_show,
     "logs": _add_logs,
@@ -167,13 +174,35 @@ def _command_of(args: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """The ``pyrunner`` command; ``argv`` None: this process's own command line, and the
     process ends here (:func:`_end_process`)."""
-    code = _main(argv)
+    unblocked = _blocking_output() if argv is None else []
+    try:
+        code = _main(argv)
+    except BaseException:  # argparse's exit, an interrupt: the reader gets its pipe back
+        for fd in unblocked:
+            os.set_blocking(fd, False)
+        raise
     if argv is None:
-        _end_process(code)
+        _end_process(code, unblocked)
     return code
 
 
-def _end_process(code: int) -> NoReturn:
+def _blocking_output() -> list[int]:
+    """Make stdout and stderr blocking while the command runs; the descriptors changed.
+    A reader that made its pipe non-blocking (Node does) would otherwise lose all but the
+    first 64 KiB of a long log or record: a write that cannot complete at once fails, and
+    with ``PYTHONUNBUFFERED`` ``print`` and ``sys.stdout.buffer`` drop the rest silently."""
+    changed = []
+    for fd in (1, 2):
+        try:
+            if not os.get_blocking(fd):
+                os.set_blocking(fd, True)
+                changed.append(fd)
+        except OSError:  # a closed descriptor: nothing to write to
+            pass
+    return changed
+
+
+def _end_process(code: int, unblocked: list[int] | None = None) -> NoReturn:
     """End the command's process once its output is flushed, without the interpreter's
     teardown: freeing every module and object one by one takes ~7 ms, a tenth of a short
     run. Nothing is left to do by then: the run is recorded, the index closed, and the
@@ -183,6 +212,9 @@ def _end_process(code: int) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: what was written is
             stream.flush()
+    for fd in unblocked or ():  # as the reader left it: its own writes may rely on it
+        with contextlib.suppress(OSError):
+            os.set_blocking(fd, False)
     os._exit(code)
 
 
@@ -200,8 +232,8 @@ def _main(argv: list[str] | None) -> int:
     if ns.command is None:
         parser.print_help()
         return EXIT_INVALID
-    if program_args and ns.command != "run":
-        parser.error("arguments after -- are only for 'run'")
+    if program_args and ns.command not in ("run", "sweep"):
+        parser.error("arguments after -- are only for 'run' and 'sweep'")
     import sqlite3
 
     from ..errors import PyRunnerError
@@ -211,6 +243,10 @@ def _main(argv: list[str] | None) -> int:
             from .run import run
 
             return run(ns, program_args)
+        if ns.command == "sweep":
+            from .sweep import sweep
+
+            return sweep(ns, program_args)
         from ..store import RunStore
 
         store = RunStore(ns.home)

@@ -68,6 +68,8 @@ def _show(store: RunStore, ns: argparse.Namespace) -> int:
             f"{', '.join(record.requirements) or 'none'} ({record.requirements_source})",
         ),
         ("environment", record.env_key),
+        ("worker", record.worker),
+        ("dashboard", record.dashboard),
         ("created", _fmt_time(record.created)),
         ("duration", _fmt_duration(record.duration)),
         ("timings", ", ".join(f"{k} {v:.3f}s" for k, v in record.timings.items()) or None),

@@ -13,6 +13,7 @@ TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this 
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..daskrelay import Relay
     from ..models import RunRecord
     from ..store import RunStore
     from ..supervisor import Supervisor
@@ -51,7 +52,7 @@ def run(ns: argparse.Namespace, program_args: list[str]) -> int:
 
 def _prepare(
     ns: argparse.Namespace, program_args: list[str]
-) -> tuple[RunStore, Supervisor, Terminal]:
+) -> tuple[RunStore, Supervisor | Relay, Terminal]:
     """The run taken in (the engine validates the options), and its supervisor."""
     import gc
 
@@ -70,6 +71,14 @@ def _prepare(
         from .terminal import Terminal
 
         terminal = Terminal(stdout_fd=2 if ns.json else 1)
+        from ..runoptions import dask_address
+
+        address = dask_address(ns)
+        if address:  # on a Dask cluster: its relay runs here, in the foreground
+            from ..daskexec import foreground_relay
+
+            relay = foreground_relay(store, record.id, address, terminal.write, terminal.status)
+            return store, relay, terminal
         supervisor = Supervisor(
             store, record.id, sink=terminal.write, on_status=terminal.status, subreaper=True
         )
@@ -79,7 +88,7 @@ def _prepare(
             gc.enable()
 
 
-def _supervise(supervisor: Supervisor) -> RunRecord:
+def _supervise(supervisor: Supervisor | Relay) -> RunRecord:
     """Run it here; SIGINT, SIGTERM and SIGHUP cancel it (its whole process tree stops)."""
     previous = {
         sig: signal.signal(sig, lambda *_: supervisor.interrupt())

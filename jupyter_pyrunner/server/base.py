@@ -16,6 +16,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..errors import (
+    DaskUnavailableError,
     DiskFullError,
     OutputNotFoundError,
     OutputsReplacedError,
@@ -48,10 +49,12 @@ STATUS_FOR: dict[type[Exception], int] = {
     OutputsReplacedError: 409,
     UploadTooLargeError: 413,
     DiskFullError: 507,
+    DaskUnavailableError: 501,
 }
 
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-            413: "Payload Too Large", 507: "Insufficient Storage"}  # fmt: skip
+            413: "Payload Too Large", 501: "Not Implemented",
+            507: "Insufficient Storage"}  # fmt: skip
 
 
 def status_for(exc: BaseException) -> int | None:

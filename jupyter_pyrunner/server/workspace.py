@@ -53,6 +53,8 @@ class Workspace:
             wanted.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise ProjectError(f"'{relpath}' cannot be a folder: a file is in the way") from None
+        except OSError as exc:
+            raise _name_too_long(exc, relpath) from None
         for n in range(1, MAX_FOLDER_SUFFIX + 1):
             candidate = wanted if n == 1 else wanted.with_name(f"{wanted.name} ({n})")
             try:
@@ -61,6 +63,8 @@ class Workspace:
             except FileExistsError:
                 if _empty_folder(candidate):
                     return candidate, False
+            except OSError as exc:
+                raise _name_too_long(exc, relpath) from None
         raise ProjectError(
             f"'{relpath}' and {MAX_FOLDER_SUFFIX - 1} numbered folders beside it are all taken"
         )
@@ -91,6 +95,17 @@ class Workspace:
             "skipped": [name for name, _why in copied.skipped],
             "problem": copied.problem(),
         }
+
+
+def _name_too_long(exc: OSError, relpath: str) -> Exception:
+    """A readable refusal for a folder name the file system does not take (a 5,000-character
+    path was a 500 with a traceback); any other error as it was (a full disk: 507)."""
+    import errno
+
+    if exc.errno != errno.ENAMETOOLONG:
+        return exc
+    shown = relpath if len(relpath) <= 80 else relpath[:77] + "..."
+    return ProjectError(f"'{shown}' is too long for a folder name")
 
 
 def _empty_folder(path: Path) -> bool:

@@ -152,3 +152,8 @@ def test_a_server_killed_with_a_run_running_and_one_queued_comes_back_truthful(
         assert "queued when the server stopped" in (tmp_path / "server.log").read_text()
     finally:
         server.stop()
+        trigger.touch()  # a test stopped halfway must not leave its programs waiting for ever
+        from jupyter_pyrunner.process_tree import kill_run
+
+        for run_dir in (home / "runs").iterdir() if (home / "runs").is_dir() else []:
+            kill_run(run_dir.name, grace=0.2)

@@ -1,0 +1,119 @@
+"""Faults of a run on a real Dask cluster: a worker killed mid-run, the relay killed mid-run.
+
+- A worker killed (SIGKILL) while its program runs: the run ends ``failed`` naming that
+  worker, its log so far is kept, no program of it is left on the worker's machine (this
+  machine: found by the run's marker), and the scheduler's rescheduling of the task on
+  another worker does not run the program a second time.
+- The relay (the run's local owner) killed (SIGKILL) while the program prints: a new relay
+  re-attaches to the task on the cluster and the log goes on from its last offset, every byte
+  once: the local log is the worker's, byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_pyrunner.daskexec import DaskExecutor, reattach, reattach_all
+from jupyter_pyrunner.models import RunStatus
+from jupyter_pyrunner.sdk import start_run
+
+from ..conftest import marker_processes
+from ..daskcluster import Cluster
+
+pytest.importorskip("distributed")
+if os.geteuid() != 0:
+    pytestmark = pytest.mark.skip(reason="needs root for unshare --mount")
+
+SLEEPER = {"main.py": "import time\nprint('up', flush=True)\ntime.sleep(120)\n"}
+COUNTER = {
+    "main.py": """
+        import sys, time
+        for i in range(int(sys.argv[1])):
+            print(f"line {i:05d}", flush=True)
+            time.sleep(0.005)
+    """
+}
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    started = Cluster(tmp_path / "cluster")
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def wait_until(check, timeout: float = 30, what: str = "the condition") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what} never came"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["isolated", "shared"])
+def test_a_worker_killed_mid_run_fails_the_run_naming_it_and_it_is_not_run_again(
+    cluster: Cluster, home: Path, project, tmp_path: Path, shared: bool
+) -> None:
+    first = cluster.add_worker("first", tmp_path / "first", hide=None if shared else home)
+    source = project(SLEEPER)
+    handle = start_run(source, home=home, executor=DaskExecutor(cluster.address), requirements=[])
+    wait_until(lambda: "up" in handle.log_text(), timeout=60, what="the program's start")
+    address = handle.record.worker
+    assert address is not None
+    assert marker_processes(handle.id)
+    # a second worker, where the scheduler puts the task of the lost one
+    second_home = tmp_path / "second"
+    cluster.add_worker("second", second_home, hide=None if shared else home)
+    first.send_signal(signal.SIGKILL)
+    record = handle.wait(timeout=30)
+    assert record.status is RunStatus.FAILED
+    assert address in (record.message or ""), record.message
+    assert "up" in handle.log_text()  # the log up to then is kept
+    wait_until(lambda: not marker_processes(handle.id), timeout=10, what="no program left")
+    # the scheduler gave the task to the second worker, which refused to start it again
+    wait_until(
+        lambda: "the run is not started again" in cluster.log("worker-second"),
+        timeout=10,
+        what="the refusal on the second worker",
+    )
+    assert not (second_home / "runs" / handle.id).exists()
+    assert handle.log_text().count("\nup\n") == 1
+    assert not marker_processes(handle.id)
+
+
+def test_a_new_relay_reattaches_and_the_log_continues_from_its_last_offset(
+    cluster: Cluster, home: Path, project, tmp_path: Path
+) -> None:
+    worker_home = tmp_path / "worker-home"
+    cluster.add_worker("isolated", worker_home, hide=home)
+    lines = 600
+    source = project(COUNTER)
+    handle = start_run(
+        source,
+        home=home,
+        executor=DaskExecutor(cluster.address),
+        requirements=[],
+        args=[str(lines)],
+    )
+    wait_until(lambda: "line 00050" in handle.log_text(), timeout=60, what="the first lines")
+    relay = handle.record.supervisor
+    assert relay is not None
+    os.kill(int(relay["pid"]), signal.SIGKILL)
+    kept = handle.log_text()
+    time.sleep(1.0)  # the program goes on printing while nobody relays
+    assert handle.log_text() == kept
+    assert reattach_all(handle.store) == [handle.id]  # what a restarted server calls
+    assert not reattach(handle.store, handle.id)  # a relay owns it again
+    record = handle.wait(timeout=60)
+    assert record.status is RunStatus.SUCCEEDED, (record.message, handle.log_text()[-500:])
+    local = (handle.run_dir / "log.txt").read_bytes()
+    assert local == (worker_home / "runs" / handle.id / "log.txt").read_bytes()
+    text = handle.log_text()
+    assert [text.count(f"line {i:05d}\n") for i in range(lines)] == [1] * lines

@@ -1,0 +1,252 @@
+"""Runs on a real Dask cluster: ``dask scheduler`` and ``dask worker`` processes on loopback.
+
+Two kinds of worker: one that shares this machine's filesystem (as on an HPC cluster with a
+shared home), and one in its own mount namespace with an empty tmpfs over the run store (as a
+Kubernetes or cloud worker): the project travels as a bundle, the worker builds its own
+environment, the log streams back at the same offsets and the outputs come back.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_pyrunner.daskexec import DaskExecutor, relay_alive
+from jupyter_pyrunner.models import RunStatus
+from jupyter_pyrunner.sdk import start_run
+
+from .conftest import marker_processes, run_cli
+from .daskcluster import Cluster
+
+pytest.importorskip("distributed")
+if os.geteuid() != 0:  # a worker that cannot see our files needs a mount namespace
+    pytestmark = pytest.mark.skip(reason="needs root for unshare --mount")
+
+#: a project with a requirement; its output goes to OUTPUT_FOLDER and beside the code
+PROJECT = {
+    "main.py": """
+        import os, pathlib, sys, time
+        import six
+        print("up", six.__name__, flush=True)
+        flag = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else None
+        while flag is not None and not flag.exists():
+            time.sleep(0.02)
+        print("é" * 3, file=sys.stderr, flush=True)
+        pathlib.Path(os.environ["OUTPUT_FOLDER"], "result.txt").write_text("42")
+        pathlib.Path("beside.txt").write_text("written beside the code")
+        print("done", flush=True)
+    """,
+    "requirements.txt": "six\n",
+}
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    started = Cluster(tmp_path / "cluster")
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def worker_log(worker_home: Path, run_id: str) -> bytes:
+    return (worker_home / "runs" / run_id / "log.txt").read_bytes()
+
+
+def wait_until(check, timeout: float = 30, what: str = "the condition") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what} never came"
+        time.sleep(0.05)
+
+
+def test_a_project_with_a_requirement_runs_on_a_worker_sharing_the_filesystem(
+    cluster: Cluster, home: Path, project, tmp_path: Path
+) -> None:
+    cluster.add_worker("shared", tmp_path / "worker-home")
+    handle = start_run(project(PROJECT), home=home, executor=DaskExecutor(cluster.address))
+    record = handle.wait(timeout=120)
+    assert record.status is RunStatus.SUCCEEDED, handle.log_text()
+    assert record.executor == "dask"
+    assert record.dask_key == f"pyrunner-{record.id}"
+    assert record.worker is not None and record.worker.startswith("tcp://127.0.0.1:")
+    assert "up six" in handle.log_text()
+    assert (handle.run_dir / "outputs" / "result.txt").read_text() == "42"
+    # supervised in place: nothing was placed in the worker's own store
+    assert not (tmp_path / "worker-home" / "runs" / record.id).exists()
+    wait_until(lambda: not relay_alive(handle.store, record.id), what="the relay's end")
+    assert marker_processes(record.id) == []
+
+
+def test_a_worker_that_cannot_see_the_store_gets_the_bundle_and_streams_the_log_live(
+    cluster: Cluster, home: Path, project, tmp_path: Path
+) -> None:
+    worker_home = tmp_path / "worker-home"
+    cluster.add_worker("isolated", worker_home, hide=home)
+    source = project(PROJECT)
+    flag = tmp_path / "go"
+    executor = DaskExecutor(cluster.address)
+    handle = start_run(source, home=home, executor=executor, args=[str(flag)])
+    # live: the first line is here while the program still waits for the flag
+    wait_until(lambda: "up six" in handle.log_text(), timeout=90, what="the first line")
+    assert not handle.status.is_terminal
+    assert handle.record.status is RunStatus.RUNNING
+    flag.touch()
+    record = handle.wait(timeout=60)
+    assert record.status is RunStatus.SUCCEEDED, handle.log_text()
+    assert record.worker is not None
+    # the same bytes at the same offsets as the worker's own log
+    assert (handle.run_dir / "log.txt").read_bytes() == worker_log(worker_home, record.id)
+    assert "ééé" in handle.log_text()
+    # the outputs came back: the output port and the file written beside the code
+    assert (handle.run_dir / "outputs" / "result.txt").read_text() == "42"
+    beside = handle.store.project_dir(record.id) / "beside.txt"
+    assert beside.read_text() == "written beside the code"
+    from jupyter_pyrunner.workfiles import ProjectFiles
+
+    assert [f.path for f in ProjectFiles.of_run(handle.store, record.id).files()] == ["beside.txt"]
+    # the worker kept its own environment and the unpacked bundle
+    assert list((worker_home / "envs").glob(f"{record.env_key}*"))
+    bundles = list((worker_home / "bundles").iterdir())
+    assert len(bundles) == 1
+    # the same project again: the bundle is not unpacked a second time
+    flag.touch()
+    again = start_run(source, home=home, executor=executor, args=[str(flag)]).wait(timeout=60)
+    assert again.status is RunStatus.SUCCEEDED
+    assert list((worker_home / "bundles").iterdir()) == bundles
+
+
+@pytest.mark.parametrize("how", ["cancel", "sigterm"])
+def test_cancel_and_ctrl_c_stop_the_program_on_the_worker(
+    cluster: Cluster, home: Path, project, tmp_path: Path, how: str
+) -> None:
+    worker_home = tmp_path / "worker-home"
+    cluster.add_worker("isolated", worker_home, hide=home)
+    source = project({"main.py": "import time\nprint('up', flush=True)\ntime.sleep(120)\n"})
+    handle = start_run(source, home=home, executor=DaskExecutor(cluster.address), requirements=[])
+    wait_until(lambda: "up" in handle.log_text(), timeout=60, what="the program's start")
+    assert marker_processes(handle.id)  # the program runs (on the worker: this machine)
+    started = time.monotonic()
+    if how == "cancel":
+        handle.cancel()
+    else:  # Ctrl-C or SIGTERM to the run's owner
+        relay = handle.record.supervisor
+        assert relay is not None
+        os.kill(int(relay["pid"]), signal.SIGTERM)
+    record = handle.wait(timeout=30)
+    assert record.status is RunStatus.CANCELLED
+    assert time.monotonic() - started < 10
+    assert marker_processes(handle.id) == []
+    assert "up" in handle.log_text()
+
+
+def test_pyrunner_run_dask_local_runs_in_the_foreground(home: Path, project) -> None:
+    source = project({"main.py": "print('hello from dask')\n", "requirements.txt": ""})
+    done = run_cli("run", "--dask", "local", "--json", str(source), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "hello from dask" in done.stderr  # (the output goes to stderr with --json)
+    import json
+
+    record = json.loads(done.stdout[done.stdout.index("{") :])
+    assert record["executor"] == "dask"
+    assert record["worker"]
+    shown = run_cli("show", record["id"])
+    assert f"worker:       {record['worker']}" in shown.stdout
+
+
+def test_without_an_address_the_executor_says_what_to_give() -> None:
+    from jupyter_pyrunner.errors import PyRunnerError
+
+    with pytest.raises(PyRunnerError, match="scheduler"):
+        DaskExecutor("")
+
+
+def test_pyrunner_run_on_the_scheduler_of_the_environment_variable_shows_the_output(
+    cluster: Cluster, home: Path, project, tmp_path: Path
+) -> None:
+    cluster.add_worker("isolated", tmp_path / "worker-home", hide=home)
+    source = project({"main.py": "import sys\nprint('from the worker')\nsys.exit(3)\n"})
+    env = {**os.environ, "PYRUNNER_DASK_SCHEDULER": cluster.address}
+    done = run_cli("run", "--no-infer", str(source), env=env, timeout=120)
+    assert done.returncode == 3, done.stderr
+    assert "from the worker" in done.stdout
+    assert "failed" in done.stderr
+    shown = run_cli("show", "last", env=env)
+    assert "worker:       tcp://127.0.0.1:" in shown.stdout
+
+
+def test_the_time_limit_stops_the_program_on_the_worker(
+    cluster: Cluster, home: Path, project, tmp_path: Path
+) -> None:
+    cluster.add_worker("isolated", tmp_path / "worker-home", hide=home)
+    source = project({"main.py": "import time\nprint('up', flush=True)\ntime.sleep(120)\n"})
+    executor = DaskExecutor(cluster.address)
+    handle = start_run(source, home=home, executor=executor, requirements=[], timeout=1.0)
+    record = handle.wait(timeout=30)
+    assert record.status is RunStatus.TIMED_OUT
+    assert "time limit" in handle.log_text()
+    assert marker_processes(handle.id) == []
+
+
+def test_big_outputs_go_through_the_outputs_url(
+    cluster: Cluster, home: Path, project, tmp_path: Path
+) -> None:
+    cluster.add_worker("isolated", tmp_path / "worker-home", hide=home)
+    store = tmp_path / "object-store"  # seen by the worker and by us, as a bucket would be
+    store.mkdir()
+    source = project(
+        {
+            "main.py": """
+                import os, pathlib
+                pathlib.Path(os.environ["OUTPUT_FOLDER"], "big.bin").write_bytes(os.urandom(4096))
+            """
+        }
+    )
+    executor = DaskExecutor(cluster.address, outputs_url=f"file://{store}", outputs_limit=1024)
+    record = start_run(source, home=home, executor=executor, requirements=[]).wait(timeout=60)
+    assert record.status is RunStatus.SUCCEEDED
+    assert [p.name for p in store.iterdir()] == [f"{record.id}.zip"]
+    big = home / "runs" / record.id / "outputs" / "big.bin"
+    assert big.stat().st_size == 4096
+
+
+def test_worker_resources_become_restrictions_and_a_waiting_run_can_be_cancelled(
+    cluster: Cluster, home: Path, project, tmp_path: Path
+) -> None:
+    cluster.add_worker("gpu", tmp_path / "worker-home", hide=home, resources="GPU=1")
+    source = project({"main.py": "print('on a GPU worker')\n"})
+    fits = DaskExecutor(cluster.address, resources={"GPU": 1})
+    record = start_run(source, home=home, executor=fits, requirements=[]).wait(timeout=60)
+    assert record.status is RunStatus.SUCCEEDED
+    too_big = DaskExecutor(cluster.address, resources={"GPU": 2})
+    handle = start_run(source, home=home, executor=too_big, requirements=[])
+    time.sleep(2)  # no worker has two: it waits
+    assert handle.record.status is RunStatus.PREPARING
+    handle.cancel()
+    record = handle.wait(timeout=30)
+    assert record.status is RunStatus.CANCELLED
+    assert record.message == "cancelled before it started"
+    assert "on a GPU worker" not in handle.log_text()
+
+
+def test_run_project_with_a_dask_executor_waits_and_sees_the_output(
+    cluster: Cluster, home: Path, project, tmp_path: Path
+) -> None:
+    from jupyter_pyrunner.sdk import run_project
+
+    cluster.add_worker("isolated", tmp_path / "worker-home", hide=home)
+    seen: list[bytes] = []
+    handle = run_project(
+        project({"main.py": "print('seen here')\n"}),
+        home=home,
+        executor=DaskExecutor(cluster.address),
+        requirements=[],
+        on_output=lambda stream, data: seen.append(data),
+    )
+    assert handle.status is RunStatus.SUCCEEDED
+    assert b"seen here" in b"".join(seen)
