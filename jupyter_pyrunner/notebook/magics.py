@@ -4,7 +4,10 @@ Runs are started detached (they survive a kernel restart) in the same store as t
 server, and followed from the log: the program's stdout and stderr appear in the cell as they
 are printed, a progress bar follows the environment build and the program's progress lines,
 and the cell ends with a summary and the outputs browser. Interrupting the kernel cancels the
-run and stops its whole process tree.
+run and stops its whole process tree. With ``--dask ADDRESS`` (or ``PYRUNNER_DASK_SCHEDULER``)
+the run executes on a Dask cluster and is followed the same way: its relay writes the log into
+the same store. ``%pyrunner sweep`` runs a project once per combination of parameters and shows
+a table redrawn in place; interrupting the kernel cancels every run of the sweep.
 """
 
 from __future__ import annotations
@@ -23,26 +26,37 @@ from IPython.display import display
 
 from ..errors import PyRunnerError
 from ..handle import RunHandle
-from ..runoptions import add_run_options, spec_from_options, split_program_args
+from ..runoptions import (
+    add_run_options,
+    dask_address,
+    number,
+    spec_from_options,
+    split_program_args,
+)
 from ..sdk import start_spec
 from ..store import RunStore
 from . import views
-from .result import RunResult
+from .result import RunResult, SweepResult
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from ..executors import Executor
     from ..models import RunRecord
 
 STATUS_INTERVAL = 0.25
+#: after an interrupt, how long a sweep's runs have to stop before the cell gives up waiting
+SWEEP_STOP_WAIT = 30.0
 #: ``x = %pyrunner ...`` as IPython rewrites it before running the cell
 _ASSIGNED = re.compile(r"=\s*get_ipython\(\)\.run_line_magic\(\s*['\"]pyrunner['\"]")
 USAGE = """\
 %pyrunner run SOURCE [--entry PATH] [--input PATH]... [--output-dir DIR] [--timeout S]
                [--memory MB] [--requirements REQS] [--no-infer] [--layout ports|flat]
-               [--background] [-- ARGS...]
+               [--background] [--dask ADDRESS] [-- ARGS...]
+%pyrunner sweep SOURCE --param a=1,2 [--param b=x,y]... [--parallel N] [run options] [-- ARGS {a}...]
+%pyrunner show ID
 %pyrunner runs [--limit N]        %pyrunner logs ID      %pyrunner outputs ID [--copy-to DIR]
 %pyrunner cancel ID               %pyrunner env list     %pyrunner panel
 %%pyrunner [--requirements "numpy pandas"] [run options]   (the cell is the project's main.py)"""
@@ -68,6 +82,25 @@ def _run_parser(cell: bool = False) -> _Parser:
     parser.add_argument("--infer-requirements", action="store_true", help="the default")
     parser.add_argument("--background", action="store_true")
     return parser
+
+
+def _sweep_parser() -> _Parser:
+    parser = _Parser(prog="%pyrunner sweep", add_help=True)
+    parser.add_argument("source")
+    parser.add_argument("--param", metavar="NAME=V1,V2,...", action="append", default=[],
+                        dest="params")  # fmt: skip
+    parser.add_argument("--parallel", metavar="N", type=number(int, minimum=0))
+    add_run_options(parser)  # the run options, --dask among them
+    return parser
+
+
+def _executor(address: str | None) -> Executor | None:
+    """The Dask executor of ``--dask ADDRESS`` (or ``$PYRUNNER_DASK_SCHEDULER``); None: here."""
+    if not address:
+        return None
+    from ..daskexec import DaskExecutor
+
+    return DaskExecutor(address)
 
 
 class _View:
@@ -109,6 +142,7 @@ class PyRunnerMagics(Magics):
             handlers: dict[str, Callable[[list[str]], Any]] = {
                 "run": self._run, "runs": self._runs, "logs": self._logs, "outputs": self._outputs,
                 "cancel": self._cancel, "env": self._env, "panel": self._panel,
+                "show": self._show, "sweep": self._sweep,
             }  # fmt: skip
             handler = handlers.get(command)
             if handler is None:
@@ -137,7 +171,9 @@ class PyRunnerMagics(Magics):
         words, program_args = split_program_args(words)
         ns = _run_parser(cell=source is not None).parse_args(words)
         # the engine validates the options: its message is shown as any other (``_error``)
-        handle = start_spec(spec_from_options(source or ns.source, ns, program_args))
+        executor = _executor(dask_address(ns))
+        spec = spec_from_options(source or ns.source, ns, program_args)
+        handle = start_spec(spec, executor=executor)
         result = RunResult(handle)
         if ns.background:
             self._background(result)
@@ -246,7 +282,65 @@ class PyRunnerMagics(Magics):
         threading.Thread(target=watch, name=f"pyrunner-{result.id}", daemon=True).start()
         return result
 
+    # -- sweep -------------------------------------------------------------------------------
+    def _sweep(self, words: list[str]) -> SweepResult | None:
+        """Submit one run per combination, show the table until every run has ended."""
+        from ..cli.sweep import parse_params
+        from ..sweeps import submit_sweep
+
+        words, program_args = split_program_args(words)
+        ns = _sweep_parser().parse_args(words)
+        executor = _executor(dask_address(ns))
+        spec = spec_from_options(ns.source, ns, program_args)
+        handle = submit_sweep(
+            self.store, spec, parse_params(ns.params), parallel=ns.parallel, executor=executor
+        )
+        result = SweepResult(handle)
+        self._watch_sweep(result)
+        return result if self._assigned() else None
+
+    def _watch_sweep(self, result: SweepResult) -> None:
+        """Redraw the table in place while runs change; an interrupt cancels them all."""
+        html, text = result.views()
+        shown = display(_View(html, text), display_id=True) if self.rich else None
+        try:
+            while not result.done:
+                time.sleep(STATUS_INTERVAL)
+                html, text = result.views()
+                if shown is not None:
+                    shown.update(_View(html, text))
+        except KeyboardInterrupt:
+            self._stop_sweep(result)
+        html, text = result.views()
+        if shown is not None:
+            shown.update(_View(html, text))
+        else:  # a terminal IPython: the final table only
+            print(text)
+
+    def _stop_sweep(self, result: SweepResult) -> None:
+        """The kernel was interrupted: cancel every run, wait until they have stopped (a
+        second interrupt does not stop the wait, which is bounded)."""
+        print("\npyrunner: interrupted, cancelling every run of the sweep…", file=sys.stderr)
+        result.cancel()
+        deadline = time.monotonic() + SWEEP_STOP_WAIT
+        while time.monotonic() < deadline:
+            try:
+                result.wait(max(0.0, deadline - time.monotonic()))
+                return
+            except KeyboardInterrupt:
+                continue
+            except TimeoutError:
+                break
+        print("pyrunner: some runs did not stop in time; they are still being cancelled",
+              file=sys.stderr)  # fmt: skip
+
     # -- other commands ------------------------------------------------------------------------
+    def _show(self, words: list[str]) -> None:
+        """One run's fields: where it ran (worker, dashboard), its sweep, its timings."""
+        store, run_id, _ = self._one(words, "%pyrunner show")
+        record, folder = store.get(run_id), store.run_dir(run_id)
+        display(_View(views.details_html(record, folder), views.details_text(record, folder)))
+
     def _runs(self, words: list[str]) -> None:
         parser = _Parser(prog="%pyrunner runs")
         parser.add_argument("--limit", type=int, default=20)

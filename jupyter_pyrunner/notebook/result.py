@@ -1,4 +1,5 @@
-"""What ``r = %pyrunner run ...`` gives the next cell: a run, its log and its outputs."""
+"""What ``r = %pyrunner run ...`` gives the next cell: a run, its log and its outputs; and
+``s = %pyrunner sweep ...``: a sweep and its table."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from ..handle import RunHandle
 from ..outputs import copy_outputs, open_output
+from ..sweephandle import SweepHandle
 from ..workfiles import ProjectFiles
 from . import views
 
@@ -66,3 +68,36 @@ class RunResult(RunHandle):
         if not record.status.is_terminal:
             return views.progress_html(record) + views.summary_html(record)
         return views.summary_html(record) + views.run_outputs_html(self, download_url(self.id))
+
+
+class SweepResult(SweepHandle):
+    """What ``s = %pyrunner sweep ...`` gives the next cell: a ``SweepHandle`` (``runs``,
+    ``rows()``, ``table()``, ``wait()``, ``cancel()``, ``done``) that displays as the sweep's
+    table."""
+
+    def __init__(self, handle: SweepHandle) -> None:
+        super().__init__(handle.store, handle.id)
+
+    @property
+    def handle(self) -> SweepHandle:
+        return self
+
+    def views(self) -> tuple[str, str]:
+        """The table now: (HTML, text)."""
+        from ..sweephandle import summary_text
+
+        rows, names = self.rows(), list(self.params)
+        counts: dict[str, int] = {}
+        for row in rows:  # counted from the same reading as the rows
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        summary = summary_text(counts)
+        return (
+            views.sweep_html(self.id, names, rows, summary),
+            views.sweep_text(self.id, names, rows, summary),
+        )
+
+    def __repr__(self) -> str:
+        return self.views()[1]
+
+    def _repr_html_(self) -> str:
+        return self.views()[0]

@@ -93,6 +93,7 @@ def summary_html(record: RunRecord) -> str:
     parts.append(duration_text(record.duration))
     if record.message and record.status is not RunStatus.SUCCEEDED:
         parts.append(html.escape(record.message))
+    parts.extend(where_html(record))
     details = ""
     if record.error_details:
         details = (
@@ -104,6 +105,38 @@ def summary_html(record: RunRecord) -> str:
     )
 
 
+def dashboard_url(record: RunRecord) -> str | None:
+    """The Dask dashboard's URL when it is one a browser may open (http or https only: the
+    record is written by a relay, and a ``javascript:`` URL must never become a link)."""
+    url = record.dashboard
+    if not url or not url.lower().startswith(("http://", "https://")):
+        return None
+    return url
+
+
+def where_html(record: RunRecord) -> list[str]:
+    """Where a run ran, for a run on a Dask cluster: its worker, a link to the dashboard."""
+    parts = []
+    if record.worker:
+        parts.append(f"worker <code>{html.escape(record.worker)}</code>")
+    url = dashboard_url(record)
+    if url:
+        parts.append(
+            f"<a href='{html.escape(url)}' target='_blank' rel='noopener'>Dask dashboard</a>"
+        )
+    return parts
+
+
+def where_text(record: RunRecord) -> list[str]:
+    """:func:`where_html` for a terminal."""
+    parts = []
+    if record.worker:
+        parts.append(f"worker {record.worker}")
+    if record.dashboard:
+        parts.append(f"dashboard {record.dashboard}")
+    return parts
+
+
 def summary_text(record: RunRecord) -> str:
     bits = [f"run {record.id} ({record.name}): {record.status.value}"]
     if record.exit_code is not None:
@@ -111,6 +144,7 @@ def summary_text(record: RunRecord) -> str:
     bits.append(duration_text(record.duration))
     if record.message and record.status is not RunStatus.SUCCEEDED:
         bits.append(record.message)
+    bits.extend(where_text(record))
     text = ", ".join(bits)
     if record.error_details:
         text += "\n" + record.error_details
@@ -127,17 +161,129 @@ def runs_html(records: list[RunRecord]) -> str:
         rows.append(
             f"<tr><td><code>{r.id}</code></td><td>{badge(r.status)}</td><td>{progress}</td>"
             f"<td>{exit_code}</td><td>{time.strftime('%Y-%m-%d %H:%M', time.localtime(r.created))}</td>"
-            f"<td>{duration_text(r.duration)}</td><td>{html.escape(r.name)}</td></tr>"
+            f"<td>{duration_text(r.duration)}</td><td>{_sweep_cell(r)}</td>"
+            f"<td>{html.escape(r.name)}</td></tr>"
         )
     head = "".join(
         f"<th style='text-align:left'>{h}</th>"
-        for h in ("id", "status", "progress", "exit", "created", "duration", "name")
+        for h in ("id", "status", "progress", "exit", "created", "duration", "sweep", "name")
     )
     return f"<table class='pyrunner-runs'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _sweep_cell(record: RunRecord) -> str:
+    """The sweep a run is one combination of, and that combination (``a=1 b=x``)."""
+    if not record.sweep:
+        return ""
+    combo = " ".join(f"{k}={v}" for k, v in (record.params or {}).items())
+    title = f" title='{html.escape(combo)}'" if combo else ""
+    return f"<code{title}>{html.escape(record.sweep)}</code>"
+
+
 def runs_text(records: list[RunRecord]) -> str:
     return runs_table(records) if records else "No runs yet."
+
+
+def details_html(record: RunRecord, folder: Path) -> str:
+    """One run's fields (``%pyrunner show``), those it has only: a table of name and value."""
+    rows = [(name, html.escape(str(value))) for name, value in _details(record, folder)]
+    rows = [(n, f"<code>{v}</code>" if n in ("id", "worker", "folder") else v) for n, v in rows]
+    url = dashboard_url(record)
+    if url:
+        link = f"<a href='{html.escape(url)}' target='_blank' rel='noopener'>{html.escape(url)}</a>"
+        rows = [(n, link if n == "dashboard" else v) for n, v in rows]
+    body = "".join(f"<tr><th style='text-align:left'>{n}</th><td>{v}</td></tr>" for n, v in rows)
+    details = ""
+    if record.error_details:
+        details = f"<pre>{html.escape(record.error_details)}</pre>"
+    return f"<table class='pyrunner-run'>{body}</table>{details}"
+
+
+def details_text(record: RunRecord, folder: Path) -> str:
+    """:func:`details_html` as ``name: value`` lines."""
+    lines = [f"{name + ':':14}{value}" for name, value in _details(record, folder)]
+    if record.error_details:
+        lines.append(record.error_details)
+    return "\n".join(lines)
+
+
+def _details(record: RunRecord, folder: Path) -> list[tuple[str, Any]]:
+    fields: list[tuple[str, Any]] = [
+        ("id", record.id),
+        ("name", record.name),
+        ("status", record.status.value),
+        ("message", record.message),
+        ("exit code", record.exit_code),
+        ("progress", None if record.progress is None else f"{record.progress:.0%}"),
+        ("source", record.spec.source),
+        ("entry", record.entry),
+        ("arguments", " ".join(record.spec.args) or None),
+        ("environment", record.env_key),
+        ("sweep", record.sweep),
+        ("parameters", " ".join(f"{k}={v}" for k, v in (record.params or {}).items()) or None),
+        ("executor", record.executor),
+        ("worker", record.worker),
+        ("dashboard", record.dashboard),
+        ("created", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))),
+        ("duration", duration_text(record.duration)),
+        ("folder", folder),
+    ]
+    return [(name, value) for name, value in fields if value is not None]
+
+
+def _status_badge(status: str) -> str:
+    """A badge for a status word of a sweep's row (``deleted`` is no run status)."""
+    try:
+        return badge(RunStatus(status))
+    except ValueError:
+        return f"<span class='pyrunner-badge'>{html.escape(status)}</span>"
+
+
+def sweep_html(sweep_id: str, names: list[str], rows: list[dict[str, Any]], summary: str) -> str:
+    """A sweep's live table (``%pyrunner sweep``): one row per combination, its parameters,
+    status, progress, exit code, duration and run, under a line that counts the statuses."""
+    body = []
+    for row in rows:
+        progress = row.get("progress")
+        bar = (
+            ""
+            if progress is None
+            else f"<progress value='{progress:.3f}' max='1' style='width:6em'></progress> "
+            f"{progress:.0%}"
+        )
+        exit_code = "" if row.get("exit_code") is None else str(row["exit_code"])
+        cells = [html.escape(str(row[n])) for n in names]
+        cells += [_status_badge(row["status"]), bar, exit_code, duration_text(row["duration"])]
+        cells.append(f"<code>{html.escape(row['run'])}</code>")
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    head = "".join(
+        f"<th style='text-align:left'>{html.escape(h)}</th>"
+        for h in [*names, "status", "progress", "exit", "duration", "run"]
+    )
+    return (
+        f"<div class='pyrunner-sweep'><div><b>sweep</b> <code>{html.escape(sweep_id)}</code> · "
+        f"{html.escape(summary)}</div><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def sweep_text(sweep_id: str, names: list[str], rows: list[dict[str, Any]], summary: str) -> str:
+    """:func:`sweep_html` for a terminal."""
+    from ..humanize import table
+
+    lines = [
+        [str(row[n]) for n in names]
+        + [
+            row["status"],
+            "-" if row.get("progress") is None else f"{row['progress']:.0%}",
+            "-" if row.get("exit_code") is None else str(row["exit_code"]),
+            duration_text(row["duration"], compact=True),
+            row["run"],
+        ]
+        for row in rows
+    ]
+    headers = [*names, "STATUS", "PROGRESS", "EXIT", "DURATION", "RUN"]
+    return f"sweep {sweep_id}: {summary}\n{table(lines, headers)}"
 
 
 def _preview(root: Path, item: OutputFile) -> str:

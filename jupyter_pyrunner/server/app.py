@@ -40,11 +40,25 @@ from .handlers import (
 )
 from .manager import RunManager
 from .stream import RunWatcher, StreamHandler
+from .sweephandlers import SWEEP_ID, SweepHandler, SweepsHandler
 
 API = "/pyrunner/api"
 RUN_ID = r"(?P<run_id>[^/]+)"
 #: how often runs whose supervisor died are looked for and recorded (see ``liveness``)
 RECONCILE_INTERVAL = 5.0
+
+
+def reattach_dask_runs(store: RunStore) -> list[str]:
+    """``daskexec.reattach_all`` when ``dask.distributed`` is installed (without it, no run
+    can be on a cluster, and a relay could not start); the ids re-attached."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        return []
+    from ..daskexec import reattach_all
+
+    return reattach_all(store)
+
 
 #: every route of the extension (under the server's base URL), as documented in api/openapi.yaml
 ROUTES: list[tuple[str, type]] = [
@@ -59,6 +73,8 @@ ROUTES: list[tuple[str, type]] = [
     (rf"{API}/runs/{RUN_ID}/outputs\.zip", OutputsZipHandler),
     (rf"{API}/runs/{RUN_ID}/outputs", OutputsHandler),
     (rf"{API}/runs/{RUN_ID}/outputs/(?P<path>.+)", OutputFileHandler),
+    (rf"{API}/sweeps", SweepsHandler),
+    (rf"{API}/sweeps/{SWEEP_ID}", SweepHandler),
 ]
 
 
@@ -111,9 +127,14 @@ class PyRunnerApp(ExtensionApp):
             variable_pattern(pattern)
         store = RunStore(self.store_root or None)
         root = Path(self.serverapp.root_dir if self.serverapp else os.getcwd())
+        executor = self._make_executor()
+        # Dask runs whose relay stopped with the last server: relays again, before anything
+        # (the queue, the housekeeping) could take them for orphans
+        for run_id in reattach_dask_runs(store):
+            self.log.info("pyrunner: Dask run %s re-attached", run_id)
         manager = RunManager(
             store,
-            self.executor_class(),  # type: ignore[abstract]  # a configured concrete class
+            executor,
             contents_root=root,
             max_concurrent=self.max_concurrent_runs or (os.cpu_count() or 1),
             max_upload_size=self.max_upload_size,
@@ -132,6 +153,16 @@ class PyRunnerApp(ExtensionApp):
         self._queue_check = PeriodicCallback(self._check_queue, 200)
         self._queue_check.start()
         self.log.info("pyrunner: run store at %s", store.home)
+
+    def _make_executor(self) -> Executor:
+        """The configured executor; a ``Configurable`` one (``daskconfig.DaskExecutor``) reads
+        its own section of the configuration (``c.DaskExecutor...``)."""
+        from traitlets.config import Configurable
+
+        cls: Any = self.executor_class
+        if issubclass(cls, Configurable):
+            return cls(parent=self)  # type: ignore[no-any-return]
+        return cls()  # type: ignore[no-any-return]  # a configured concrete class
 
     def _check_queue(self) -> asyncio.Future[None]:
         """One queue check, kept so that stopping the server can wait for the one under way
@@ -152,6 +183,10 @@ class PyRunnerApp(ExtensionApp):
         now = time.monotonic()
         if now - getattr(self, "_last_reconcile", 0.0) > RECONCILE_INTERVAL:
             self._last_reconcile = now
+            # first relays again for Dask runs whose relay died: they are not orphans
+            for run_id in await self._step("re-attaching Dask runs", reattach_dask_runs,
+                                           manager.store) or []:  # fmt: skip
+                self.log.warning("pyrunner: Dask run %s lost its relay; re-attached", run_id)
             ended = await self._step("recording runs whose supervisor died", reconcile_all,
                                      manager.store)  # fmt: skip
             for run_id in ended or []:

@@ -39,11 +39,10 @@ def test_a_run_streams_into_the_cell_and_ends_with_the_outputs(home: Path, demo:
     progress = outputs[0]
     assert progress[0] == "text/html" and "<progress" in progress[1]
     after = texts(nb.cells[2])
-    assert after[0] == (
-        "stdout",
-        "succeeded 0 ['dot.png', 'gradient.png', 'notes.json', 'table.csv']\n",
-    )
-    assert "x,y" in after[1][1]
+    # (a busy kernel may send one print as several stream messages)
+    printed = "".join(text for kind, text in after if kind == "stdout")
+    assert printed == "succeeded 0 ['dot.png', 'gradient.png', 'notes.json', 'table.csv']\n"
+    assert "x,y" in after[-1][1]
 
 
 def test_interrupting_the_kernel_cancels_the_run_and_its_processes(

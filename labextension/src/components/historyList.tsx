@@ -10,10 +10,21 @@ import React from 'react';
 import { formatDuration, formatTime, isLive } from '../util/format';
 import { IRunRecord } from '../util/runnerApi';
 import { RunnerModel } from '../model/runnerModel';
+import { groupHistory, paramsLabel } from '../model/sweepGroups';
 import { StatusBadge } from './statusBadge';
+import { SweepGroupRow } from './sweepGroupRow';
 
 export function HistoryList({ model }: { model: RunnerModel }): JSX.Element {
   const history = model.history;
+  const [expanded, setExpanded] = React.useState<ReadonlySet<string>>(new Set());
+  const toggle = (sweepId: string): void =>
+    setExpanded(open => {
+      const next = new Set(open);
+      if (!next.delete(sweepId)) {
+        next.add(sweepId);
+      }
+      return next;
+    });
   return (
     <section className="jp-PyRunner-section jp-PyRunner-history" aria-label="Runs">
       <div className="jp-PyRunner-row">
@@ -32,9 +43,28 @@ export function HistoryList({ model }: { model: RunnerModel }): JSX.Element {
         <p className="jp-PyRunner-muted">No runs yet.</p>
       ) : (
         <ul className="jp-PyRunner-runList">
-          {history.runs.map(run => (
-            <HistoryRow key={run.id} model={model} run={run} />
-          ))}
+          {groupHistory(history.runs).map(entry =>
+            entry.kind === 'run' ? (
+              <HistoryRow key={entry.run.id} model={model} run={entry.run} />
+            ) : (
+              <SweepGroupRow
+                key={`sweep-${entry.id}`}
+                group={entry}
+                expanded={expanded.has(entry.id)}
+                onToggle={() => toggle(entry.id)}
+                holdsShownRun={entry.runs.some(run => run.id === model.run?.id)}
+              >
+                {entry.runs.map(run => (
+                  <HistoryRow
+                    key={run.id}
+                    model={model}
+                    run={run}
+                    label={paramsLabel(run.params) || run.name}
+                  />
+                ))}
+              </SweepGroupRow>
+            )
+          )}
         </ul>
       )}
       {history.runs.length < history.total && (
@@ -46,8 +76,14 @@ export function HistoryList({ model }: { model: RunnerModel }): JSX.Element {
   );
 }
 
-/** One run: open it (its status, name, when and how long), or delete it once it has ended. */
-function HistoryRow({ model, run }: { model: RunnerModel; run: IRunRecord }): JSX.Element {
+/**
+ * One run: open it (its status, name, when and how long), or delete it once it has ended.
+ * A run of a sweep is labelled by its parameters instead of its name.
+ */
+function HistoryRow(props: { model: RunnerModel; run: IRunRecord; label?: string }): JSX.Element {
+  const { model, run } = props;
+  const label = props.label ?? run.name;
+  const described = label === run.name ? run.name : `${run.name} (${label})`;
   return (
     <li
       aria-current={model.run?.id === run.id ? 'true' : undefined}
@@ -57,10 +93,10 @@ function HistoryRow({ model, run }: { model: RunnerModel; run: IRunRecord }): JS
       <button
         className="jp-PyRunner-runItem"
         onClick={() => void model.open(run.id)}
-        title={`Open ${run.name} (${run.id})`}
+        title={`Open ${described} (${run.id})`}
       >
         <StatusBadge status={run.status} />
-        <span className="jp-PyRunner-runItemName">{run.name}</span>
+        <span className="jp-PyRunner-runItemName">{label}</span>
         <span className="jp-PyRunner-muted">
           {formatTime(run.created)} · {formatDuration(run.duration)}
         </span>
@@ -70,7 +106,7 @@ function HistoryRow({ model, run }: { model: RunnerModel; run: IRunRecord }): JS
         title={
           isLive(run.status) ? 'Cancel it first to delete it' : 'Delete this run and its files'
         }
-        aria-label={`Delete run ${run.name}`}
+        aria-label={`Delete run ${described}`}
         disabled={isLive(run.status)}
         onClick={() => void confirmDelete(model, run.id, run.name)}
       >

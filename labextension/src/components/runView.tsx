@@ -3,12 +3,13 @@
  * its exit code, duration and outputs.
  */
 
-import { closeIcon, downloadIcon, stopIcon } from '@jupyterlab/ui-components';
+import { closeIcon, downloadIcon, launchIcon, stopIcon } from '@jupyterlab/ui-components';
 import React from 'react';
 
 import { formatDuration, isLive } from '../util/format';
 import { IRunRecord } from '../util/runnerApi';
 import { RunnerModel } from '../model/runnerModel';
+import { paramsLabel } from '../model/sweepGroups';
 import { LogPane } from './logPane';
 import { OutputsBrowser } from './outputsBrowser';
 import { StatusBadge } from './statusBadge';
@@ -84,7 +85,48 @@ function RunFacts(props: { run: IRunRecord; live: boolean; elapsed: number | nul
           <dd>position {run.queue_position}</dd>
         </>
       )}
+      <WhereFacts run={run} />
     </dl>
+  );
+}
+
+/** Which sweep and combination the run is, the worker it ran on and the cluster's dashboard. */
+function WhereFacts({ run }: { run: IRunRecord }): JSX.Element {
+  const params = paramsLabel(run.params);
+  return (
+    <>
+      {run.sweep && (
+        <>
+          <dt>Sweep</dt>
+          <dd className="jp-PyRunner-sweepFact">
+            {run.sweep}
+            {params && ` · ${params}`}
+          </dd>
+        </>
+      )}
+      {run.worker && (
+        <>
+          <dt>Worker</dt>
+          <dd className="jp-PyRunner-worker">{run.worker}</dd>
+        </>
+      )}
+      {run.dashboard && /^https?:\/\//i.test(run.dashboard) && (
+        <>
+          <dt>Dashboard</dt>
+          <dd>
+            <a
+              className="jp-PyRunner-link jp-PyRunner-dashboard"
+              href={run.dashboard}
+              target="_blank"
+              rel="noopener noreferrer"
+              title={`Open the Dask dashboard (${run.dashboard}) in a new tab`}
+            >
+              <launchIcon.react tag="span" /> Dask dashboard
+            </a>
+          </dd>
+        </>
+      )}
+    </>
   );
 }
 

@@ -28,6 +28,12 @@ export interface IRunRecord {
   requirements_source: string | null;
   queue_position: number | null;
   warnings?: string[];
+  /** the sweep this run is one combination of (its id), and that combination */
+  sweep?: string | null;
+  params?: Record<string, string> | null;
+  /** on a Dask cluster: the worker that ran it (its address) and the cluster's dashboard */
+  worker?: string | null;
+  dashboard?: string | null;
   spec: { args: string[]; timeout: number | null; source: string; [key: string]: unknown };
 }
 
