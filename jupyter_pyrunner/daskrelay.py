@@ -250,6 +250,8 @@ class Relay:
     # -- watching ------------------------------------------------------------------------------
     def _watch(self, client: Any, future: Any) -> RunRecord:
         last_workers = time.monotonic()
+        # the task's end wakes the wait for events below at once
+        future.add_done_callback(lambda _done: self._events.put(("done", {})))
         while not future.done():
             self._drain(client)
             self._show_shared()
@@ -262,8 +264,8 @@ class Relay:
                 last_workers = now
                 if self._worker_gone(client):
                     return self._lost(client, future)
-            with contextlib.suppress(Exception):
-                future.result(timeout=CHECK_INTERVAL)
+            # wait for the next event (a log piece is written the moment it comes) or a tick
+            self._drain(client, wait=CHECK_INTERVAL)
         self._drain(client)
         ended = self._ended(client, future)
         self._show_shared(final=True)
@@ -329,15 +331,17 @@ class Relay:
             return False
         return self.worker not in workers
 
-    def _drain(self, client: Any) -> None:
+    def _drain(self, client: Any, wait: float = 0.0) -> None:
+        """Write down every event received; with ``wait``, first wait up to that long for one."""
         while True:
             try:
-                kind, event = self._events.get_nowait()
+                kind, event = self._events.get(timeout=wait) if wait else self._events.get_nowait()
             except queue.Empty:
                 return
+            wait = 0.0
             if kind == "log":
                 self._write_event(client, event)
-            else:
+            elif kind != "done":
                 self._state(event)
 
     def _state(self, event: dict[str, Any]) -> None:

@@ -44,7 +44,7 @@ TOKEN_FILE = "dask-token"
 #: the largest piece of log one event carries
 EVENT_BYTES = 64 * 1024
 #: how often the worker publishes new log and record changes
-PUBLISH_INTERVAL = 0.05
+PUBLISH_INTERVAL = 0.02
 #: the record fields the relay mirrors while the run goes (never its pid: that names a
 #: process of the worker's machine, which the client must never signal)
 STATE_FIELDS = ("status", "progress", "message", "env_key", "python", "started", "timings")
