@@ -141,8 +141,16 @@ class Relay:
     def _connect(self) -> Any:
         dd = loose("distributed")
         if self.address == "local":
+            import logging
+
+            # the cluster lives in this process, whose terminal shows the run: its own logs
+            # (a shutdown cancelling what waits) are not the user's business
             self._cluster = dd.LocalCluster(
-                n_workers=1, threads_per_worker=4, processes=False, dashboard_address=None
+                n_workers=1,
+                threads_per_worker=4,
+                processes=False,
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,
             )
             self._client = dd.Client(self._cluster)
         else:
@@ -445,7 +453,7 @@ class Relay:
         with contextlib.suppress(Exception):
             client.unpublish_dataset(key)
         with contextlib.suppress(Exception):
-            loose("distributed").Variable(attempt_name(self.run_id), client=client).delete()
+            client.set_metadata(attempt_name(self.run_id), None)
 
     def _place_outputs(self, result: dict[str, Any]) -> str | None:
         """The outputs that came back, in the run folder (and copied to ``output_dir``)."""

@@ -3,7 +3,7 @@
 ``execute(payload, bundle)`` is the task the relay (``daskrelay``) submits. It:
 
 - refuses to start a run a second time (the scheduler reschedules the tasks of a lost
-  worker): a distributed ``Variable`` names the first attempt, set under a ``Lock``;
+  worker): the scheduler's metadata names the first attempt, set under a ``Lock``;
 - tells whether it shares the client's filesystem: the relay wrote a random token into the
   run folder, and the payload carries both; reading the same token at that path means the
   run can be supervised in place, on the client's own store;
@@ -139,16 +139,14 @@ def claim_attempt(client: Any, run_id: str, address: str) -> None:
     was lost, and the scheduler gave its task to another) is refused with ``RunLostError``."""
     dd = loose("distributed")
     with dd.Lock(f"pyrunner-lock-{run_id}"):
-        variable = dd.Variable(attempt_name(run_id), client=client)
-        try:
-            first = variable.get(timeout=0.05)
-        except TimeoutError:
-            first = None
+        # the scheduler's metadata, not a ``Variable``: asking a Variable that is not set waits
+        # for it, and the scheduler logs the timeout as an error with a traceback
+        first = client.get_metadata(attempt_name(run_id), default=None)
         if first:
             raise RunLostError(
                 f"the worker running it ({first}) was lost; the run is not started again"
             )
-        variable.set(address)
+        client.set_metadata(attempt_name(run_id), address)
 
 
 def is_shared(payload: dict[str, Any]) -> bool:

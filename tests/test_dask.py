@@ -150,6 +150,8 @@ def test_pyrunner_run_dask_local_runs_in_the_foreground(home: Path, project) -> 
     done = run_cli("run", "--dask", "local", "--json", str(source), timeout=120)
     assert done.returncode == 0, done.stderr
     assert "hello from dask" in done.stderr  # (the output goes to stderr with --json)
+    # the cluster lives in the command's process: none of its logs reach the user's terminal
+    assert "Traceback" not in done.stderr and "distributed." not in done.stderr, done.stderr
     import json
 
     record = json.loads(done.stdout[done.stdout.index("{") :])
