@@ -17,6 +17,7 @@ Copies keep holes: a sparse file of 1 GiB holding a few bytes takes a few blocks
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -108,6 +109,14 @@ def _open_resolved(folder: int, parts: list[str]) -> int:
 
 def _walk_open(folder: int, parts: list[str]) -> int:
     """Each folder opened relative to the one before it, none of them a link (``O_NOFOLLOW``)."""
+    with _parent_of(folder, parts) as parent:
+        return os.open(parts[-1], _FILE_FLAGS, dir_fd=parent)
+
+
+@contextlib.contextmanager
+def _parent_of(folder: int, parts: list[str]) -> Iterator[int]:
+    """The folder holding ``parts[-1]``, walked to from ``folder`` one name at a time without
+    following a link; closed afterwards (``folder`` itself stays open)."""
     current = folder
     try:
         for part in parts[:-1]:
@@ -115,7 +124,7 @@ def _walk_open(folder: int, parts: list[str]) -> int:
             if current != folder:
                 os.close(current)
             current = inner
-        return os.open(parts[-1], _FILE_FLAGS, dir_fd=current)
+        yield current
     finally:
         if current != folder:
             os.close(current)
@@ -167,19 +176,11 @@ def _one_name_here(folder: int, parts: list[str], opened: os.stat_result) -> Non
     outside the folder (what was linked in was moved in, which the program could do anyway)."""
     if opened.st_nlink > 1:
         raise OSError(errno.EMLINK, f"a hard link (the file has {opened.st_nlink} names)")
-    parent = folder
     try:
-        for part in parts[:-1]:
-            inner = os.open(part, _DIR_FLAGS, dir_fd=parent)
-            if parent != folder:
-                os.close(parent)
-            parent = inner
-        named = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
+        with _parent_of(folder, parts) as parent:
+            named = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
     except FileNotFoundError:
         raise OSError(errno.EMLINK, "the file lost its name while it was opened") from None
-    finally:
-        if parent != folder:
-            os.close(parent)
     if (named.st_dev, named.st_ino) != (opened.st_dev, opened.st_ino) or named.st_nlink > 1:
         raise OSError(errno.EMLINK, "the file was linked or replaced while it was opened")
 
