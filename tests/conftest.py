@@ -166,3 +166,16 @@ def wait_for_output(handle: object, text: str, timeout: float = 30) -> None:
     while text not in handle.log_text():  # type: ignore[attr-defined]
         assert time.time() < deadline, f"{text!r} never appeared in the log"
         time.sleep(0.05)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[object]:
+    """A real ``dask scheduler`` (workers are added by the test: ``cluster.add_worker``),
+    stopped with everything it started."""
+    from .daskcluster import Cluster
+
+    started = Cluster(tmp_path / "cluster")
+    try:
+        yield started
+    finally:
+        started.stop()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,15 +42,6 @@ PROJECT = {
     """,
     "requirements.txt": "six\n",
 }
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    started = Cluster(tmp_path / "cluster")
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def worker_log(worker_home: Path, run_id: str) -> bytes:

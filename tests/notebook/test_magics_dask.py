@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,15 +35,6 @@ WAITER = {
     """,
     "requirements.txt": "",
 }
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    started = Cluster(tmp_path / "cluster")
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def _release_when_live(home: Path, flag: Path, seen: list[RunRecord]) -> threading.Thread:

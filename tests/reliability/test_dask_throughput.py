@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,15 +35,6 @@ TICKS = {
             time.sleep(0.02)
     """
 }
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    started = Cluster(tmp_path / "cluster")
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def _batch(source: Path, home: Path, address: str, count: int) -> tuple[float, float]:
