@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 from .errors import DaskUnavailableError
-from .executors import Executor, _forget
-from .hostenv import Role, host_environment
+from .executors import Executor, _forget, start_detached
 from .liveness import identity_alive, process_identity
 from .models import RunStatus
 from .store import RunStore
@@ -104,23 +102,18 @@ def start_relay(
 ) -> dict[str, Any]:
     """A detached relay for the run, in its own session; its identity (also kept in the run
     folder's ``relay.json``, which tells whether a relay still owns the run)."""
-    run_dir = store.run_dir(run_id)
-    env = host_environment(Role.SUPERVISOR, store.read(run_id).spec.env_deny)
-    env["PYRUNNER_DASK_OPTIONS"] = json.dumps({k: v for k, v in (options or {}).items() if v})
-    with open(run_dir / "relay.log", "ab") as errors:
-        command = [python or sys.executable, "-m", "jupyter_pyrunner.daskrelay"]
-        proc = subprocess.Popen(
-            [*command, str(store.home), run_id, address],
-            stdin=subprocess.DEVNULL,
-            stdout=errors,
-            stderr=errors,
-            start_new_session=True,
-            close_fds=True,
-            cwd=run_dir,
-            env=env,
-        )
+    given = json.dumps({k: v for k, v in (options or {}).items() if v})
+    proc = start_detached(
+        store,
+        run_id,
+        python or sys.executable,
+        "jupyter_pyrunner.daskrelay",
+        [address],
+        "relay.log",
+        {"PYRUNNER_DASK_OPTIONS": given},
+    )
     identity = process_identity(proc.pid)
-    (run_dir / RELAY_FILE).write_text(json.dumps(identity))
+    (store.run_dir(run_id) / RELAY_FILE).write_text(json.dumps(identity))
     _forget(proc)
     return identity
 

@@ -36,20 +36,9 @@ class LocalExecutor(Executor):
         self.python = python or sys.executable
 
     def submit(self, store: RunStore, run_id: str) -> None:
-        run_dir = store.run_dir(run_id)
-        # the supervisor's own environment is readable by the program (same user): no secrets
-        env = host_environment(Role.SUPERVISOR, store.read(run_id).spec.env_deny)
-        with open(run_dir / "supervisor.log", "ab") as errors:
-            proc = subprocess.Popen(
-                [self.python, "-m", "jupyter_pyrunner.supervisor", str(store.home), run_id],
-                stdin=subprocess.DEVNULL,
-                stdout=errors,
-                stderr=errors,
-                start_new_session=True,
-                close_fds=True,
-                cwd=run_dir,
-                env=env,
-            )
+        proc = start_detached(
+            store, run_id, self.python, "jupyter_pyrunner.supervisor", [], "supervisor.log"
+        )
         # hand ownership over at once, so the run never looks orphaned if the caller exits now
         identity = process_identity(proc.pid)
         with store.locked(run_id):
@@ -59,6 +48,35 @@ class LocalExecutor(Executor):
                 record.executor = self.name
                 store.save(record)
         _forget(proc)
+
+
+def start_detached(
+    store: RunStore,
+    run_id: str,
+    python: str,
+    module: str,
+    args: list[str],
+    log_name: str,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """``python -m MODULE HOME RUN_ID *ARGS`` in a session of its own, in the run folder, its
+    output to ``log_name`` there: the process that owns a run (a supervisor, a relay) and
+    outlives whoever started it. Its environment is the host's as a supervisor gets it: the
+    program can read it in ``/proc`` (same user), so no secrets."""
+    run_dir = store.run_dir(run_id)
+    env = host_environment(Role.SUPERVISOR, store.read(run_id).spec.env_deny)
+    env.update(extra_env or {})
+    with open(run_dir / log_name, "ab") as errors:
+        return subprocess.Popen(
+            [python, "-m", module, str(store.home), run_id, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=errors,
+            stderr=errors,
+            start_new_session=True,
+            close_fds=True,
+            cwd=run_dir,
+            env=env,
+        )
 
 
 def _forget(proc: subprocess.Popen[bytes]) -> None:
