@@ -294,8 +294,15 @@ class RunStore:
 
     def get(self, run_id: str) -> RunRecord:
         """The record as a reader should see it: a run whose supervisor has died is shown
-        ``failed`` (nothing is written, no process signalled: see ``liveness``)."""
-        return as_seen(self.read(run_id))
+        ``failed`` (nothing is written, no process signalled: see ``liveness``).
+
+        A supervisor writes its run's ending, then exits. Should both happen between the
+        read and the look at whether it lives, the run would read as orphaned although its
+        ending is on disk: a run that looks orphaned is read once more before it is shown so."""
+        record = self.read(run_id)
+        if is_orphaned(record):
+            record = self.read(run_id)
+        return as_seen(record)
 
     def update(self, run_id: str, **changes: Any) -> RunRecord:
         """Change fields of a record under its lock; returns the new record."""

@@ -227,3 +227,30 @@ def test_reconciling_on_a_full_disk_shows_the_ending_writes_it_later_and_never_r
         assert reconcile_all(store) == [second]
         assert _stored_status(store, second) == "failed"
         store.close()
+
+
+def test_a_supervisor_that_ends_its_run_and_exits_between_two_looks_is_not_taken_for_dead(
+    tmp_path: Path,
+) -> None:
+    """A reader reads the record (live), then the supervisor writes the ending and exits,
+    then the reader asks whether it lives: the run must read as it ended, not as orphaned."""
+    store = RunStore(tmp_path)
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    record = store.create(RunSpec(source="x"), name="a")
+    store.update(record.id, status=RunStatus.RUNNING, supervisor=process_identity(supervisor.pid))
+    real_read = store.read
+    reads = []
+
+    def read_then_the_supervisor_ends(run_id: str):  # type: ignore[no-untyped-def]
+        seen = real_read(run_id)
+        if not reads:  # the interleaving, forced: the ending lands and its writer exits now
+            RunStore(tmp_path).update(run_id, status=RunStatus.CANCELLED, message="cancelled")
+            supervisor.communicate(b"")
+        reads.append(seen.status)
+        return seen
+
+    store.read = read_then_the_supervisor_ends  # type: ignore[method-assign]
+    assert store.get(record.id).status is RunStatus.CANCELLED
+    assert reads[0] is RunStatus.RUNNING  # the first look did see it live

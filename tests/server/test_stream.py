@@ -137,6 +137,8 @@ async def test_fifty_idle_followers_all_see_the_end(
     assert len(watcher._followers[run["id"]]) == 50  # one shared poll for all of them
     await api.call("POST", "runs", run["id"], "cancel")
     results = await asyncio.gather(*(collect(ws) for ws in sockets))
+    ended = await api.json("GET", "runs", run["id"])
+    assert ended["status"] == "cancelled", ended
     for messages in results:
         assert "waiting" in stdout_text(messages)
         assert messages[-1]["type"] == "end" and messages[-1]["status"] == "cancelled"
