@@ -113,6 +113,8 @@ class Relay:
         self._state_shown: tuple[Any, ...] | None = None
         self._cluster: Any = None
         self._client: Any = None
+        #: the record's message says what the run waits for (no worker offers it yet)
+        self._waiting = False
 
     # -- signals -------------------------------------------------------------------------
     def interrupt(self) -> None:
@@ -181,7 +183,12 @@ class Relay:
             claimed = self._claim()
             if claimed is None:  # cancelled before it could be sent
                 return self.store.read(self.run_id)
-            future = self._submit(client, key, claimed)
+            from .daskplacement import PlacementError
+
+            try:
+                future = self._submit(client, key, claimed)
+            except PlacementError as exc:
+                return self._end(RunStatus.FAILED, str(exc))
         else:
             self.worker = record.worker
             self._catch_up(client)
@@ -199,6 +206,7 @@ class Relay:
         return record
 
     def _submit(self, client: Any, key: str, record: RunRecord) -> Any:
+        from .daskplacement import place
         from .daskworker import execute
 
         token = os.urandom(16).hex()
@@ -206,6 +214,7 @@ class Relay:
         fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with open(fd, "w") as f:
             f.write(token)
+        placement = place(record.spec, self.resources, _workers(client))
         bundle, digest = pack_inputs(self.store.inputs_dir(self.run_id))
         payload = {
             "run_id": self.run_id,
@@ -222,7 +231,9 @@ class Relay:
         shipped = bundle if len(bundle) <= INLINE_BUNDLE else client.scatter(bundle, hash=True)
         dashboard = _dashboard(client)
         self._note_scheduler()
-        self.store.update(self.run_id, dask_key=key, executor="dask", dashboard=dashboard)
+        self._waiting = placement.waiting is not None
+        shown = {"message": placement.waiting} if self._waiting else {}
+        self.store.update(self.run_id, dask_key=key, executor="dask", dashboard=dashboard, **shown)
         future = client.submit(
             execute,
             payload,
@@ -230,7 +241,9 @@ class Relay:
             key=key,
             pure=False,
             retries=0,
-            resources=self.resources or None,
+            resources=placement.resources,
+            workers=placement.workers,
+            allow_other_workers=False,
         )
         client.publish_dataset(future, name=key, override=True)
         return future
@@ -332,9 +345,7 @@ class Relay:
         if self.worker is None:
             return False
         try:
-            workers = client.scheduler_info(n_workers=-1)["workers"]
-        except TypeError:  # an older distributed
-            workers = client.scheduler_info()["workers"]
+            workers = _workers(client)
         except Exception:
             return False
         return self.worker not in workers
@@ -357,7 +368,9 @@ class Relay:
             self.worker = event["address"]
             self.shared = bool(event.get("shared"))
             self._note_scheduler(shared=self.shared, worker=self.worker)
-            self.store.update(self.run_id, worker=self.worker)
+            cleared = {"message": None} if self._waiting else {}  # it waits no more
+            self.store.update(self.run_id, worker=self.worker, **cleared)
+            self._waiting = False
             return
         state = event.get("record") or {}
         if self.shared:
@@ -533,6 +546,14 @@ class Relay:
 def _lost_text(exc: BaseException, worker: str | None) -> str:
     text = str(exc)
     return text if "(tcp" in text or worker is None else lost_message(worker)
+
+
+def _workers(client: Any) -> dict[str, dict[str, Any]]:
+    """Every worker of the cluster, as the scheduler describes it (address: facts)."""
+    try:
+        return dict(client.scheduler_info(n_workers=-1)["workers"])
+    except TypeError:  # an older distributed lists them all
+        return dict(client.scheduler_info()["workers"])
 
 
 def read_note(run_dir: Path) -> dict[str, Any]:

@@ -185,7 +185,7 @@ def _supervise(store: RunStore, run_id: str) -> RunRecord:
     program's parent-death signal is tied to the thread that started it)."""
     from .supervisor import Supervisor
 
-    supervisor = Supervisor(store, run_id, subreaper=False)
+    supervisor = Supervisor(store, run_id, subreaper=False, on_cluster=True)
     box: dict[str, Any] = {}
 
     def target() -> None:

@@ -144,6 +144,16 @@ def scrub(env: Mapping[str, str], patterns: Iterable[str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if not denied(k)}
 
 
+#: the thread counts of OpenMP, the BLAS libraries and numexpr, set from a run's ``cpus``
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
 def program_environment(
     base: Mapping[str, str], run_dir: Path, record: RunRecord, env_path: Path
 ) -> dict[str, str]:
@@ -170,6 +180,9 @@ def program_environment(
     for port in range(1, OUTPUT_PORTS + 1):
         env[f"OUTPUT_{port}"] = str(outputs / f"output_{port}")
     env[MARKER_VAR] = record.id
+    if record.spec.cpus:  # numerical libraries start one thread per CPU they see otherwise
+        threads = str(max(1, int(record.spec.cpus)))
+        env.update(dict.fromkeys(THREAD_VARIABLES, threads))
     params = getattr(record, "params", None)
     if params is not None:  # one combination of a sweep (``sweeps.py``), as JSON
         import json

@@ -21,6 +21,7 @@ LAYOUTS = ("ports", "flat")
 #: the largest limits a run may ask for (a year; a pebibyte)
 MAX_TIMEOUT = 366 * 86400.0
 MAX_MEMORY_MB = 1 << 30
+MAX_CPUS = 4096.0
 #: what a program's command line may hold (Linux refuses one argument over 128 KiB)
 MAX_ARG_BYTES = 128 * 1024
 MAX_ARGS_BYTES = 1 << 20
@@ -87,6 +88,8 @@ class RunSpec(Record):
         "env_deny",
         "layout",
         "requirements",
+        "cpus",
+        "resources",
     )
     __slots__ = _fields
     __hash__ = None  # type: ignore[assignment]  # mutable
@@ -105,6 +108,11 @@ class RunSpec(Record):
     layout: str
     #: the requirements to install, given with the run instead of the project's own
     requirements: list[str] | None
+    #: the CPUs the run needs: numerical libraries are told to use that many threads, and
+    #: on Dask it is asked of the worker (``daskplacement``)
+    cpus: float | None
+    #: Dask worker resources the run needs (``{"GPU": 1}``): task restrictions on Dask
+    resources: dict[str, float] | None
 
     def __init__(
         self,
@@ -121,6 +129,8 @@ class RunSpec(Record):
         env_deny: list[str] | None = None,
         layout: str = "ports",
         requirements: list[str] | None = None,
+        cpus: float | None = None,
+        resources: dict[str, float] | None = None,
     ) -> None:
         self.source = source
         self.entry = entry
@@ -135,6 +145,8 @@ class RunSpec(Record):
         self.env_deny = [] if env_deny is None else env_deny
         self.layout = layout
         self.requirements = requirements
+        self.cpus = cpus
+        self.resources = resources
 
     def to_dict(self) -> dict[str, Any]:
         return {name: _plain(getattr(self, name)) for name in self._fields}
@@ -161,6 +173,8 @@ class RunSpec(Record):
         v.arguments(self.args, MAX_ARG_BYTES, MAX_ARGS_BYTES)
         v.positive(self.timeout, "the time limit (timeout)", "seconds", MAX_TIMEOUT)
         v.positive(self.memory_mb, "the memory limit (memory_mb)", "MB", MAX_MEMORY_MB, whole=True)
+        v.positive(self.cpus, "the CPUs of the run (cpus)", "CPUs", MAX_CPUS)
+        v.resource_amounts(self.resources)
         v.switch(self.infer_requirements, "infer_requirements")
         v.switch(self.system_site_packages, "system_site_packages")
         v.choice(self.layout, "the input layout (layout)", LAYOUTS)

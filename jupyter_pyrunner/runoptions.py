@@ -65,6 +65,21 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--memory", metavar="MB", type=number(int), help="memory limit of the program, in MB"
     )
+    parser.add_argument(
+        "--cpus",
+        metavar="N",
+        type=number(float),
+        help="CPUs the program needs: numerical libraries use N threads; on Dask, a worker "
+        "with N to spare runs it",
+    )
+    parser.add_argument(
+        "--resource",
+        metavar="NAME=AMOUNT",
+        action="append",
+        type=resource_amount,
+        dest="resources",
+        help="a Dask worker resource the run needs, such as GPU=1; may be repeated",
+    )
     parser.add_argument("--python", metavar="PATH", help="interpreter for the environment")
     parser.add_argument(
         "--requirements",
@@ -91,6 +106,14 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "directly in INPUT_FOLDER (flat, as oSparc services of integration version 1.0.0)",
     )
     add_dask_option(parser)
+
+
+def resource_amount(text: str) -> tuple[str, float]:
+    """``NAME=AMOUNT`` of ``--resource``: (name, amount); the spec checks the name."""
+    name, sep, amount = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"give NAME=AMOUNT, such as GPU=1, not '{text}'")
+    return name.strip(), number(float)(amount.strip())
 
 
 #: the environment variable naming the Dask scheduler when ``--dask`` is not given
@@ -126,6 +149,8 @@ def spec_from_options(source: str, ns: argparse.Namespace, program_args: list[st
         args=program_args,
         timeout=ns.timeout,
         memory_mb=ns.memory,
+        cpus=ns.cpus,
+        resources=dict(ns.resources) if ns.resources else None,
         python=ns.python,
         infer_requirements=not ns.no_infer,
         system_site_packages=ns.system_site_packages,

@@ -15,7 +15,7 @@ from .store import RunStore
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
     from typing import Any, TypedDict, Unpack
 
     from .capture import OutputSink
@@ -53,6 +53,10 @@ if TYPE_CHECKING:  # (for the type checker only: importing typing costs millisec
         layout: str
         #: requirements to install instead of the project's own (``[]``: none at all)
         requirements: Sequence[str] | None
+        #: CPUs the program needs (threads of numerical libraries; on Dask, a restriction)
+        cpus: float | None
+        #: Dask worker resources the run needs, such as ``{"GPU": 1}``
+        resources: Mapping[str, float] | None
 
 
 #: the keys of ``RunOptions``: the fields of a ``RunSpec`` beside its source
@@ -80,7 +84,16 @@ def run_spec(source: str | os.PathLike[str], **options: Unpack[RunOptions]) -> R
         env_deny=_listed(options.get("env_deny", ())),
         layout=options.get("layout", "ports"),
         requirements=None if requirements is None else _listed(requirements),
+        cpus=options.get("cpus"),
+        resources=_mapped(options.get("resources")),
     )
+
+
+def _mapped(value: Any) -> Any:
+    """A mapping as a dict; anything else as it is, for ``RunSpec.validate`` to refuse."""
+    from collections.abc import Mapping
+
+    return dict(value) if isinstance(value, Mapping) else value
 
 
 def _listed(value: Any, each: Any = None) -> Any:

@@ -70,6 +70,7 @@ class Supervisor:
         base_env: dict[str, str] | None = None,
         on_status: Callable[[RunRecord], None] | None = None,
         subreaper: bool = False,
+        on_cluster: bool = False,
     ) -> None:
         self.store = store
         self.run_id = run_id
@@ -79,6 +80,8 @@ class Supervisor:
         self.base_env = dict(os.environ) if base_env is None else base_env
         self.on_status = on_status
         self.subreaper = subreaper and process_tree.become_subreaper()
+        #: a Dask worker runs it: the scheduler has placed it by its resources
+        self.on_cluster = on_cluster
         self._interrupted = False
         self._last_cancel_check = 0.0
         self._capture: OutputCapture | None = None
@@ -314,6 +317,9 @@ class Supervisor:
         env = program_environment(self.base_env, self.store.run_dir(self.run_id), record, env_path)
         if site is not None:  # the project itself, installed for this run only
             env["PYTHONPATH"] = str(site)
+        if spec.resources and not self.on_cluster:
+            asked = ", ".join(f"{name}={amount:g}" for name, amount in spec.resources.items())
+            self._say(log, f"note: {asked} is asked of Dask workers; here, nothing checks it")
         memory = spec.memory_mb * 1024 * 1024 if spec.memory_mb else None
         cgroup = self._cgroup = run_cgroup(self.run_id, memory)
         try:

@@ -112,6 +112,32 @@ def positive(value: Any, what: str, unit: str, maximum: float, *, whole: bool = 
         raise InvalidRunSpecError(f"{what} must be at most {maximum:g} {unit}, not {shown}")
 
 
+#: a Dask worker resource's name (``GPU``, ``MEMORY``, ``licence.matlab``)
+_RESOURCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+MAX_RESOURCES = 16
+
+
+def resource_amounts(value: Any) -> None:
+    """Dask worker resources a run asks for: ``None``, or up to 16 names with amounts > 0."""
+    if value is None:
+        return
+    what = "the resources of the run (resources)"
+    if not isinstance(value, dict):
+        raise InvalidRunSpecError(f"{what} must map names to amounts, such as {{'GPU': 1}}")
+    if len(value) > MAX_RESOURCES:
+        raise InvalidRunSpecError(f"{what} may name at most {MAX_RESOURCES}, not {len(value)}")
+    for name, amount in value.items():
+        if not isinstance(name, str) or not _RESOURCE_NAME.fullmatch(name):
+            shown = repr(name) if len(repr(name)) <= 40 else repr(name)[:37] + "..."
+            raise InvalidRunSpecError(
+                f"{shown} is not a resource name (a letter, then up to 63 letters, digits "
+                "or '_.-', such as GPU)"
+            )
+        if amount is None:
+            raise InvalidRunSpecError(f"the resource {name} must be a number of units, not None")
+        positive(amount, f"the resource {name}", "units", 1e18)
+
+
 def _shown(value: float) -> str:
     """A number as the user typed it, however big (``:g`` fails on a huge int)."""
     text = f"{value:g}" if isinstance(value, float) else str(value)

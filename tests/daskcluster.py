@@ -68,6 +68,7 @@ class Cluster:
         env: dict[str, str] | None = None,
         resources: str | None = None,
         nthreads: int = 4,
+        memory_limit: str = "auto",
     ) -> subprocess.Popen[bytes]:
         """A worker (no nanny: killing it is losing it) with its own ``PYRUNNER_HOME``;
         ``hide``: a folder it sees empty (a tmpfs over it, in its own mount namespace)."""
@@ -81,7 +82,8 @@ class Cluster:
             "--name",
             name,
         ]
-        command += ["--no-dashboard", "--local-directory", str(self.folder / "scratch")]
+        command += ["--memory-limit", memory_limit, "--no-dashboard"]
+        command += ["--local-directory", str(self.folder / "scratch")]
         if resources:
             command += ["--resources", resources]
         if hide is not None:

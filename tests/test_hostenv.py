@@ -169,3 +169,16 @@ def test_a_terminals_own_settings_are_kept() -> None:
 
 def test_the_detached_supervisor_keeps_the_kernels_settings() -> None:
     assert host_environment(Role.SUPERVISOR, [], KERNEL) == KERNEL
+
+
+def test_a_runs_cpus_set_the_thread_counts_and_its_dask_resources_are_noted_here(
+    home: Path, project
+) -> None:
+    show = "import os\nprint(os.environ['OMP_NUM_THREADS'], os.environ['OPENBLAS_NUM_THREADS'])\n"
+    handle = run_project(
+        project({"main.py": show}), requirements=[], cpus=2.5, resources={"GPU": 1}
+    )
+    assert handle.status is RunStatus.SUCCEEDED, handle.log_text()
+    assert handle.log_text().endswith(
+        "\npyrunner: note: GPU=1 is asked of Dask workers; here, nothing checks it\n2 2\n"
+    )

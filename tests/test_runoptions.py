@@ -65,3 +65,23 @@ def test_the_layout_is_a_run_option_of_both_faces_and_checked_by_the_engine() ->
     odd = _run_parser().parse_args(["p.zip", "--layout", "tree"])
     with pytest.raises(InvalidRunSpecError, match="must be 'ports' or 'flat', not 'tree'"):
         spec_from_options(odd.source, odd, []).validate()
+
+
+def test_cpus_and_resources_are_run_options_of_both_faces() -> None:
+    words = ["p.zip", "--cpus", "2", "--resource", "GPU=1", "--resource", " licence = 0.5 "]
+    for ns in (_parser("run").parse_args(["run", *words]), _run_parser().parse_args(words)):
+        spec = spec_from_options(ns.source, ns, []).validate()
+        assert (spec.cpus, spec.resources) == (2.0, {"GPU": 1.0, "licence": 0.5})
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [("GPU", "give NAME=AMOUNT, such as GPU=1, not 'GPU'"), ("=1", "give NAME=AMOUNT"),
+     ("GPU=lots", "'lots' is not a number")],
+)  # fmt: skip
+def test_a_resource_without_a_name_or_amount_is_refused_by_the_parser(
+    given: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        _parser("run").parse_args(["run", "p.zip", "--resource", given])
+    assert message in capsys.readouterr().err

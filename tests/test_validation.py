@@ -58,6 +58,14 @@ def test_a_spec_with_sensible_values_is_valid() -> None:
         ({"env_deny": ["A\n"]}, "is not a variable name or pattern"),
         ({"layout": "Flat"}, "the input layout (layout) must be 'ports' or 'flat', not 'Flat'"),
         ({"layout": None}, "the input layout (layout) must be 'ports' or 'flat', not None"),
+        ({"cpus": 0}, "the CPUs of the run (cpus) must be more than 0 CPUs, not 0"),
+        ({"cpus": 1e6}, "the CPUs of the run (cpus) must be at most 4096 CPUs"),
+        ({"resources": ["GPU"]}, "must map names to amounts, such as {'GPU': 1}"),
+        ({"resources": {"GPU": 0}}, "the resource GPU must be more than 0 units, not 0"),
+        ({"resources": {"GPU": "1"}}, "the resource GPU must be a number of units, not '1'"),
+        ({"resources": {"1GPU": 1}}, "'1GPU' is not a resource name"),
+        ({"resources": {"a b": 1}}, "'a b' is not a resource name"),
+        ({"resources": {f"R{i}": 1 for i in range(17)}}, "may name at most 16, not 17"),
     ],
 )
 def test_each_invalid_value_is_refused_with_a_message_for_the_user(

@@ -53,8 +53,8 @@ SWEEP_STOP_WAIT = 30.0
 _ASSIGNED = re.compile(r"=\s*get_ipython\(\)\.run_line_magic\(\s*['\"]pyrunner['\"]")
 USAGE = """\
 %pyrunner run SOURCE [--entry PATH] [--input PATH]... [--output-dir DIR] [--timeout S]
-               [--memory MB] [--requirements REQS] [--no-infer] [--layout ports|flat]
-               [--background] [--dask ADDRESS] [-- ARGS...]
+               [--memory MB] [--cpus N] [--resource NAME=AMOUNT]... [--requirements REQS]
+               [--no-infer] [--layout ports|flat] [--background] [--dask ADDRESS] [-- ARGS...]
 %pyrunner sweep SOURCE --param a=1,2 [--param b=x,y]... [--parallel N] [run options] [-- ARGS {a}...]
 %pyrunner show ID
 %pyrunner runs [--limit N]        %pyrunner logs ID      %pyrunner outputs ID [--copy-to DIR]

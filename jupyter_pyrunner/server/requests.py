@@ -26,7 +26,7 @@ def spec_from_request(manager: RunManager, body: dict[str, Any]) -> RunSpec:
     unknown = set(body) - {
         "upload_id", "path", "entry", "args", "inputs", "timeout", "memory_mb",
         "infer_requirements", "output_path", "system_site_packages", "layout",
-        "requirements",
+        "requirements", "cpus", "resources",
     }  # fmt: skip
     if unknown:
         raise ProjectError(f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -58,6 +58,8 @@ def spec_from_request(manager: RunManager, body: dict[str, Any]) -> RunSpec:
         env_deny=list(manager.env_deny),
         layout=body.get("layout", "ports"),
         requirements=body.get("requirements"),
+        cpus=body.get("cpus"),
+        resources=body.get("resources"),
     )
 
 

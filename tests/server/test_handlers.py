@@ -244,6 +244,8 @@ async def test_an_invalid_project_is_a_400_with_the_intake_message_and_leaves_no
         ({"path": "two", "args": ["x" * 100_000] * 40}, "pass big values in an input file"),
         ({"path": "two", "infer_requirements": "no"}, "must be true or false"),
         ({"path": "two", "bogus": 1}, "unknown field"),
+        ({"path": "two", "cpus": -2}, "the CPUs of the run (cpus) must be more than 0"),
+        ({"path": "two", "resources": {"GPU": None}}, "the resource GPU must be a number"),
         ({"path": "two", "requirements": ["-r /etc/passwd"]}, "an option or a local path"),
         ({"path": "missing"}, "does not exist"),
     ):
@@ -760,3 +762,14 @@ async def test_names_that_are_not_utf8_are_listed_zipped_and_copied_readably(
         "GET", "runs", run["id"], "outputs", "bad\ufffdname.txt", params={"section": "project"}
     )
     assert served.body == b"valid"  # a valid name with U+FFFD in it is served as any other
+
+
+async def test_a_runs_cpus_and_resources_are_taken_and_kept_in_its_spec(api, contents) -> None:
+    contents("threads", {"main.py": "import os\nprint(os.environ['OMP_NUM_THREADS'])"})
+    body = {"path": "threads", "requirements": [], "cpus": 3, "resources": {"GPU": 1}}
+    run = await api.json("POST", "runs", body=body)
+    ended = await api.wait(run["id"])
+    assert ended["status"] == "succeeded"
+    assert (ended["spec"]["cpus"], ended["spec"]["resources"]) == (3, {"GPU": 1})
+    log = await api.json("GET", "runs", run["id"], "log")
+    assert log["text"].endswith("3\n")
