@@ -24,7 +24,7 @@ from .store import RunStore
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from typing import Any
 
     from .capture import OutputSink
@@ -34,15 +34,20 @@ if TYPE_CHECKING:
 __all__ = [
     "DaskExecutor",
     "DaskUnavailableError",
+    "executor_for",
     "foreground_relay",
+    "local_scheduler",
     "reattach",
     "reattach_all",
     "require_distributed",
+    "stop_local_cluster",
 ]
 
 #: the environment variable naming the scheduler (the CLI's default for ``--dask``)
 SCHEDULER_VAR = "PYRUNNER_DASK_SCHEDULER"
 RELAY_FILE = "relay.json"
+#: how long the end of a ``--dask local`` command waits for its runs' relays to end
+RELAY_WAIT = 10.0
 
 
 def require_distributed() -> None:
@@ -91,6 +96,65 @@ class DaskExecutor(Executor):
                 record.supervisor = identity
                 record.executor = self.name
                 store.save(record)
+
+
+def executor_for(address: str | None) -> DaskExecutor | None:
+    """The executor of ``--dask ADDRESS`` (None without one: this machine runs it).
+
+    ``local`` is a ``LocalCluster`` of this process's own (:func:`local_scheduler`), shared by
+    every run it starts: a sweep's runs, or a kernel's, queue on its workers, one per CPU,
+    rather than each starting a cluster."""
+    if not address:
+        return None
+    require_distributed()
+    return DaskExecutor(local_scheduler() if address == "local" else address)
+
+
+_local_cluster: Any = None
+
+
+def local_scheduler() -> str:
+    """The scheduler address of this process's own ``LocalCluster``, started on first use
+    (one worker process per CPU, one thread each) and stopped by :func:`stop_local_cluster`
+    or when the process exits. Its runs end when it does: it is for trying Dask out."""
+    global _local_cluster
+    if _local_cluster is None:
+        import atexit
+        import logging
+
+        from .daskworker import loose
+
+        _local_cluster = loose("distributed").LocalCluster(
+            n_workers=os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",  # a free port: 8787 may be taken
+            silence_logs=logging.CRITICAL,
+        )
+        atexit.register(stop_local_cluster)
+    return str(_local_cluster.scheduler_address)
+
+
+def stop_local_cluster(store: RunStore | None = None, run_ids: Iterable[str] = ()) -> None:
+    """Stop this process's ``LocalCluster`` (its workers and their runs), if it has one;
+    first, for up to ``RELAY_WAIT`` seconds, wait for the relays of ``run_ids`` to end (a
+    relay whose scheduler has gone spends half a minute trying to reconnect)."""
+    global _local_cluster
+    cluster, _local_cluster = _local_cluster, None
+    if cluster is not None:
+        import time
+
+        deadline = time.monotonic() + RELAY_WAIT
+        waiting = list(run_ids) if store is not None else []
+        while waiting and time.monotonic() < deadline:
+            assert store is not None
+            waiting = [r for r in waiting if relay_alive(store, r)]
+            time.sleep(0.05)
+        import contextlib
+
+        with contextlib.suppress(Exception):
+            cluster.close()
 
 
 def start_relay(

@@ -151,7 +151,7 @@ class Relay:
                 n_workers=1,
                 threads_per_worker=4,
                 processes=False,
-                dashboard_address=None,
+                dashboard_address=":0",  # a free port: 8787 may be taken
                 silence_logs=logging.CRITICAL,
             )
             self._client = dd.Client(self._cluster)

@@ -178,3 +178,41 @@ def test_help_lists_the_sweep_command_and_double_dash_is_for_run_and_sweep(
     assert "sweep" in _parser().format_help()
     result = run_cli("runs", "--", "x")
     assert result.returncode == 125 and "only for 'run' and 'sweep'" in result.stderr
+
+
+def test_dask_local_runs_the_whole_sweep_on_one_cluster_of_the_commands_own(
+    home: Path, recorder: Path
+) -> None:
+    pytest.importorskip("distributed")
+    result = run_cli(
+        "sweep", str(recorder), "--param", "a=1,2,3", "--dask", "local", "--no-infer",
+        "--", "{a}",
+        env={**os.environ, "SLEEP": "0"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "3 runs: 3 succeeded" in result.stderr
+    assert "Traceback" not in result.stderr and "Port 8787" not in result.stderr
+    runs = RunStore(home).list_runs()
+    notes = [json.loads((home / "runs" / r.id / "dask.json").read_text()) for r in runs]
+    schedulers = {note["scheduler"] for note in notes}
+    assert len(schedulers) == 1 and next(iter(schedulers)).startswith("tcp://127.0.0.1:")
+    assert all(r.executor == "dask" and r.worker for r in runs)
+    for record in runs:  # the relays have ended, and with them the cluster's workers
+        relay = json.loads((home / "runs" / record.id / "relay.json").read_text())
+        assert not identity_alive(relay)
+        assert marker_processes(record.id) == []
+    assert _spawned_workers(home) == []
+
+
+def _spawned_workers(home: Path) -> list[int]:
+    """Live processes started by multiprocessing (a LocalCluster's workers) for ``home``."""
+    found = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+            environ = Path(f"/proc/{name}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline and f"PYRUNNER_HOME={home}".encode() in environ:
+            found.append(int(name))
+    return found

@@ -22,7 +22,6 @@ TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this 
 if TYPE_CHECKING:
     from typing import Any, TextIO
 
-    from ..executors import Executor
     from ..models import RunRecord
     from ..sweeps import SweepHandle
 
@@ -92,19 +91,22 @@ def parse_params(words: list[str]) -> list[tuple[str, list[str]]]:
 
 def sweep(ns: argparse.Namespace, program_args: list[str]) -> int:
     """``pyrunner sweep``: submit, show the table until every run has ended, report."""
+    from ..daskexec import executor_for, stop_local_cluster
     from ..runoptions import spec_from_options
     from ..store import RunStore
     from ..sweeps import submit_sweep
 
     store = RunStore(ns.home)
-    executor = _executor(ns.dask)
     spec = spec_from_options(ns.source, ns, program_args)
-    handle = submit_sweep(
-        store, spec, parse_params(ns.params), parallel=ns.parallel, executor=executor
-    )
-    out = sys.stderr if ns.json else sys.stdout
-    view = SweepView(handle, out)
-    interrupted = _watch(handle, view)
+    params = parse_params(ns.params)
+    handle = None
+    try:
+        executor = executor_for(ns.dask)  # --dask local: a cluster of this command's own
+        handle = submit_sweep(store, spec, params, parallel=ns.parallel, executor=executor)
+        out = sys.stderr if ns.json else sys.stdout
+        interrupted = _watch(handle, SweepView(handle, out))
+    finally:
+        stop_local_cluster(store, handle.run_ids if handle is not None else ())
     final = handle.to_dict()
     print(f"pyrunner: sweep {handle.id} {final['status']}: {handle.summary}", file=sys.stderr)
     if ns.json:
@@ -112,15 +114,6 @@ def sweep(ns: argparse.Namespace, program_args: list[str]) -> int:
     if interrupted:
         return EXIT_CANCELLED
     return 0 if final["status"] == "succeeded" else EXIT_SWEEP_FAILED
-
-
-def _executor(address: str | None) -> Executor | None:
-    """The Dask executor of ``--dask ADDRESS``; None: this machine."""
-    if not address:
-        return None
-    from ..daskexec import DaskExecutor
-
-    return DaskExecutor(address)
 
 
 def _watch(handle: SweepHandle, view: SweepView) -> bool:

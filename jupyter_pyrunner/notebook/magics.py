@@ -24,6 +24,7 @@ from IPython.core.display import HTML
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 
+from ..daskexec import executor_for
 from ..errors import PyRunnerError
 from ..handle import RunHandle
 from ..runoptions import (
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from ..executors import Executor
     from ..models import RunRecord
 
 STATUS_INTERVAL = 0.25
@@ -92,15 +92,6 @@ def _sweep_parser() -> _Parser:
     parser.add_argument("--parallel", metavar="N", type=number(int, minimum=0))
     add_run_options(parser)  # the run options, --dask among them
     return parser
-
-
-def _executor(address: str | None) -> Executor | None:
-    """The Dask executor of ``--dask ADDRESS`` (or ``$PYRUNNER_DASK_SCHEDULER``); None: here."""
-    if not address:
-        return None
-    from ..daskexec import DaskExecutor
-
-    return DaskExecutor(address)
 
 
 class _View:
@@ -171,7 +162,7 @@ class PyRunnerMagics(Magics):
         words, program_args = split_program_args(words)
         ns = _run_parser(cell=source is not None).parse_args(words)
         # the engine validates the options: its message is shown as any other (``_error``)
-        executor = _executor(dask_address(ns))
+        executor = executor_for(dask_address(ns))
         spec = spec_from_options(source or ns.source, ns, program_args)
         handle = start_spec(spec, executor=executor)
         result = RunResult(handle)
@@ -290,7 +281,7 @@ class PyRunnerMagics(Magics):
 
         words, program_args = split_program_args(words)
         ns = _sweep_parser().parse_args(words)
-        executor = _executor(dask_address(ns))
+        executor = executor_for(dask_address(ns))
         spec = spec_from_options(ns.source, ns, program_args)
         handle = submit_sweep(
             self.store, spec, parse_params(ns.params), parallel=ns.parallel, executor=executor

@@ -121,6 +121,33 @@ def test_a_sweep_on_dask_runs_every_combination_on_the_cluster(
     assert all(r.worker and r.worker.startswith("tcp://127.0.0.1:") for r in records)
 
 
+def test_dask_local_in_a_kernel_is_one_cluster_for_all_its_runs_gone_with_the_kernel(
+    home: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from ..test_cli_sweep import _spawned_workers
+
+    workspace = tmp_path / "workspace"
+    write_project(workspace / "echo", {"main.py": "import sys\nprint('echo', sys.argv[1:])",
+                                       "requirements.txt": ""})  # fmt: skip
+    nb = execute(
+        ["%load_ext jupyter_pyrunner",
+         "%pyrunner sweep echo --param a=1,2 --dask local -- {a}",
+         "%pyrunner run echo --dask local -- 3"],
+        workspace,
+        timeout=300,
+    )  # fmt: skip
+    (table,) = [text for kind, text in texts(nb.cells[1]) if kind == "text/html"]
+    assert "2 runs: 2 succeeded" in table
+    assert "echo ['3']" in "".join(text for _kind, text in texts(nb.cells[2]))
+    records = RunStore(home).list_runs()
+    assert {(r.status, r.executor) for r in records} == {(RunStatus.SUCCEEDED, "dask")}
+    notes = [json.loads((home / "runs" / r.id / "dask.json").read_text()) for r in records]
+    assert len({note["scheduler"] for note in notes}) == 1  # one cluster, the kernel's
+    assert _spawned_workers(home) == []  # stopped with the kernel
+
+
 def _record(**changes: object) -> RunRecord:
     base = RunRecord(id="20261125-000000-abcdef", name="demo", status=RunStatus.SUCCEEDED,
                      created=time.time() - 5, spec=RunSpec(source="demo"), started=time.time() - 4,
