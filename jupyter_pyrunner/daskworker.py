@@ -165,18 +165,20 @@ class _RelayOwnedStore(RunStore):
     the relay writes the ending down if the worker is lost."""
 
     def claim(self, run_id: str, identity: dict[str, Any]) -> RunRecord | None:
-        owner = self.read(run_id).supervisor
-        return super().claim(run_id, owner or identity)
+        """Take over the run the relay claimed: it stays ``preparing`` (readers never see it
+        step back to ``queued``) and owned by the relay. None once it has ended (a cancel
+        came first)."""
+        with self.locked(run_id):
+            record = self.read(run_id)
+            return record if record.status is RunStatus.PREPARING else None
 
 
 def _hand_over(store: RunStore, run_id: str, address: str) -> None:
-    """On a shared filesystem the relay hands the run it claimed to this worker's supervisor,
-    which claims it in turn (a run cancelled meanwhile stays cancelled)."""
+    """On a shared filesystem the relay hands the run it claimed to this worker's supervisor
+    (see ``_RelayOwnedStore.claim``); the record names the worker from now on."""
     with store.locked(run_id):
         record = store.read(run_id)
         record.worker = address
-        if record.status is RunStatus.PREPARING:
-            record.status = RunStatus.QUEUED
         store.save(record)
 
 

@@ -48,6 +48,31 @@ def worker_log(worker_home: Path, run_id: str) -> bytes:
     return (worker_home / "runs" / run_id / "log.txt").read_bytes()
 
 
+def watch_statuses(record: Path, seconds: float = 120) -> list[str]:
+    """The statuses ``record`` goes through, each noted once when it changes (read every
+    millisecond or so, in a thread, until the run has ended)."""
+    import json
+    import threading
+
+    seen: list[str] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                status = json.loads(record.read_bytes())["status"]
+            except (OSError, ValueError):
+                continue
+            if not seen or seen[-1] != status:
+                seen.append(status)
+            if status not in ("queued", "preparing", "running"):
+                return
+            time.sleep(0.001)
+
+    threading.Thread(target=watch, daemon=True).start()
+    return seen
+
+
 def wait_until(check, timeout: float = 30, what: str = "the condition") -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not check():
@@ -60,8 +85,12 @@ def test_a_project_with_a_requirement_runs_on_a_worker_sharing_the_filesystem(
 ) -> None:
     cluster.add_worker("shared", tmp_path / "worker-home")
     handle = start_run(project(PROJECT), home=home, executor=DaskExecutor(cluster.address))
+    seen = watch_statuses(handle.run_dir / "run.json")
     record = handle.wait(timeout=120)
     assert record.status is RunStatus.SUCCEEDED, handle.log_text()
+    time.sleep(0.1)
+    order = ["queued", "preparing", "running", "succeeded"]
+    assert seen == sorted(set(seen), key=order.index)  # never a step back (to queued)
     assert record.executor == "dask"
     assert record.dask_key == f"pyrunner-{record.id}"
     assert record.worker is not None and record.worker.startswith("tcp://127.0.0.1:")
