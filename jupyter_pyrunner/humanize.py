@@ -6,6 +6,9 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
     from .models import RunRecord
 
 
@@ -29,6 +32,46 @@ def duration_text(seconds: float | None, compact: bool = False) -> str:
     if compact:
         return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def record_facts(record: RunRecord, folder: Path) -> list[tuple[str, Any]]:
+    """A run's facts for people, in order, those it has (``pyrunner show``, ``%pyrunner
+    show``): (name, value) pairs."""
+    spec = record.spec
+    asked = [
+        f"{spec.timeout:g} s" if spec.timeout else None,
+        f"{spec.memory_mb} MB" if spec.memory_mb else None,
+        f"{spec.cpus:g} CPUs" if spec.cpus else None,
+        *(f"{name}={amount:g}" for name, amount in (spec.resources or {}).items()),
+    ]
+    requirements = None
+    if record.requirements_source is not None:
+        named = ", ".join(record.requirements) or "none"
+        requirements = f"{named} ({record.requirements_source})"
+    facts: list[tuple[str, Any]] = [
+        ("id", record.id),
+        ("name", record.name),
+        ("status", record.status.value),
+        ("message", record.message),
+        ("exit code", record.exit_code),
+        ("progress", None if record.progress is None else f"{record.progress:.0%}"),
+        ("source", spec.source),
+        ("entry", record.entry),
+        ("arguments", " ".join(spec.args) or None),
+        ("limits", ", ".join(a for a in asked if a) or None),
+        ("requirements", requirements),
+        ("environment", record.env_key),
+        ("sweep", record.sweep),
+        ("parameters", " ".join(f"{k}={v}" for k, v in (record.params or {}).items()) or None),
+        ("executor", record.executor),
+        ("worker", record.worker),
+        ("dashboard", record.dashboard),
+        ("created", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))),
+        ("duration", duration_text(record.duration) if record.duration is not None else None),
+        ("timings", ", ".join(f"{k} {v:.3f}s" for k, v in record.timings.items()) or None),
+        ("folder", folder),
+    ]
+    return [(name, value) for name, value in facts if value is not None]
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:

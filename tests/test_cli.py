@@ -139,6 +139,12 @@ def test_history_commands(home: Path) -> None:
     show = run_cli("show", run_id[:-3])
     assert f"id:           {run_id}" in show.stdout and "entry:        main.py" in show.stdout
     assert json.loads(run_cli("show", "last", "--json").stdout)["id"] == run_id
+    assert "limits:" not in show.stdout and "executor:     local" in show.stdout
+    asked = run_cli("run", str(EXAMPLES / "progress"), "--timeout", "30", "--memory", "256",
+                    "--cpus", "2", "--resource", "GPU=1", "--", "1")  # fmt: skip
+    assert asked.returncode == 0, asked.stderr
+    limits = "limits:       30 s, 256 MB, 2 CPUs, GPU=1\n"
+    assert limits in run_cli("show", "last").stdout
     logs = run_cli("logs", run_id)
     assert "[PROGRESS] 3/3" in logs.stdout
     stamped = run_cli("logs", run_id, "--timestamps").stdout.splitlines()

@@ -13,19 +13,12 @@ from .exits import EXIT_INVALID
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
 
     from ..store import RunStore
 
 
 def _fmt_time(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
-
-
-def _fmt_duration(seconds: float | None) -> str:
-    from ..humanize import duration_text
-
-    return duration_text(seconds, compact=True)
 
 
 def _fmt_size(size: float) -> str:
@@ -53,31 +46,10 @@ def _show(store: RunStore, ns: argparse.Namespace) -> int:
     if ns.json:
         print(json.dumps(record.to_dict(), indent=1))
         return 0
-    fields: list[tuple[str, Any]] = [
-        ("id", record.id),
-        ("name", record.name),
-        ("status", record.status.value),
-        ("message", record.message),
-        ("exit code", record.exit_code),
-        ("progress", None if record.progress is None else f"{record.progress:.0%}"),
-        ("source", record.spec.source),
-        ("entry", record.entry),
-        ("arguments", " ".join(record.spec.args) or None),
-        (
-            "requirements",
-            f"{', '.join(record.requirements) or 'none'} ({record.requirements_source})",
-        ),
-        ("environment", record.env_key),
-        ("worker", record.worker),
-        ("dashboard", record.dashboard),
-        ("created", _fmt_time(record.created)),
-        ("duration", _fmt_duration(record.duration)),
-        ("timings", ", ".join(f"{k} {v:.3f}s" for k, v in record.timings.items()) or None),
-        ("folder", store.run_dir(record.id)),
-    ]
-    for key, value in fields:
-        if value is not None:
-            print(f"{key + ':':14}{value}")
+    from ..humanize import record_facts
+
+    for key, value in record_facts(record, store.run_dir(record.id)):
+        print(f"{key + ':':14}{value}")
     if record.error_details:
         print(record.error_details)
     return 0

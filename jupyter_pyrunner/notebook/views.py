@@ -15,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-from ..humanize import duration_text, runs_table, size_text
+from ..humanize import duration_text, record_facts, runs_table, size_text
 from ..models import RunRecord, RunStatus
 from ..outputs import OutputFile, is_utf8_name, shown_name
 
@@ -186,7 +186,7 @@ def runs_text(records: list[RunRecord]) -> str:
 
 def details_html(record: RunRecord, folder: Path) -> str:
     """One run's fields (``%pyrunner show``), those it has only: a table of name and value."""
-    rows = [(name, html.escape(str(value))) for name, value in _details(record, folder)]
+    rows = [(name, html.escape(str(value))) for name, value in record_facts(record, folder)]
     rows = [(n, f"<code>{v}</code>" if n in ("id", "worker", "folder") else v) for n, v in rows]
     url = dashboard_url(record)
     if url:
@@ -201,34 +201,10 @@ def details_html(record: RunRecord, folder: Path) -> str:
 
 def details_text(record: RunRecord, folder: Path) -> str:
     """:func:`details_html` as ``name: value`` lines."""
-    lines = [f"{name + ':':14}{value}" for name, value in _details(record, folder)]
+    lines = [f"{name + ':':14}{value}" for name, value in record_facts(record, folder)]
     if record.error_details:
         lines.append(record.error_details)
     return "\n".join(lines)
-
-
-def _details(record: RunRecord, folder: Path) -> list[tuple[str, Any]]:
-    fields: list[tuple[str, Any]] = [
-        ("id", record.id),
-        ("name", record.name),
-        ("status", record.status.value),
-        ("message", record.message),
-        ("exit code", record.exit_code),
-        ("progress", None if record.progress is None else f"{record.progress:.0%}"),
-        ("source", record.spec.source),
-        ("entry", record.entry),
-        ("arguments", " ".join(record.spec.args) or None),
-        ("environment", record.env_key),
-        ("sweep", record.sweep),
-        ("parameters", " ".join(f"{k}={v}" for k, v in (record.params or {}).items()) or None),
-        ("executor", record.executor),
-        ("worker", record.worker),
-        ("dashboard", record.dashboard),
-        ("created", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))),
-        ("duration", duration_text(record.duration)),
-        ("folder", folder),
-    ]
-    return [(name, value) for name, value in fields if value is not None]
 
 
 def _status_badge(status: str) -> str:
