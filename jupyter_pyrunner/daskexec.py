@@ -197,20 +197,20 @@ def reattach(store: RunStore, run_id: str, address: str | None = None) -> bool:
     False when the run has ended, is not a Dask run, or a relay still owns it."""
     from .daskrelay import read_note
 
-    record = store.read(run_id)
-    if record.status.is_terminal or record.executor != "dask" or relay_alive(store, run_id):
-        return False
-    address = address or read_note(store.run_dir(run_id)).get("scheduler")
-    if not address:
-        return False
-    options = {}
-    raw = os.environ.get("PYRUNNER_DASK_OPTIONS")
-    if raw:
-        options = json.loads(raw)
-    identity = start_relay(store, run_id, address, options)
+    # under the run's lock: of two callers re-attaching at once, one starts a relay
     with store.locked(run_id):
         record = store.read(run_id)
-        if not record.status.is_terminal and not identity_alive(record.supervisor):
+        if record.status.is_terminal or record.executor != "dask" or relay_alive(store, run_id):
+            return False
+        address = address or read_note(store.run_dir(run_id)).get("scheduler")
+        if not address:
+            return False
+        options = {}
+        raw = os.environ.get("PYRUNNER_DASK_OPTIONS")
+        if raw:
+            options = json.loads(raw)
+        identity = start_relay(store, run_id, address, options)
+        if not identity_alive(record.supervisor):
             record.supervisor = identity
             store.save(record)
     return True

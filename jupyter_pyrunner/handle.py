@@ -20,19 +20,39 @@ if TYPE_CHECKING:
     from .outputs import OutputFile
 
 
+#: how often a handle may start a new relay for a Dask run whose relay has stopped
+RELAY_RETRY = 5.0
+
+
 class RunHandle:
     """A run in a store: its record, log and outputs, live or finished."""
 
     def __init__(self, store: RunStore, run_id: str) -> None:
         self.store = store
         self.id = run_id
+        self._relay_started = 0.0
+
+    def _follow_again(self, record: RunRecord) -> None:
+        """A Dask run whose relay has stopped (a restarted kernel or machine) gets a new one,
+        which re-attaches to its task and continues its log; tried at most every few
+        seconds, whoever looks at the run through this handle."""
+        from .liveness import awaits_relay
+
+        if not awaits_relay(record) or time.monotonic() - self._relay_started < RELAY_RETRY:
+            return
+        self._relay_started = time.monotonic()
+        from .daskexec import reattach
+
+        reattach(self.store, self.id)
 
     def __repr__(self) -> str:
         return f"<RunHandle {self.id} {self.record.status.value}>"
 
     @property
     def record(self) -> RunRecord:
-        return self.store.get(self.id)
+        record = self.store.get(self.id)
+        self._follow_again(record)
+        return record
 
     @property
     def status(self) -> RunStatus:

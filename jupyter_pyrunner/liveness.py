@@ -37,12 +37,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "as_seen",
+    "awaits_relay",
     "identity_alive",
     "is_orphaned",
+    "on_cluster",
     "process_identity",
     "reconcile",
     "reconcile_all",
 ]
+
+
+#: the message of a Dask run whose relay has stopped, until a new one re-attaches
+RELAY_GONE = (
+    "the process following this run on the Dask cluster stopped; it is followed again "
+    "(from its last log offset) as soon as it is looked at"
+)
 
 
 def process_identity(pid: int | None = None) -> dict[str, Any]:
@@ -71,8 +80,28 @@ def identity_alive(identity: dict[str, Any] | None) -> bool:
 
 
 def is_orphaned(record: RunRecord) -> bool:
-    """A run that has not ended, whose supervisor is gone."""
-    return not record.status.is_terminal and not identity_alive(record.supervisor)
+    """A run that has not ended, whose supervisor is gone (and that no new relay can take
+    over: see :func:`awaits_relay`)."""
+    return (
+        not record.status.is_terminal
+        and not identity_alive(record.supervisor)
+        and not on_cluster(record)
+    )
+
+
+def on_cluster(record: RunRecord) -> bool:
+    """A run sent to a Dask cluster: its task goes on there whether or not the relay that
+    follows it from here lives, and a new relay re-attaches to it (``daskexec.reattach``)."""
+    return record.executor == "dask" and record.dask_key is not None
+
+
+def awaits_relay(record: RunRecord) -> bool:
+    """A Dask run still going whose relay has stopped: it needs a new one to be followed."""
+    return (
+        not record.status.is_terminal
+        and on_cluster(record)
+        and not identity_alive(record.supervisor)
+    )
 
 
 def _orphan_message(record: RunRecord) -> str:
@@ -90,7 +119,12 @@ def _orphan_message(record: RunRecord) -> str:
 
 def as_seen(record: RunRecord) -> RunRecord:
     """The record as a reader should see it: an orphaned run is shown ``failed`` with the
-    reason. Nothing is written and no process is signalled (see :func:`reconcile`)."""
+    reason. Nothing is written and no process is signalled (see :func:`reconcile`). A Dask
+    run whose relay has stopped is shown as it stands, with a message saying so."""
+    if awaits_relay(record):
+        seen = RunRecord.from_dict(record.to_dict())
+        seen.message = RELAY_GONE
+        return seen
     if not is_orphaned(record):
         return record
     seen = RunRecord.from_dict(record.to_dict())

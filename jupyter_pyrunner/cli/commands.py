@@ -14,6 +14,7 @@ TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ..models import RunRecord
     from ..store import RunStore
 
 
@@ -29,6 +30,7 @@ def _fmt_size(size: float) -> str:
 
 def _runs(store: RunStore, ns: argparse.Namespace) -> int:
     records = store.list_runs(limit=ns.limit, status=ns.status)
+    _follow_again(store, records)
     if ns.json:
         print(json.dumps([r.to_dict() for r in records], indent=1))
         return 0
@@ -41,8 +43,22 @@ def _runs(store: RunStore, ns: argparse.Namespace) -> int:
     return 0
 
 
+def _follow_again(store: RunStore, records: list[RunRecord]) -> None:
+    """Dask runs whose relay has stopped get a new one (``RunHandle`` does it for one run)."""
+    from ..liveness import awaits_relay
+
+    waiting = [r.id for r in records if awaits_relay(r)]
+    if waiting:
+        from ..daskexec import reattach
+
+        for run_id in waiting:
+            reattach(store, run_id)
+
+
 def _show(store: RunStore, ns: argparse.Namespace) -> int:
-    record = store.get(store.resolve_id(ns.run_id))
+    from ..handle import RunHandle
+
+    record = RunHandle(store, store.resolve_id(ns.run_id)).record
     if ns.json:
         print(json.dumps(record.to_dict(), indent=1))
         return 0

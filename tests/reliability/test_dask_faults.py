@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_pyrunner.daskexec import DaskExecutor, reattach, reattach_all
+from jupyter_pyrunner.daskexec import DaskExecutor, reattach, reattach_all, relay_alive
 from jupyter_pyrunner.models import RunStatus
 from jupyter_pyrunner.sdk import start_run
 
-from ..conftest import marker_processes
+from ..conftest import marker_processes, run_cli
 from ..daskcluster import Cluster
 
 pytest.importorskip("distributed")
@@ -105,5 +105,42 @@ def test_a_new_relay_reattaches_and_the_log_continues_from_its_last_offset(
     assert record.status is RunStatus.SUCCEEDED, (record.message, handle.log_text()[-500:])
     local = (handle.run_dir / "log.txt").read_bytes()
     assert local == (worker_home / "runs" / handle.id / "log.txt").read_bytes()
+    text = handle.log_text()
+    assert [text.count(f"line {i:05d}\n") for i in range(lines)] == [1] * lines
+
+
+@pytest.mark.parametrize("looker", ["handle", "cli"])
+def test_a_run_whose_relay_died_reads_as_going_on_and_whoever_looks_follows_it_again(
+    cluster: Cluster, home: Path, project, tmp_path: Path, looker: str
+) -> None:
+    """Between the relay's death and a new relay, readers must not see the run ``failed``
+    (a follower would take that for its end); a handle waiting on it re-attaches by itself."""
+    from jupyter_pyrunner.handle import RunHandle
+    from jupyter_pyrunner.liveness import RELAY_GONE, reconcile_all
+    from jupyter_pyrunner.store import RunStore
+
+    cluster.add_worker("isolated", tmp_path / "worker-home", hide=home)
+    lines = 400
+    handle = start_run(
+        project(COUNTER), home=home, executor=DaskExecutor(cluster.address), requirements=[],
+        args=[str(lines)],
+    )  # fmt: skip
+    wait_until(lambda: "line 00050" in handle.log_text(), timeout=60, what="the first lines")
+    relay = handle.store.read(handle.id).supervisor
+    assert relay is not None
+    os.kill(int(relay["pid"]), signal.SIGKILL)
+    time.sleep(0.3)
+    store = RunStore(home)
+    seen = store.get(handle.id)
+    assert (seen.status, seen.message) == (RunStatus.RUNNING, RELAY_GONE)
+    assert reconcile_all(store) == []  # not an orphan: its task goes on on the cluster
+    if looker == "cli":  # pyrunner show starts a new relay, and shows the run as it stands
+        shown = run_cli("show", handle.id)
+        assert "status:       running\n" in shown.stdout, shown.stderr
+        assert relay_alive(store, handle.id)
+        record = handle.wait(timeout=90)
+    else:
+        record = RunHandle(store, handle.id).wait(timeout=90)  # a new handle: a new kernel's
+    assert record.status is RunStatus.SUCCEEDED, (record.message, handle.log_text()[-300:])
     text = handle.log_text()
     assert [text.count(f"line {i:05d}\n") for i in range(lines)] == [1] * lines
