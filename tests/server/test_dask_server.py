@@ -151,3 +151,45 @@ def test_without_a_scheduler_address_the_server_says_what_to_set(
     config = Config({"DaskExecutor": {"scheduler_address": "tcp://h:1", "resources": {"GPU": 1}}})
     built = DaskExecutor(config=config)
     assert built.address == "tcp://h:1" and built.core.options["resources"] == {"GPU": 1.0}
+
+
+def test_after_a_restart_of_the_whole_machine_the_new_server_follows_the_run_again(
+    cluster: Cluster, home: Path, tmp_path: Path
+) -> None:
+    """A server process on the cluster, killed together with the run's relay (a container
+    restarted: every process of the machine gone, the cluster untouched); the new server
+    re-attaches, and the log goes on from where a client stopped reading, every line once."""
+    from ..conftest import write_project
+    from .test_e2e import Server, follow, stdout_of
+
+    root = tmp_path / "root"
+    lines = 80
+    write_project(root / "long", {
+        "main.py": f"""
+            import time
+            for i in range({lines}):
+                print(f"line {{i}}", flush=True)
+                time.sleep(0.05)
+        """,
+        "requirements.txt": "",
+    })  # fmt: skip
+    settings = (f"--PyRunnerApp.executor_class={DASK}",
+                f"--DaskExecutor.scheduler_address={cluster.address}")  # fmt: skip
+    server = Server(root, home, tmp_path / "server.log", settings)
+    server.start()
+    try:
+        code, run = server.request("POST", "/pyrunner/api/runs", b'{"path": "long"}')
+        assert code == 201, run
+        before, offset = asyncio.run(follow(server, run["id"], 0, stop_after=5))
+        relay = json.loads((home / "runs" / run["id"] / "relay.json").read_text())
+        server.kill()
+        os.kill(int(relay["pid"]), signal.SIGKILL)
+        server.start()
+        after, _ = asyncio.run(follow(server, run["id"], offset))
+        text = stdout_of(before) + stdout_of(after)
+        assert text == "".join(f"line {i}\n" for i in range(lines))
+        assert after[-1]["type"] == "end" and after[-1]["status"] == "succeeded", after[-1]
+        code, record = server.request("GET", f"/pyrunner/api/runs/{run['id']}")
+        assert record["worker"] and record["executor"] == "dask"
+    finally:
+        server.stop()

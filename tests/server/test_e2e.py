@@ -39,8 +39,9 @@ def free_port() -> int:
 class Server:
     """A ``jupyter server`` process with the extension enabled by its installed config."""
 
-    def __init__(self, root: Path, home: Path, log: Path) -> None:
+    def __init__(self, root: Path, home: Path, log: Path, args: tuple[str, ...] = ()) -> None:
         self.root, self.home, self.log = root, home, log
+        self.args = list(args)  # more settings on its command line
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -54,7 +55,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
                  f"--port={self.port}", "--ip=127.0.0.1", f"--ServerApp.root_dir={self.root}",
-                 f"--IdentityProvider.token={TOKEN}", "--ServerApp.port_retries=0"],
+                 f"--IdentityProvider.token={TOKEN}", "--ServerApp.port_retries=0", *self.args],
                 stdout=log, stderr=subprocess.STDOUT, env=env,
             )  # fmt: skip
         deadline = time.time() + 60
