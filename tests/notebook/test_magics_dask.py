@@ -175,3 +175,34 @@ def test_the_views_name_the_worker_and_link_only_a_web_dashboard(tmp_path: Path)
     assert "worker" not in views.summary_html(local) and "dashboard" not in views.summary_text(
         local
     )
+
+
+@needs_root
+def test_a_matplotlib_gallery_script_runs_on_an_isolated_worker_and_its_figure_comes_back(
+    cluster: Cluster, home: Path, tmp_path: Path
+) -> None:
+    """A gallery script as people bring it (no requirements file; it saves its figure beside
+    itself) through the magic, on a worker that cannot see the kernel's files: the worker
+    infers and installs matplotlib, and the figure comes back and is shown in the cell."""
+    import shutil
+
+    from ..test_realworld import PROJECTS
+
+    cluster.add_worker("isolated", tmp_path / "worker-home", hide=home)
+    workspace = tmp_path / "workspace"
+    shutil.copytree(PROJECTS / "line-plot", workspace / "line-plot")
+    nb = execute(
+        ["%load_ext jupyter_pyrunner",
+         f"r = %pyrunner run line-plot --dask {cluster.address}\nprint(r.status.value)"],
+        workspace,
+        timeout=600,
+    )  # fmt: skip
+    (record,) = RunStore(home).list_runs()
+    assert record.status is RunStatus.SUCCEEDED, record.message
+    assert record.executor == "dask" and "matplotlib" in " ".join(record.requirements)
+    figure = RunStore(home).project_dir(record.id) / "test.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    outputs = texts(nb.cells[1])
+    assert outputs[-1] == ("stdout", "succeeded\n")
+    shown = "".join(text for kind, text in outputs if kind == "text/html")
+    assert "test.png" in shown and "data:image/png;base64," in shown
