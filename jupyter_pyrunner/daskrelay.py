@@ -456,9 +456,26 @@ class Relay:
         if not result.get("shared"):
             problem = self._place_outputs(result)
             if problem:
-                warnings.append(problem)
+                warnings.append(problem)  # the worker's copy stays (see prune_worker_store)
+            else:
+                self._discard(client)
         self._forget(client)
         return self._finish(final, warnings)
+
+    def _discard(self, client: Any) -> None:
+        """The worker lets go of the run's folder: its log and outputs are all here now."""
+        from .daskworker import discard_run
+
+        if self.worker is None:
+            return
+        with contextlib.suppress(Exception):
+            client.submit(
+                discard_run,
+                self.run_id,
+                workers=[self.worker],
+                allow_other_workers=False,
+                pure=False,
+            ).result(timeout=30)
 
     def _forget(self, client: Any) -> None:
         """The scheduler lets go of the run's task and its attempt note."""

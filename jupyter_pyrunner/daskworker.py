@@ -105,6 +105,7 @@ def execute(payload: dict[str, Any], bundle: bytes | None = None) -> dict[str, A
         _hand_over(store, run_id, worker.address)
     else:
         store = RunStore(worker_home())
+        _prune_now_and_then(store)
         place_run(store, payload, bundle)
     done = threading.Event()
     # the cancel watcher ends by itself within its wait once the run is done: not waited for
@@ -252,6 +253,8 @@ def cached_bundle(home: Path, sha256: str, bundle: bytes | None) -> Path:
         raise RunLostError("the run's bundle has no valid name")
     target = home / "bundles" / sha256
     if (target / ".complete").exists():
+        with contextlib.suppress(OSError):
+            os.utime(target / ".complete")  # used now: kept another WORKER_KEEP seconds
         return target / "inputs"
     if bundle is None or hasher(bundle).hexdigest() != sha256:
         raise RunLostError("the run's bundle did not arrive intact")
@@ -269,6 +272,67 @@ def cached_bundle(home: Path, sha256: str, bundle: bytes | None) -> Path:
     except OSError:  # another task unpacked it meanwhile
         shutil.rmtree(partial, ignore_errors=True)
     return target / "inputs"
+
+
+# -- tidying the worker's store ------------------------------------------------------------
+#: a run folder or a bundle on a worker that nobody came back for is removed after this long
+WORKER_KEEP = 86400.0
+#: how often a worker process looks for such leftovers (as it starts a run)
+PRUNE_INTERVAL = 3600.0
+_last_prune = 0.0
+
+
+def discard_run(run_id: str) -> bool:
+    """Remove an ended run from this worker's store, once its relay has all of it back (the
+    log, the outputs): a small task the relay pins to the run's worker. False when there
+    was nothing to remove, or the run has not ended."""
+    from .errors import RunNotFoundError, RunStateError
+
+    try:
+        RunStore(worker_home()).delete(run_id)
+    except (RunNotFoundError, RunStateError):
+        return False
+    return True
+
+
+def prune_worker_store(store: RunStore, now: float | None = None) -> list[str]:
+    """Remove what no relay came back for: ended runs that finished over ``WORKER_KEEP``
+    seconds ago (their relay and its machine went away), and bundles unused that long.
+    Returns the names removed (run ids, then bundle hashes)."""
+    import time
+
+    now = time.time() if now is None else now
+    removed = []
+    for folder in sorted(store.runs_dir.iterdir()) if store.runs_dir.is_dir() else []:
+        try:
+            record = store.read(folder.name)
+        except Exception:  # a folder half-written or damaged: not ours to judge
+            continue
+        if record.status.is_terminal and (record.finished or now) < now - WORKER_KEEP:
+            with contextlib.suppress(PyRunnerError, OSError):
+                store.delete(folder.name)
+                removed.append(folder.name)
+    bundles = store.home / "bundles"
+    for folder in sorted(bundles.iterdir()) if bundles.is_dir() else []:
+        try:
+            used = (folder / ".complete").stat().st_mtime
+        except OSError:
+            continue  # being unpacked, or a partial one its task will remove
+        if used < now - WORKER_KEEP:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
+
+
+def _prune_now_and_then(store: RunStore) -> None:
+    import time
+
+    global _last_prune
+    if time.monotonic() - _last_prune < PRUNE_INTERVAL and _last_prune:
+        return
+    _last_prune = time.monotonic()
+    with contextlib.suppress(OSError):
+        prune_worker_store(store)
 
 
 # -- live log and record -------------------------------------------------------------------

@@ -101,8 +101,8 @@ async def test_a_run_posted_over_rest_runs_on_the_worker(
     assert record["worker"].startswith("tcp://127.0.0.1:")
     result = await api.call("GET", "runs", run["id"], "outputs", "result.txt")
     assert result.body == b"42"
-    # it ran on the worker, in the worker's own store, not under the server's
-    assert (home.parent / "worker-home" / "runs" / run["id"]).is_dir()
+    # it ran on the worker, in the worker's own environment, not under the server's
+    assert list((home.parent / "worker-home" / "envs").glob(f"{record['env_key']}*"))
 
 
 async def test_the_housekeeping_reattaches_a_run_whose_relay_died(
