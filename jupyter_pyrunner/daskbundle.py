@@ -2,7 +2,7 @@
 
 The run's ``inputs/`` folder goes out as a zip named by its sha256 (:func:`pack_inputs`: the
 same content gives the same bytes, so a worker's bundle cache recognises it); the outputs come
-back as a zip (:func:`unpack_outputs`) of three sections: ``outputs/`` (the output ports),
+back as a zip (:func:`unpack_outputs`, placed by :func:`place_outputs`) of three sections: ``outputs/`` (the output ports),
 ``project/`` (the files written beside the code) and ``provenance.json``.
 """
 
@@ -11,6 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path, PurePosixPath
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .store import RunStore
 
 
 def pack_inputs(inputs: Path) -> tuple[bytes, str]:
@@ -65,3 +71,40 @@ def unpack_outputs(data: bytes, run_dir: Path, project: Path) -> None:
                 if target.is_symlink():
                     target.unlink()
             target.write_bytes(zf.read(info))
+
+
+def place_outputs(store: RunStore, run_id: str, result: dict[str, Any]) -> str | None:
+    """The outputs a worker's result brought back (in the result, or at its fsspec URL), in
+    the run folder and copied to the run's ``output_dir``; a problem, for the run's warnings."""
+    data = result.get("outputs")
+    if data is None and result.get("outputs_url"):
+        from .daskworker import loose
+
+        with loose("fsspec").open(result["outputs_url"], "rb") as f:
+            data = f.read()
+    if data is None:
+        return None
+    from .workfiles import take_snapshot
+
+    run_dir, project = store.run_dir(run_id), store.project_dir(run_id)
+    try:
+        take_snapshot(project, run_dir)  # what comes back beside the code is new
+        unpack_outputs(data, run_dir, project)
+    except (OSError, ValueError) as exc:
+        return f"the outputs could not be written back: {exc}"
+    return _copy_outputs(store, run_id)
+
+
+def _copy_outputs(store: RunStore, run_id: str) -> str | None:
+    target = store.read(run_id).spec.output_dir
+    if not target:
+        return None
+    from .outputs import copy_outputs
+    from .workfiles import ProjectFiles
+
+    try:
+        files = ProjectFiles.of_run(store, run_id)
+        copied = copy_outputs(store.outputs_dir(run_id), Path(target), files)
+    except (OSError, ValueError) as exc:
+        return f"the outputs could not be copied to {target}: {exc}"
+    return copied.problem(to=target)

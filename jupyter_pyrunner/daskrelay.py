@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from .daskbundle import pack_inputs, unpack_outputs
+from .daskbundle import pack_inputs, place_outputs
 from .daskworker import (
     STATE_FIELDS,
     STREAM_IDS,
@@ -454,7 +454,7 @@ class Relay:
         final = RunRecord.from_dict(result["record"])
         warnings = list(final.warnings)
         if not result.get("shared"):
-            problem = self._place_outputs(result)
+            problem = place_outputs(self.store, self.run_id, result)
             if problem:
                 warnings.append(problem)  # the worker's copy stays (see prune_worker_store)
             else:
@@ -484,40 +484,6 @@ class Relay:
             client.unpublish_dataset(key)
         with contextlib.suppress(Exception):
             client.set_metadata(attempt_name(self.run_id), None)
-
-    def _place_outputs(self, result: dict[str, Any]) -> str | None:
-        """The outputs that came back, in the run folder (and copied to ``output_dir``)."""
-        data = result.get("outputs")
-        if data is None and result.get("outputs_url"):
-            fsspec = loose("fsspec")
-
-            with fsspec.open(result["outputs_url"], "rb") as f:
-                data = f.read()
-        if data is None:
-            return None
-        from .workfiles import take_snapshot
-
-        project = self.store.project_dir(self.run_id)
-        try:
-            take_snapshot(project, self.run_dir)  # what comes back beside the code is new
-            unpack_outputs(data, self.run_dir, project)
-        except (OSError, ValueError) as exc:
-            return f"the outputs could not be written back: {exc}"
-        return self._copy_outputs()
-
-    def _copy_outputs(self) -> str | None:
-        target = self.store.read(self.run_id).spec.output_dir
-        if not target:
-            return None
-        from .outputs import copy_outputs
-        from .workfiles import ProjectFiles
-
-        try:
-            files = ProjectFiles.of_run(self.store, self.run_id)
-            copied = copy_outputs(self.store.outputs_dir(self.run_id), Path(target), files)
-        except (OSError, ValueError) as exc:
-            return f"the outputs could not be copied to {target}: {exc}"
-        return copied.problem(to=target)
 
     def _finish(self, final: RunRecord, warnings: list[str]) -> RunRecord:
         """Write the worker's ending into the local record (the shared case has it already)."""
