@@ -40,7 +40,7 @@ from .handlers import (
 )
 from .manager import RunManager
 from .stream import RunWatcher, StreamHandler
-from .sweephandlers import SWEEP_ID, SweepHandler, SweepsHandler
+from .sweephandlers import SWEEP_ID, SweepCancelHandler, SweepHandler, SweepsHandler
 
 API = "/pyrunner/api"
 RUN_ID = r"(?P<run_id>[^/]+)"
@@ -75,6 +75,7 @@ ROUTES: list[tuple[str, type]] = [
     (rf"{API}/runs/{RUN_ID}/outputs/(?P<path>.+)", OutputFileHandler),
     (rf"{API}/sweeps", SweepsHandler),
     (rf"{API}/sweeps/{SWEEP_ID}", SweepHandler),
+    (rf"{API}/sweeps/{SWEEP_ID}/cancel", SweepCancelHandler),
 ]
 
 

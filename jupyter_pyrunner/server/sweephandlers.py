@@ -1,4 +1,5 @@
-"""REST handlers of sweeps: ``POST``/``GET /pyrunner/api/sweeps`` and ``GET .../sweeps/{id}``.
+"""REST handlers of sweeps: ``POST``/``GET /pyrunner/api/sweeps``, ``GET .../sweeps/{id}`` and
+``POST .../sweeps/{id}/cancel``.
 
 A sweep's runs go through the server's own queue (``submit_sweep(..., enqueue=...)``), so
 ``max_concurrent_runs`` bounds them as it bounds every run, and they show in ``GET /runs``
@@ -13,7 +14,7 @@ import asyncio
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..errors import ProjectError
+from ..errors import ProjectError, RunStateError
 from .base import PyRunnerHandler, domain_errors
 from .manager import disk_full_as_error
 from .requests import spec_from_request
@@ -66,6 +67,23 @@ def sweep_json(manager: RunManager, sweep_id: str) -> dict[str, Any]:
     return SweepHandle(manager.store, sweep_id).to_dict()
 
 
+def cancel_sweep_json(manager: RunManager, sweep_id: str) -> dict[str, Any]:
+    """Ask every run of the sweep that has not ended to stop, then the sweep as it stands.
+
+    Queued runs are cancelled at once, running ones are stopped by their supervisors (within
+    ~100 ms), and a scheduler still holding runs starts no more. A sweep whose runs have all
+    ended is refused as an ended run is (``RunStateError``, 409): there is nothing to stop,
+    and a client that thinks otherwise should hear it."""
+    from ..sweeps import SweepHandle, cancel_sweep
+
+    # (an unknown or malformed id: the handle's reading of it is one readable 404)
+    if SweepHandle(manager.store, sweep_id).done:
+        raise RunStateError(f"sweep {sweep_id} has already ended")
+    with disk_full_as_error("the cancel could not be recorded"):
+        cancel_sweep(manager.store, sweep_id)
+    return SweepHandle(manager.store, sweep_id).to_dict()
+
+
 def sweeps_json(manager: RunManager, limit: int) -> list[dict[str, Any]]:
     """The newest ``limit`` sweeps with their runs (a sweep removed meanwhile is left out)."""
     from ..errors import RunNotFoundError
@@ -114,3 +132,14 @@ class SweepHandler(PyRunnerHandler):
     @domain_errors
     async def get(self, sweep_id: str) -> None:
         self.write_json(await asyncio.to_thread(sweep_json, self.manager, sweep_id))
+
+
+class SweepCancelHandler(PyRunnerHandler):
+    """``POST /pyrunner/api/sweeps/{id}/cancel``: stop every run of the sweep not yet ended."""
+
+    @web.authenticated
+    @authorized
+    @domain_errors
+    async def post(self, sweep_id: str) -> None:
+        sweep = await asyncio.to_thread(cancel_sweep_json, self.manager, sweep_id)
+        self.write_json(sweep, 202)

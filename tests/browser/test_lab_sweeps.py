@@ -1,4 +1,5 @@
-"""A sweep in the Lab panel's history: its runs gathered under one row that sums them up.
+"""A sweep in the Lab panel's history: its runs gathered under one row that sums them up, and
+cancelled as a whole from that row.
 
 The sweep is started with the real ``pyrunner sweep`` command against the store the test
 server uses, as a user at a terminal would, and the panel finds it through the runs list.
@@ -8,12 +9,16 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
-from ..conftest import run_cli, write_project
+from ..conftest import marker_processes, run_cli, write_project
 from .test_lab_extension import SCREENSHOTS, assert_clean, open_lab
 
 COMBINATIONS = ["a=1, b=x", "a=1, b=y", "a=2, b=x", "a=2, b=y"]
@@ -104,4 +109,89 @@ def test_a_run_on_a_dask_worker_says_which_worker_ran_it(
         expect(dashboard).to_have_attribute("target", "_blank")
     else:  # a cluster without a dashboard: no dead link
         expect(dashboard).to_have_count(0)
+    assert_clean(page)
+
+
+def _sweep_of(cli: subprocess.Popen[str], home: Path, timeout: float = 60) -> str:
+    """The id of the sweep the background ``pyrunner sweep`` submitted (read from the store,
+    as the command prints it only at the end)."""
+    from jupyter_pyrunner.store import RunStore
+    from jupyter_pyrunner.sweeps import list_sweeps
+
+    deadline = time.monotonic() + timeout
+    while not (found := list_sweeps(RunStore(home))):
+        assert cli.poll() is None, cli.communicate()
+        assert time.monotonic() < deadline, "the sweep was never submitted"
+        time.sleep(0.1)
+    return found[0]
+
+
+def _stop(cli: subprocess.Popen[str]) -> None:
+    """Stop the background command if it still runs: SIGTERM makes it cancel its runs and
+    wait for them, as Ctrl-C at a terminal does; a command that will not go is killed."""
+    if cli.poll() is None:
+        cli.send_signal(signal.SIGTERM)
+        try:
+            cli.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            cli.kill()
+            cli.communicate()
+
+
+def test_a_running_sweep_is_cancelled_from_its_row(
+    lab, page: Page, home: Path, tmp_path: Path
+) -> None:
+    folder = write_project(
+        tmp_path / "sleepyproj",
+        {"main.py": "import time\nprint('up', flush=True)\ntime.sleep(600)\n"},
+    )
+    panel = open_lab(page, lab)
+    history = panel.locator(".jp-PyRunner-history")
+    command = [sys.executable, "-m", "jupyter_pyrunner.cli", "sweep", str(folder),
+               "--param", "n=1,2,3", "--parallel", "1", "--json"]  # fmt: skip
+    cli = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        sweep_id = _sweep_of(cli, home)
+        group = history.locator(f'li[data-sweep-id="{sweep_id}"]')
+        group.wait_for(timeout=15_000)  # the list refreshes itself every 5 s
+        header = group.locator(".jp-PyRunner-sweepItem")
+        expect(header).to_contain_text("3 runs:")
+        cancel = group.get_by_role("button", name=f"Cancel sweep {sweep_id}")
+        expect(cancel).to_be_visible()
+        expect(header.locator("button")).to_have_count(0)  # a sibling, not inside the toggle
+        expect(group.locator(":scope > button")).to_have_count(2)
+
+        # the cancel request is held until the button has been seen disabled while it is out
+        # (its URL carries a cache-busting query, hence a pattern rather than a glob)
+        held: list[Route] = []
+        endpoint = re.compile(rf".*/pyrunner/api/sweeps/{re.escape(sweep_id)}/cancel(\?.*)?$")
+        page.route(endpoint, lambda route: held.append(route))
+        cancel.click()
+        for _ in range(200):  # (the route's handler runs while Playwright waits)
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert len(held) == 1 and held[0].request.method == "POST"
+        expect(cancel).to_be_disabled()
+        held[0].continue_()
+        page.unroute(endpoint)
+
+        # the panel counts every run that ended otherwise than succeeded as failed
+        expect(header).to_contain_text("3 runs: 3 cancelled", timeout=30_000)
+        expect(header.locator(".jp-PyRunner-badge")).to_have_class(
+            re.compile(r"\bjp-PyRunner-status-cancelled\b")
+        )
+        expect(cancel).to_have_count(0)
+        expect(panel.locator(".jp-PyRunner-error")).to_have_count(0)
+
+        out, err = cli.communicate(timeout=60)  # the command sees its sweep end, and exits
+        assert cli.returncode == 1, err  # not every run succeeded
+        final = json.loads(out)
+        assert final["status"] == "cancelled" and final["counts"] == {"cancelled": 3}, final
+        messages = [run["message"] for run in final["runs"]]
+        assert messages[1:] == ["cancelled before it started"] * 2, messages
+        for run in final["runs"]:
+            assert marker_processes(run["id"]) == [], run
+    finally:
+        _stop(cli)
     assert_clean(page)

@@ -1,5 +1,6 @@
-"""Sweeps over REST: ``POST``/``GET /pyrunner/api/sweeps`` and ``GET .../sweeps/{id}``, on a
-real server, with real runs, checked against the OpenAPI description."""
+"""Sweeps over REST: ``POST``/``GET /pyrunner/api/sweeps``, ``GET .../sweeps/{id}`` and
+``POST .../sweeps/{id}/cancel``, on a real server, with real runs, checked against the OpenAPI
+description."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from ..conftest import marker_processes
 from .test_handlers import _browser_cookies, expect_error
 from .test_openapi import _call
 
@@ -25,6 +27,12 @@ PROGRAM = {
 }
 SWEEPS = "/pyrunner/api/sweeps"
 SWEEP = "/pyrunner/api/sweeps/{sweep_id}"
+SWEEP_CANCEL = "/pyrunner/api/sweeps/{sweep_id}/cancel"
+#: a program that says it is up, then sleeps far longer than any test waits
+SLEEPER = {
+    "main.py": "import time\nprint('up', flush=True)\ntime.sleep(600)\n",
+    "requirements.txt": "",
+}
 
 
 async def _wait_sweep(api: Any, sweep_id: str, timeout: float = 120) -> dict[str, Any]:
@@ -103,9 +111,69 @@ async def test_an_unknown_sweep_is_404(api) -> None:
     assert "etc" not in error["message"] or "not a sweep id" in error["message"]
 
 
+async def _wait_running(api: Any, run_id: str, timeout: float = 120) -> None:
+    """Wait until the run's program is up (its first line is in the log)."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while "up" not in (await api.json("GET", "runs", run_id, "log"))["text"]:
+        assert asyncio.get_running_loop().time() < deadline, "the first run never started"
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("pyrunner_config", [{"max_concurrent_runs": 1}])
+async def test_cancelling_a_sweep_stops_its_running_run_and_its_queued_ones(
+    api, contents, home: Path
+) -> None:
+    contents("sleepy", SLEEPER)
+    body = {"path": "sleepy", "params": {"n": ["1", "2", "3"]}, "parallel": 1}
+    sweep = await _call(api, "POST", SWEEPS, 201, ("sweeps",), body=body)
+    first, *waiting = [run["id"] for run in sweep["runs"]]
+    await _wait_running(api, first)
+    queued = await api.json("GET", "sweeps", sweep["id"])
+    assert [r["status"] for r in queued["runs"]] == ["running", "queued", "queued"]
+    # without a token: refused, and nothing stops
+    refused = await api.fetch("pyrunner", "api", "sweeps", sweep["id"], "cancel", method="POST",
+                              body=b"", headers={"Authorization": ""}, raise_error=False)  # fmt: skip
+    assert refused.code == 403
+    still = await api.json("GET", "sweeps", sweep["id"])
+    assert [r["status"] for r in still["runs"]] == ["running", "queued", "queued"]
+
+    answer = await _call(api, "POST", SWEEP_CANCEL, 202, ("sweeps", sweep["id"], "cancel"))
+    assert answer["id"] == sweep["id"] and len(answer["runs"]) == 3
+    # the queued ones are cancelled at once, in the answer itself
+    assert [r["status"] for r in answer["runs"][1:]] == ["cancelled", "cancelled"]
+
+    done = await _wait_sweep(api, sweep["id"], timeout=60)
+    assert done["status"] == "cancelled" and done["counts"] == {"cancelled": 3}
+    for run_id in waiting:
+        record = await api.json("GET", "runs", run_id)
+        assert record["message"] == "cancelled before it started" and record["started"] is None
+    for run_id in (first, *waiting):
+        assert marker_processes(run_id) == [], run_id  # the whole process tree is gone
+
+    again = await _call(api, "POST", SWEEP_CANCEL, 409, ("sweeps", sweep["id"], "cancel"))
+    assert again["message"] == f"sweep {sweep['id']} has already ended"
+
+
+async def test_cancelling_an_unknown_or_malformed_sweep_is_one_404(api, home: Path) -> None:
+    unknown = await _call(
+        api, "POST", SWEEP_CANCEL, 404, ("sweeps", "20260101-000000-abcdef", "cancel")
+    )
+    assert "20260101-000000-abcdef" in unknown["message"]
+    assert str(home) not in unknown["message"] and "Traceback" not in unknown["message"]
+    bad = await expect_error(api.json("POST", "sweeps", "..%2F..%2Fetc", "cancel", body={}), 404)
+    assert "not a sweep id" in bad["message"]
+
+
 @pytest.mark.parametrize(
     ("method", "parts"),
-    [("GET", ("sweeps",)), ("POST", ("sweeps",)), ("GET", ("sweeps", "20260101-000000-abcdef"))],
+    [
+        ("GET", ("sweeps",)),
+        ("POST", ("sweeps",)),
+        ("GET", ("sweeps", "20260101-000000-abcdef")),
+        ("POST", ("sweeps", "20260101-000000-abcdef", "cancel")),
+    ],
 )
 async def test_unauthenticated_is_refused(
     api, contents, method: str, parts: tuple[str, ...]

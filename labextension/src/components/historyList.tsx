@@ -10,6 +10,7 @@ import React from 'react';
 import { formatDuration, formatTime, isLive } from '../util/format';
 import { IRunRecord } from '../util/runnerApi';
 import { RunnerModel } from '../model/runnerModel';
+import { cancelSweep } from '../model/sweepCancel';
 import { groupHistory, paramsLabel } from '../model/sweepGroups';
 import { StatusBadge } from './statusBadge';
 import { SweepGroupRow } from './sweepGroupRow';
@@ -52,6 +53,7 @@ export function HistoryList({ model }: { model: RunnerModel }): JSX.Element {
                 group={entry}
                 expanded={expanded.has(entry.id)}
                 onToggle={() => toggle(entry.id)}
+                onCancel={() => cancelSweep(model, entry.id)}
                 holdsShownRun={entry.runs.some(run => run.id === model.run?.id)}
               >
                 {entry.runs.map(run => (

@@ -10,8 +10,10 @@ import { IRunRecord } from '../util/runnerApi';
 /** How a sweep's runs stand: ended well, ended otherwise, going on, waiting for their turn. */
 export interface ISweepCounts {
   succeeded: number;
-  /** ended without succeeding: failed, cancelled, timed out, error */
+  /** ended without succeeding, and not by a cancel: failed, timed out, error */
   failed: number;
+  /** stopped by a cancel (before or after they started) */
+  cancelled: number;
   /** preparing their environment or running */
   running: number;
   queued: number;
@@ -89,10 +91,12 @@ export function summarise(id: string, runs: readonly IRunRecord[]): ISweepGroup 
 }
 
 function countStatuses(runs: readonly IRunRecord[]): ISweepCounts {
-  const counts: ISweepCounts = { succeeded: 0, failed: 0, running: 0, queued: 0 };
+  const counts: ISweepCounts = { succeeded: 0, failed: 0, cancelled: 0, running: 0, queued: 0 };
   for (const run of runs) {
     if (run.status === 'succeeded') {
       counts.succeeded += 1;
+    } else if (run.status === 'cancelled') {
+      counts.cancelled += 1;
     } else if (run.status === 'queued') {
       counts.queued += 1;
     } else if (isLive(run.status)) {
@@ -131,7 +135,7 @@ function overallStatus(runs: readonly IRunRecord[], counts: ISweepCounts): strin
   if (ends.size === 1) {
     return runs[0].status;
   }
-  return counts.failed > 0 ? 'failed' : 'succeeded';
+  return counts.failed + counts.cancelled > 0 ? 'failed' : 'succeeded';
 }
 
 function overallDuration(runs: readonly IRunRecord[], counts: ISweepCounts): number | null {
@@ -162,6 +166,7 @@ export function countsLabel(group: ISweepGroup): string {
   const parts = [
     counts.succeeded ? `${counts.succeeded} succeeded` : '',
     counts.failed ? `${counts.failed} failed` : '',
+    counts.cancelled ? `${counts.cancelled} cancelled` : '',
     counts.running ? `${counts.running} running` : '',
     counts.queued ? `${counts.queued} queued` : ''
   ].filter(Boolean);

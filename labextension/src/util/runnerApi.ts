@@ -61,6 +61,18 @@ export interface IStartRequest {
   layout?: 'ports' | 'flat';
 }
 
+/** A sweep as `GET /sweeps/{id}` gives it (the parts the panel may use). */
+export interface ISweep {
+  id: string;
+  name: string;
+  params: Record<string, string[]>;
+  /** running while a run has not ended; then succeeded, failed or cancelled */
+  status: string;
+  /** how many runs are in each status */
+  counts: Record<string, number>;
+  runs: { id: string; params: Record<string, string>; status: string }[];
+}
+
 export interface ICopyResult {
   path: string;
   files: number;
@@ -140,6 +152,14 @@ export class RunnerApi {
 
   cancelRun(runId: string): Promise<IRunRecord> {
     return this._json(runPath(runId, 'cancel'), { method: 'POST' });
+  }
+
+  /**
+   * Stop every run of a sweep that has not ended (queued ones at once); the sweep as it then
+   * stands. A sweep whose runs have all ended is refused (409).
+   */
+  cancelSweep(sweepId: string): Promise<ISweep> {
+    return this._json(`sweeps/${encodeURIComponent(sweepId)}/cancel`, { method: 'POST' });
   }
 
   async deleteRun(runId: string): Promise<void> {

@@ -98,13 +98,16 @@ describe('summarise', () => {
       sweepRun('r3', 'sw', { a: '3' }, 3, { status: 'timed_out' }),
       sweepRun('r4', 'sw', { a: '4' }, 4, { status: 'running', progress: 0.5 }),
       sweepRun('r5', 'sw', { a: '5' }, 5, { status: 'preparing', progress: null }),
-      sweepRun('r6', 'sw', { a: '6' }, 6, { status: 'queued' })
+      sweepRun('r6', 'sw', { a: '6' }, 6, { status: 'queued' }),
+      sweepRun('r7', 'sw', { a: '7' }, 7, { status: 'cancelled' })
     ]);
-    expect(group.counts).toEqual({ succeeded: 1, failed: 2, running: 2, queued: 1 });
-    expect(group.progress).toBeCloseTo((3 + 0.5) / 6);
+    expect(group.counts).toEqual({ succeeded: 1, failed: 2, cancelled: 1, running: 2, queued: 1 });
+    expect(group.progress).toBeCloseTo((4 + 0.5) / 7);
     expect(group.status).toBe('running');
     expect(group.duration).toBeNull(); // not over yet
-    expect(countsLabel(group)).toBe('6 runs: 1 succeeded, 2 failed, 2 running, 1 queued');
+    expect(countsLabel(group)).toBe(
+      '7 runs: 1 succeeded, 2 failed, 1 cancelled, 2 running, 1 queued'
+    );
   });
 
   it('is done, and says how long it took from the first start to the last end', () => {
