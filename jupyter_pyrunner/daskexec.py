@@ -88,6 +88,16 @@ class DaskExecutor(Executor):
         }
         self.python = python or sys.executable
 
+    def description(self) -> dict[str, Any]:
+        """What rebuilds this executor in another process (:meth:`from_description`): a
+        sweep's scheduler hands the sweep's runs to it."""
+        return {"scheduler_address": self.scheduler_address, "python": self.python, **self.options}
+
+    @classmethod
+    def from_description(cls, description: dict[str, Any]) -> DaskExecutor:
+        described = dict(description)
+        return cls(described.pop("scheduler_address"), **described)
+
     def submit(self, store: RunStore, run_id: str) -> None:
         identity = start_relay(store, run_id, self.scheduler_address, self.options, self.python)
         with store.locked(run_id):  # hand ownership over before returning, as locally

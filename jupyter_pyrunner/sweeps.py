@@ -24,9 +24,11 @@ each queued run through the local executor as an earlier one ends, and owns the 
 they wait. It is a process rather than a thread of the caller because a sweep must outlive
 its caller as a run does: ``run_sweep`` returns at once and the sweep goes on after a kernel
 restart or the end of the script that started it (``pyrunner sweep`` waits for its sweep, and
-cancels it on Ctrl-C). Its death is visible: its queued runs read as never started. Another
-executor (a Dask cluster) gets every run at once and spreads them itself; ``parallel`` is
-not used there.
+cancels it on Ctrl-C). Its death is visible: its queued runs read as never started. On a
+Dask cluster the scheduler hands the runs to the ``DaskExecutor`` the same way, at most
+``parallel`` at once (``DASK_PARALLEL`` by default): the cluster spreads them over its
+workers, and each run handed over is followed by a relay process here, so a sweep of
+thousands does not start thousands of them at once.
 
 The parts: ``sweepparams.py`` (parameters and argument templates), ``sweepstore.py`` (the
 folder, adopting and cancelling), ``sweephandle.py`` (``SweepHandle``), ``sweepscheduler.py``
@@ -53,8 +55,8 @@ from .sweepparams import (
     substitute,
 )
 from .sweepstore import (
+    CANCEL_FILE,
     adopt,
-    cancel_run,
     cancel_sweep,
     list_sweeps,
     read_sweep,
@@ -62,6 +64,10 @@ from .sweepstore import (
     sweeps_root,
     write_sweep,
 )
+
+#: on a Dask cluster, how many of a sweep's runs are handed over at once by default (each is
+#: followed by a relay process of ~50 MB here; ``parallel`` changes it)
+DASK_PARALLEL = 32
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
@@ -124,7 +130,7 @@ def submit_sweep(
     check, take every combination in, write the sweep, hand the runs over. A host with a
     queue of its own (the server, bounded by its own limit) passes ``enqueue``: it gets each
     run id, in order, and the runs stay owned by the caller until it starts them."""
-    checked, specs, parallel = _checked(spec, params, parallel)
+    checked, specs, parallel = _checked(spec, params, parallel, _is_local(executor))
     folder, sweep_id = _new_folder(store)
     run_ids: list[str] = []
     try:
@@ -142,6 +148,8 @@ def submit_sweep(
             "created": time.time(),
             "parallel": parallel,
             "executor": "local" if _is_local(executor) else getattr(executor, "name", "?"),
+            # how the sweep's scheduler rebuilds the executor (None: this machine's own)
+            "executor_options": None if _is_local(executor) else _described(executor),
             "scheduler": None,
         }
         write_sweep(folder, data)
@@ -157,13 +165,13 @@ def submit_sweep(
 
 
 def _checked(
-    spec: RunSpec, params: Any, parallel: Any
+    spec: RunSpec, params: Any, parallel: Any, local: bool = True
 ) -> tuple[dict[str, list[str]], list[RunSpec], int]:
     """Everything a sweep is asked for, checked before anything is created: the
     parameters, ``parallel``, the run options, and each combination's run."""
     checked = check_params(params)
     if parallel is None:
-        parallel = os.cpu_count() or 1
+        parallel = (os.cpu_count() or 1) if local else DASK_PARALLEL
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
         raise InvalidRunSpecError(
             f"parallel must be a whole number of runs, at least 1, not {parallel!r}"
@@ -206,6 +214,14 @@ def _remove(store: RunStore, folder: Path, run_ids: list[str]) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def _described(executor: Executor | None) -> dict[str, Any]:
+    """The executor as the sweep's scheduler rebuilds it (``DaskExecutor.description``)."""
+    describe = getattr(executor, "description", None)
+    if describe is None:
+        raise TypeError(f"a sweep cannot hand its runs to {type(executor).__name__}")
+    return dict(describe())
+
+
 def _is_local(executor: Executor | None) -> bool:
     from .executors import LocalExecutor
 
@@ -215,20 +231,8 @@ def _is_local(executor: Executor | None) -> bool:
 def _hand_over(
     store: RunStore, folder: Path, data: dict[str, Any], executor: Executor | None
 ) -> None:
-    """Locally: start the sweep's scheduler and make it the owner of the queued runs before
-    returning (so that they never look abandoned when this process ends now). Elsewhere:
-    submit every run now; those that could not be submitted are cancelled, not left queued."""
-    run_ids: list[str] = data["runs"]
-    if not _is_local(executor):
-        assert executor is not None
-        for done, run_id in enumerate(run_ids):
-            try:
-                executor.submit(store, run_id)
-            except BaseException:
-                for left in run_ids[done:]:
-                    cancel_run(store, left)
-                raise
-        return
+    """Start the sweep's scheduler and make it the owner of the queued runs before returning
+    (so that they never look abandoned when this process ends now)."""
     _start_scheduler(store, folder, data, getattr(executor, "python", None))
 
 
@@ -265,13 +269,17 @@ def _start_scheduler(
     finally:
         os.close(log)
     assert proc.stdin is not None
+    handed = False
     try:
         identity = process_identity(proc.pid)
         for run_id in data["runs"]:
             adopt(store, run_id, identity)
         data["scheduler"] = identity
         write_sweep(folder, data)
+        handed = True
     finally:
+        if not handed:  # Ctrl-C (or a failure) mid-way: the scheduler cancels the whole sweep
+            (folder / CANCEL_FILE).touch()
         proc.stdin.close()
     # not ours to wait for, but a zombie until reaped: a thread reaps it when it ends
     threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()

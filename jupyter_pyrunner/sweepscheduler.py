@@ -1,5 +1,5 @@
-"""The sweep scheduler: a detached process that starts a sweep's queued runs on this machine,
-at most ``parallel`` at once, each as an earlier one ends.
+"""The sweep scheduler: a detached process that starts a sweep's queued runs, on this machine
+or on the sweep's Dask cluster, at most ``parallel`` at once, each as an earlier one ends.
 
 ``python -m jupyter_pyrunner.sweepscheduler HOME SWEEP_ID``, started by ``sweeps.submit_sweep``
 in a session of its own, so that the sweep outlives its caller as a run does. It owns the
@@ -26,10 +26,14 @@ from .sweepstore import CANCEL_FILE, adopt, cancel_run, read_sweep, sweep_dir
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; mypy knows this name
 if TYPE_CHECKING:
+    from typing import Any
+
     from .executors import Executor
 
 #: how often the runs and the cancel request are looked at
 POLL = 0.1
+#: how long a run's owner may take to exit after the run's ending before its place is free
+LINGER = 5.0
 
 
 class SweepScheduler:
@@ -39,6 +43,7 @@ class SweepScheduler:
         self.store = store
         self.sweep_id = sweep_id
         data = read_sweep(store, sweep_id)
+        self.executor_options: dict[str, Any] | None = data.get("executor_options")
         self.run_ids: list[str] = list(data["runs"])
         self.parallel = max(1, int(data["parallel"]))
         self.cancel_file = sweep_dir(store, sweep_id) / CANCEL_FILE
@@ -50,7 +55,6 @@ class SweepScheduler:
         self._stopping = True
 
     def run(self) -> None:
-        from .executors import LocalExecutor
         from .liveness import process_identity
 
         identity = process_identity()
@@ -59,7 +63,7 @@ class SweepScheduler:
                 adopt(self.store, run_id, identity)
             except RunNotFoundError:
                 continue
-        executor = LocalExecutor()
+        executor = self._executor()
         pending = deque(self.run_ids)
         active: list[str] = []
         cancelled = False
@@ -78,6 +82,16 @@ class SweepScheduler:
                     first = first or run_id
             time.sleep(POLL)
 
+    def _executor(self) -> Executor:
+        """The executor the sweep was given: this machine's, or the Dask cluster's."""
+        from .executors import LocalExecutor
+
+        if self.executor_options is None:
+            return LocalExecutor()
+        from .daskexec import DaskExecutor
+
+        return DaskExecutor.from_description(self.executor_options)
+
     def _preparing(self, first: str | None) -> bool:
         """Whether the first run started is still getting its environment. The others wait
         for it: it alone builds the environment they all share, and they find it ready (a
@@ -92,10 +106,18 @@ class SweepScheduler:
         return not self._first_ready
 
     def _ended(self, run_id: str) -> bool:
+        """Whether the run has ended and its owner (a supervisor, a relay) has exited: only
+        then is its place free (for ``LINGER`` seconds at most after the ending)."""
+        from .liveness import identity_alive
+
         try:
-            return self.store.get(run_id).status.is_terminal
+            record = self.store.get(run_id)
         except RunNotFoundError:
             return True
+        if not record.status.is_terminal:
+            return False
+        since = time.time() - (record.finished or 0.0)
+        return since > LINGER or not identity_alive(record.supervisor)
 
     def _start(self, executor: Executor, run_id: str) -> bool:
         """Hand a still-queued run to the executor; False when there was nothing to start

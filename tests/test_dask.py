@@ -292,3 +292,49 @@ def test_a_worker_removes_what_no_relay_came_back_for_after_a_day(tmp_path: Path
     assert prune_worker_store(store, now) == [ids["old"], "a" * 64]
     assert sorted(p.name for p in store.runs_dir.iterdir()) == sorted([ids["young"], ids["going"]])
     assert [p.name for p in (store.home / "bundles").iterdir()] == ["b" * 64]
+
+
+def _relays(home: Path) -> int:
+    """How many runs of ``home`` have a live relay process (a relay's child between its fork
+    and its exec shows the same command line: runs are counted, not processes)."""
+    runs = set()
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"jupyter_pyrunner.daskrelay" in cmdline and str(home).encode() in cmdline:
+            runs.add(cmdline[cmdline.index(str(home).encode()) + 1])
+    return len(runs)
+
+
+def test_a_sweep_on_dask_hands_over_at_most_parallel_runs_at_once(
+    cluster: Cluster, home: Path, project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run handed to the cluster is followed by a relay process here: a sweep of many
+    must not start them all at once."""
+    from jupyter_pyrunner import run_sweep
+
+    from .test_sweeps import RECORDER
+
+    cluster.add_worker("shared", tmp_path / "worker-home", nthreads=4)
+    monkeypatch.setenv("SLEEP", "0.6")
+    handle = run_sweep(
+        project({"main.py": RECORDER}), {"a": ["1", "3", "4"], "b": ["x", "z"]},
+        parallel=2, executor=DaskExecutor(cluster.address), requirements=[],
+    )  # fmt: skip
+    most = 0
+    deadline = time.monotonic() + 120
+    while not handle.done:
+        assert time.monotonic() < deadline, "the sweep did not end"
+        now = _relays(home)
+        most = max(most, now)
+        time.sleep(0.02)
+    records = handle.wait(timeout=10)
+    assert [r.status for r in records if r] == [RunStatus.SUCCEEDED] * 6
+    assert {r.executor for r in records if r} == {"dask"}
+    assert 1 <= most <= 2, f"{most} relays at once with parallel=2"
+    spans = [(s["start"], s["end"]) for s in (
+        __import__("json").loads((run.outputs_dir / "seen.json").read_text()) for run in handle.runs
+    )]  # fmt: skip
+    assert max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans) <= 2

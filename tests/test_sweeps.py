@@ -268,3 +268,30 @@ def test_a_host_with_its_own_queue_gets_the_runs_in_order(
         LocalExecutor().submit(store, run_id)
     assert [r.status for r in handle.wait(timeout=60) if r] == [RunStatus.SUCCEEDED] * 2
     assert [s["argv"] for s in _seen(handle)] == [["1"], ["3"]]
+
+
+def test_ctrl_c_while_the_runs_are_handed_to_the_scheduler_cancels_the_whole_sweep(
+    home: Path, recorder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C lands while the caller hands the queued runs over, one by one, to the sweep's
+    (real, detached) scheduler: the interleaving is forced at the third run. The scheduler
+    must cancel every run, not take the half-done hand-over for a finished one."""
+    from jupyter_pyrunner import sweeps
+
+    monkeypatch.setenv("SLEEP", "30")
+    real_adopt, handed = sweeps.adopt, []
+
+    def adopt_then_interrupted(store: RunStore, run_id: str, identity: dict) -> None:
+        if len(handed) == 2:
+            raise KeyboardInterrupt
+        handed.append(run_id)
+        real_adopt(store, run_id, identity)
+
+    monkeypatch.setattr(sweeps, "adopt", adopt_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(recorder, {"a": ["1", "3", "4", "5"]}, parallel=2, infer_requirements=False)
+    (folder,) = (home / "sweeps").iterdir()
+    handle = SweepHandle(RunStore(home), folder.name)
+    records = handle.wait(timeout=60)
+    assert [r.status for r in records if r] == [RunStatus.CANCELLED] * 4, handle.summary
+    assert all(marker_processes(r.id) == [] for r in records if r)
