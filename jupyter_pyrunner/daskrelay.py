@@ -115,6 +115,8 @@ class Relay:
         self._client: Any = None
         #: the record's message says what the run waits for (no worker offers it yet)
         self._waiting = False
+        #: since when the scheduler has been out of reach (monotonic), None while it is not
+        self._unreachable_since: float | None = None
 
     # -- signals -------------------------------------------------------------------------
     def interrupt(self) -> None:
@@ -285,6 +287,8 @@ class Relay:
                 last_workers = now
                 if self._worker_gone(client):
                     return self._lost(client, future)
+                if self._scheduler_gone(client, now):  # the worker stops the run too
+                    return self._end(RunStatus.FAILED, self._scheduler_lost())
             # wait for the next event (a log piece is written the moment it comes) or a tick
             self._drain(client, wait=CHECK_INTERVAL)
         self._drain(client)
@@ -446,6 +450,8 @@ class Relay:
         except BaseException as exc:  # KilledWorker, a cancelled task, the worker's own error
             self._forget(client)
             if type(exc).__name__ in ("KilledWorker", "CancelledError", "FutureCancelledError"):
+                if str(getattr(client, "status", "running")) != "running":
+                    return self._end(RunStatus.FAILED, self._scheduler_lost())
                 return self._end(RunStatus.FAILED, lost_message(self.worker))
             return self._end(RunStatus.ERROR, f"the run failed on the Dask worker: {exc!r}")
         self.worker = result.get("worker") or self.worker
@@ -476,6 +482,22 @@ class Relay:
                 allow_other_workers=False,
                 pure=False,
             ).result(timeout=30)
+
+    def _scheduler_gone(self, client: Any, now: float) -> bool:
+        """Whether the scheduler has been out of reach for ``SCHEDULER_GRACE`` seconds."""
+        from .daskworker import SCHEDULER_GRACE
+
+        if str(getattr(client, "status", "running")) == "running":
+            self._unreachable_since = None
+            return False
+        self._unreachable_since = self._unreachable_since or now
+        return now - self._unreachable_since > SCHEDULER_GRACE
+
+    def _scheduler_lost(self) -> str:
+        return (
+            f"the Dask scheduler ({self.address}) was lost; the worker stops the run, and its "
+            "log up to then is kept"
+        )
 
     def _forget(self, client: Any) -> None:
         """The scheduler lets go of the run's task and its attempt note."""

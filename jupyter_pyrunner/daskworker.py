@@ -110,7 +110,10 @@ def execute(payload: dict[str, Any], bundle: bytes | None = None) -> dict[str, A
     done = threading.Event()
     # the cancel watcher ends by itself within its wait once the run is done: not waited for
     threading.Thread(
-        target=_watch_cancel, args=(client, store, run_id, done), daemon=True, name="cancel"
+        target=_watch_cancel,
+        args=(client, worker, store, run_id, done),
+        daemon=True,
+        name="cancel",
     ).start()
     publisher = None
     if not shared:
@@ -205,18 +208,53 @@ def _supervise(store: RunStore, run_id: str) -> RunRecord:
     return store.read(run_id)
 
 
-def _watch_cancel(client: Any, store: RunStore, run_id: str, done: threading.Event) -> None:
+#: how long a worker's run goes on without its scheduler before the worker stops it
+SCHEDULER_GRACE = 10.0
+
+
+def _watch_cancel(
+    client: Any, worker: Any, store: RunStore, run_id: str, done: threading.Event
+) -> None:
     """The relay's cancel (a distributed ``Event``) becomes the run's cancel file, which the
-    supervisor watches as it does for a local run."""
+    supervisor watches as it does for a local run.
+
+    The worker also stops the run itself, for it ends on the relay's side anyway: at once when
+    the worker is shutting down (a scale-down, the end of a batch job), and when it has lost
+    its scheduler for ``SCHEDULER_GRACE`` seconds. The program does not go on unseen."""
+    import time
+
     event = loose("distributed").Event(cancel_event_name(run_id), client=client)
+    lost_since: float | None = None
     while not done.is_set():
+        if _closing(worker):
+            store.request_stop(run_id, f"the Dask worker {worker.address} was shutting down")
+            return
         try:
             if event.wait(timeout=0.5):
                 (store.run_dir(run_id) / CANCEL_FILE).touch()
                 return
-        except Exception:  # the scheduler is unreachable for a moment: try again
-            if done.wait(0.5):
-                return
+            reachable = str(getattr(client, "status", "running")) == "running"
+        except Exception:  # the scheduler is unreachable, for a moment or for good
+            reachable = False
+            done.wait(0.5)
+        if reachable:
+            lost_since = None
+            continue
+        lost_since = lost_since or time.monotonic()
+        if time.monotonic() - lost_since > SCHEDULER_GRACE:
+            store.request_stop(run_id, "the Dask scheduler was lost: the worker stopped the run")
+            return
+
+
+def _closing(worker: Any) -> bool:
+    """Whether the worker is shutting down (its status, by name: ``closing``...)."""
+    status = getattr(worker, "status", None)
+    return getattr(status, "name", str(status)) in {
+        "closing",
+        "closing_gracefully",
+        "closed",
+        "failed",
+    }
 
 
 # -- placing the run in the worker's store ---------------------------------------------------

@@ -411,6 +411,22 @@ class RunStore:
     def cancel_requested(self, run_id: str) -> bool:
         return (self.run_dir(run_id) / CANCEL_FILE).exists()
 
+    def request_stop(self, run_id: str, reason: str) -> None:
+        """Stop a run for a reason that is not a user's cancel (its Dask worker is shutting
+        down): it ends ``failed`` with ``reason`` as its message."""
+        path = self.run_dir(run_id) / CANCEL_FILE
+        partial = path.with_name(f".{CANCEL_FILE}.{os.getpid()}")
+        partial.write_text(reason)
+        os.replace(partial, path)
+
+    def stop_reason(self, run_id: str) -> str | None:
+        """Why the run is being stopped, when it is not a cancel (see :meth:`request_stop`)."""
+        try:
+            with open(self.run_dir(run_id) / CANCEL_FILE, encoding="utf-8") as f:
+                return f.read(1000).strip() or None
+        except (OSError, ValueError):
+            return None
+
     def delete(self, run_id: str, force: bool = False) -> None:
         """Remove a finished run and its files (``force`` cancels a live one first). Works
         on a full disk: nothing before the removal needs space."""

@@ -468,7 +468,8 @@ class Supervisor:
     ) -> tuple[RunStatus, str] | None:
         """Cancel, the time limit or the memory limit, whichever applies first: (status, why)."""
         if self._cancelled():
-            return RunStatus.CANCELLED, "cancelled"
+            reason = self.store.stop_reason(self.run_id)  # a stop that is no user's cancel
+            return (RunStatus.FAILED, reason) if reason else (RunStatus.CANCELLED, "cancelled")
         if limits.timed_out(now):
             return RunStatus.TIMED_OUT, f"stopped after the time limit of {limits.timeout:g} s"
         over = limits.memory_exceeded(
@@ -518,10 +519,14 @@ class Supervisor:
         message says so and the ending (status, the program's exit code, the cause) goes over
         the end reserve made when the run started, which needs no new space; readers see it at
         once and the server's housekeeping copies it into the record once there is room.
-        Should not even that be possible, it tries again for a few seconds."""
+        Should not even that be possible, it tries again for a few seconds. A run someone
+        else has ended meanwhile (a Dask relay, for a worker it took for lost) keeps that
+        ending: an ending is never written over."""
         for attempt in range(END_ATTEMPTS):
             with self.store.locked(self.run_id):
                 record = self.store.read(self.run_id)
+                if record.status.is_terminal:  # ended by its relay (the worker was lost)
+                    break
                 for key, value in final.items():
                     setattr(record, key, value)
                 kept = self.store.save_ending(record)

@@ -142,3 +142,40 @@ def test_a_run_whose_relay_died_reads_as_going_on_and_whoever_looks_follows_it_a
     assert record.status is RunStatus.SUCCEEDED, (record.message, handle.log_text()[-300:])
     text = handle.log_text()
     assert [text.count(f"line {i:05d}\n") for i in range(lines)] == [1] * lines
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["isolated", "shared"])
+def test_a_worker_shutting_down_stops_its_program_at_once(
+    cluster: Cluster, home: Path, project, tmp_path: Path, shared: bool
+) -> None:
+    """SIGTERM to a worker (a Kubernetes scale-down, the end of a Slurm job): the run ends
+    ``failed`` and its program is stopped then, not when the worker process finally exits."""
+    worker = cluster.add_worker("going", tmp_path / "going", hide=None if shared else home)
+    handle = start_run(
+        project(SLEEPER), home=home, executor=DaskExecutor(cluster.address), requirements=[]
+    )
+    wait_until(lambda: "up" in handle.log_text(), timeout=60, what="the program's start")
+    os.killpg(worker.pid, signal.SIGTERM)
+    record = handle.wait(timeout=30)
+    assert record.status is RunStatus.FAILED, record.message
+    wait_until(lambda: not marker_processes(handle.id), timeout=5, what="the program's stop")
+    assert handle.record.status is RunStatus.FAILED  # an ending is never written over
+
+
+def test_a_lost_scheduler_ends_the_run_saying_so_and_the_worker_stops_the_program(
+    cluster: Cluster, home: Path, project, tmp_path: Path
+) -> None:
+    cluster.add_worker("alone", tmp_path / "alone", hide=home)
+    handle = start_run(
+        project(SLEEPER), home=home, executor=DaskExecutor(cluster.address), requirements=[]
+    )
+    wait_until(lambda: "up" in handle.log_text(), timeout=60, what="the program's start")
+    os.killpg(cluster.scheduler.pid, signal.SIGKILL)
+    record = handle.wait(timeout=60)
+    assert record.status is RunStatus.FAILED
+    assert record.message == (
+        f"the Dask scheduler ({cluster.address}) was lost; the worker stops the run, and its "
+        "log up to then is kept"
+    )
+    wait_until(lambda: not marker_processes(handle.id), timeout=30, what="the program's stop")
+    wait_until(lambda: not relay_alive(handle.store, handle.id), timeout=30, what="the relay's end")
