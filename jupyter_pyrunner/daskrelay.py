@@ -500,12 +500,24 @@ class Relay:
         )
 
     def _forget(self, client: Any) -> None:
-        """The scheduler lets go of the run's task and its attempt note."""
+        """The scheduler lets go of the run's task, its attempt note and its two topics (it
+        would keep the last 1000 events of each, the log's bytes among them, for ever)."""
         key = task_key(self.run_id)
         with contextlib.suppress(Exception):
             client.unpublish_dataset(key)
         with contextlib.suppress(Exception):
             client.set_metadata(attempt_name(self.run_id), None)
+        # (no unsubscribing: the scheduler would make the topic again to take this client off)
+        topics = [log_topic(self.run_id), state_topic(self.run_id)]
+
+        def drop(dask_scheduler: Any = None) -> None:  # runs on the scheduler, sent by value
+            broker: Any = getattr(dask_scheduler, "_broker", None)
+            for name in topics if broker is not None else []:
+                broker.truncate(name)
+                getattr(broker, "_topics", {}).pop(name, None)
+
+        with contextlib.suppress(Exception):  # a scheduler that refuses code: kept there
+            client.run_on_scheduler(drop)
 
     def _finish(self, final: RunRecord, warnings: list[str]) -> RunRecord:
         """Write the worker's ending into the local record (the shared case has it already)."""

@@ -338,3 +338,31 @@ def test_a_sweep_on_dask_hands_over_at_most_parallel_runs_at_once(
         __import__("json").loads((run.outputs_dir / "seen.json").read_text()) for run in handle.runs
     )]  # fmt: skip
     assert max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans) <= 2
+
+
+def test_the_scheduler_keeps_nothing_of_a_run_that_has_ended(
+    cluster: Cluster, home: Path, project, tmp_path: Path
+) -> None:
+    """The log travels through the scheduler as events: once the run is over, its topics (and
+    the bytes in their last 1000 events), its dataset and its attempt note go."""
+    from distributed import Client
+
+    from jupyter_pyrunner.daskworker import attempt_name, log_topic, state_topic
+
+    cluster.add_worker("isolated", tmp_path / "worker-home", hide=home)
+    chatty = "import sys\nfor i in range(2000):\n    print('x' * 500, flush=True)\n"
+    handle = start_run(project({"main.py": chatty}), home=home,
+                       executor=DaskExecutor(cluster.address), requirements=[])  # fmt: skip
+    record = handle.wait(timeout=90)
+    assert record.status is RunStatus.SUCCEEDED
+    assert handle.log_text().count("x" * 500) == 2000
+
+    def topics(dask_scheduler=None):  # type: ignore[no-untyped-def]
+        return sorted(dask_scheduler._broker._topics)
+
+    wait_until(lambda: not relay_alive(handle.store, record.id), what="the relay's end")
+    with Client(cluster.address, timeout=10) as client:
+        held = client.run_on_scheduler(topics)
+        assert log_topic(record.id) not in held and state_topic(record.id) not in held
+        assert client.list_datasets() == ()
+        assert client.get_metadata(attempt_name(record.id), None) is None
