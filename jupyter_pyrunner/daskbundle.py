@@ -1,6 +1,6 @@
 """What travels between the relay and a worker that does not share its filesystem.
 
-The run's ``inputs/`` folder goes out as a zip named by its sha256 (:func:`pack_inputs`: the
+The run's ``inputs/`` folder goes out as a gzipped tar named by its sha256 (:func:`pack_inputs`: the
 same content gives the same bytes, so a worker's bundle cache recognises it); the outputs come
 back as a zip (:func:`unpack_outputs`, placed by :func:`place_outputs`) of three sections: ``outputs/`` (the output ports),
 ``project/`` (the files written beside the code) and ``provenance.json``.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path, PurePosixPath
 
 TYPE_CHECKING = False
@@ -19,29 +20,80 @@ if TYPE_CHECKING:
     from .store import RunStore
 
 
+#: the largest inputs folder shipped to a worker that cannot see it (its bytes pass through
+#: the scheduler and are held in memory on both sides)
+MAX_BUNDLE = 512 << 20
+
+
+class BundleError(ValueError):
+    """The run's inputs cannot be shipped or unpacked (too big, a bad entry): the message
+    says why, and the run ends with it."""
+
+
 def pack_inputs(inputs: Path) -> tuple[bytes, str]:
-    """The run's ``inputs/`` folder (the project and inputs placed by intake) as a zip, and its
-    sha256: the same content gives the same bytes (sorted names, fixed times)."""
+    """The run's ``inputs/`` folder (the project and inputs placed by intake) as a gzipped tar,
+    and its sha256: the same content gives the same bytes (sorted names, no times, no
+    owners). A tar keeps what a local run sees: names that are not UTF-8, symbolic links,
+    empty folders and the executable bits. Over ``MAX_BUNDLE``: ``BundleError``."""
+    import gzip
     import io
-    import zipfile
+    import tarfile
 
     from ._core import sha256
 
+    entries = sorted(_walk(inputs))
+    size = sum(path.lstat().st_size for path in entries if path.is_file())
+    if size > MAX_BUNDLE:
+        raise BundleError(
+            f"the project and its inputs take {size / 1e6:.0f} MB, more than the "
+            f"{MAX_BUNDLE / 1e6:.0f} MB shipped to a Dask worker that cannot see them: put "
+            "big data where the workers can read it and pass its path or URL"
+        )
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for root, dirs, files in os.walk(inputs):
-            dirs.sort()
-            for name in sorted(files):
-                path = Path(root, name)
-                if path.is_symlink() or not path.is_file():
-                    continue
-                rel = path.relative_to(inputs).as_posix()
-                info = zipfile.ZipInfo(rel, date_time=(1980, 1, 1, 0, 0, 0))
-                info.external_attr = (os.stat(path).st_mode & 0o777) << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                zf.writestr(info, path.read_bytes())
-    data = buffer.getvalue()
+    with tarfile.open(
+        fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8",
+        errors="surrogateescape",
+    ) as tar:  # fmt: skip
+        for path in entries:
+            info = tar.gettarinfo(str(path), arcname=path.relative_to(inputs).as_posix())
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            if info.isfile():
+                with open(path, "rb") as f:
+                    tar.addfile(info, f)
+            elif info.isdir() or info.issym():
+                tar.addfile(info)
+    data = gzip.compress(buffer.getvalue(), compresslevel=6, mtime=0)
     return data, sha256(data).hexdigest()
+
+
+def _walk(inputs: Path) -> list[Path]:
+    """Every file, folder and symbolic link under ``inputs`` (links not followed)."""
+    found = []
+    for root, dirs, files in os.walk(inputs):
+        for name in [*dirs, *files]:
+            path = Path(root, name)
+            if path.is_symlink() or path.is_dir() or path.is_file():
+                found.append(path)
+    return found
+
+
+def unpack_inputs(data: bytes, target: Path) -> None:
+    """The bundle of :func:`pack_inputs` into ``target``: regular files, folders and links
+    that stay inside it, modes without set-id bits; anything else refused (``ValueError``)."""
+    import gzip
+    import io
+    import tarfile
+
+    if not hasattr(tarfile, "data_filter"):  # extraction filters: 3.10.12, 3.11.4 and later
+        raise BundleError("the worker's Python is too old to unpack the run's files safely")
+    with tarfile.open(
+        fileobj=io.BytesIO(gzip.decompress(data)), mode="r", encoding="utf-8",
+        errors="surrogateescape",
+    ) as tar:  # fmt: skip
+        try:
+            tar.extractall(target, filter="data")
+        except tarfile.FilterError as exc:
+            raise BundleError(f"the run's bundle holds a bad entry: {exc}") from None
 
 
 def unpack_outputs(data: bytes, run_dir: Path, project: Path) -> None:
@@ -70,12 +122,20 @@ def unpack_outputs(data: bytes, run_dir: Path, project: Path) -> None:
             with contextlib.suppress(FileNotFoundError):
                 if target.is_symlink():
                     target.unlink()
-            target.write_bytes(zf.read(info))
+            with zf.open(info) as source, open(target, "wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)  # never a whole file in memory
 
 
 def place_outputs(store: RunStore, run_id: str, result: dict[str, Any]) -> str | None:
     """The outputs a worker's result brought back (in the result, or at its fsspec URL), in
     the run folder and copied to the run's ``output_dir``; a problem, for the run's warnings."""
+    if result.get("outputs_size"):
+        return (
+            f"the outputs ({result['outputs_size'] / 1e6:.0f} MB zipped) were too big to come "
+            f"back through the Dask scheduler (up to {result['outputs_limit'] / 1e6:.0f} MB): "
+            "they stay on the worker; give the executor an outputs_url to bring such outputs "
+            "back"
+        )
     data = result.get("outputs")
     if data is None and result.get("outputs_url"):
         from .daskworker import loose

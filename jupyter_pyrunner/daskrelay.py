@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from .daskbundle import pack_inputs, place_outputs
+from .daskbundle import BundleError, pack_inputs, place_outputs
 from .daskworker import (
     STATE_FIELDS,
     STREAM_IDS,
@@ -138,7 +138,13 @@ class Relay:
         try:
             with LogWriter(self.run_dir) as log:
                 self._log = log
-                return self._relay(client)
+                try:
+                    return self._relay(client)
+                except Exception as exc:  # a bug or a surprise of ours: one message, kept
+                    print(f"the relay failed: {exc!r}", file=sys.stderr, flush=True)
+                    return self._end(
+                        RunStatus.ERROR, f"pyrunner could not follow the run on Dask: {exc}"
+                    )
         finally:
             self._close()
 
@@ -217,7 +223,12 @@ class Relay:
         with open(fd, "w") as f:
             f.write(token)
         placement = place(record.spec, self.resources, _workers(client))
-        bundle, digest = pack_inputs(self.store.inputs_dir(self.run_id))
+        try:
+            bundle: bytes | None
+            bundle, digest = pack_inputs(self.store.inputs_dir(self.run_id))
+            too_big = None
+        except BundleError as exc:  # a worker sharing this filesystem needs no bundle
+            bundle, digest, too_big = None, "", str(exc)
         payload = {
             "run_id": self.run_id,
             "home": str(self.store.home),
@@ -225,12 +236,16 @@ class Relay:
             "token": token,
             "record": record.to_dict(),
             "bundle_sha256": digest,
+            "bundle_too_big": too_big,
             "outputs_url": self.outputs_url,
             "outputs_limit": self.outputs_limit,
         }
         # a small bundle travels in the task itself, which the scheduler keeps: should the
         # worker holding a scattered copy be lost, the task would be lost with it
-        shipped = bundle if len(bundle) <= INLINE_BUNDLE else client.scatter(bundle, hash=True)
+        shipped = (
+            bundle if bundle is None or len(bundle) <= INLINE_BUNDLE
+            else client.scatter(bundle, hash=True)
+        )  # fmt: skip
         dashboard = _dashboard(client)
         self._note_scheduler()
         self._waiting = placement.waiting is not None
@@ -447,6 +462,9 @@ class Relay:
         except RunLostError as exc:
             self._forget(client)
             return self._end(RunStatus.FAILED, _lost_text(exc, self.worker))
+        except BundleError as exc:  # too big to ship, or a bad entry: nothing ran
+            self._forget(client)
+            return self._end(RunStatus.FAILED, str(exc))
         except BaseException as exc:  # KilledWorker, a cancelled task, the worker's own error
             self._forget(client)
             if type(exc).__name__ in ("KilledWorker", "CancelledError", "FutureCancelledError"):

@@ -24,7 +24,6 @@ Nothing here is imported by a plain run: ``distributed`` is imported inside the 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shutil
 import threading
@@ -106,6 +105,10 @@ def execute(payload: dict[str, Any], bundle: bytes | None = None) -> dict[str, A
     else:
         store = RunStore(worker_home())
         _prune_now_and_then(store)
+        if payload.get("bundle_too_big"):
+            from .daskbundle import BundleError
+
+            raise BundleError(payload["bundle_too_big"])
         place_run(store, payload, bundle)
     done = threading.Event()
     # the cancel watcher ends by itself within its wait once the run is done: not waited for
@@ -283,9 +286,8 @@ def place_run(store: RunStore, payload: dict[str, Any], bundle: bytes | None) ->
 
 def cached_bundle(home: Path, sha256: str, bundle: bytes | None) -> Path:
     """The folder the bundle unpacks to, unpacked only the first time (checked by its hash)."""
-    import zipfile
-
     from ._core import sha256 as hasher
+    from .daskbundle import unpack_inputs
 
     if not sha256.isalnum():
         raise RunLostError("the run's bundle has no valid name")
@@ -299,11 +301,11 @@ def cached_bundle(home: Path, sha256: str, bundle: bytes | None) -> Path:
     partial = target.with_name(f".{sha256}.{os.getpid()}.{threading.get_ident()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    with zipfile.ZipFile(io.BytesIO(bundle)) as zf:
-        for name in zf.namelist():
-            if name.startswith("/") or ".." in name.split("/"):
-                raise RunLostError(f"the run's bundle holds a bad name: {name!r}")
-        zf.extractall(partial / "inputs")
+    try:
+        unpack_inputs(bundle, partial / "inputs")
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     (partial / ".complete").touch()
     try:
         partial.rename(target)
@@ -445,35 +447,46 @@ def read_log(run_id: str, offset: int, max_bytes: int = 1 << 20) -> dict[str, An
 # -- outputs -------------------------------------------------------------------------------
 def pack_outputs(store: RunStore, run_id: str, payload: dict[str, Any]) -> dict[str, Any]:
     """The run's outputs as a zip: ``outputs/...`` (the output ports), ``project/...`` (the
-    files written beside the code) and ``provenance.json``. Bigger than ``outputs_limit`` and
-    with an ``outputs_url``: written there instead, and the result names it."""
+    files written beside the code) and ``provenance.json``, built in a temporary file, each
+    file streamed in. Up to ``outputs_limit`` bytes (compressed) they travel in the result;
+    bigger, they are written to ``outputs_url`` when there is one, and otherwise stay on the
+    worker (the result says how big they were)."""
+    import shutil
+    import tempfile
     import zipfile
 
     from .outputs import list_outputs, open_output
     from .workfiles import ProjectFiles
 
-    buffer = io.BytesIO()
-    outputs = store.outputs_dir(run_id)
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for item in list_outputs(outputs):
-            with open_output(outputs, item.path) as f:
-                zf.writestr(f"outputs/{item.path}", f.read())
-        with contextlib.suppress(OSError, PyRunnerError):
-            project_files = ProjectFiles.of_run(store, run_id)
-            for item in project_files.files():
-                with project_files.open(item.path) as f:
-                    zf.writestr(f"project/{item.path}", f.read())
-        provenance = store.run_dir(run_id) / "provenance.json"
-        if provenance.is_file():
-            zf.write(provenance, "provenance.json")
-    data = buffer.getvalue()
     limit = payload.get("outputs_limit") or DEFAULT_OUTPUTS_LIMIT
     url = payload.get("outputs_url")
-    if url and len(data) > limit:
-        fsspec = loose("fsspec")
-
+    outputs = store.outputs_dir(run_id)
+    with tempfile.TemporaryFile(dir=store.run_dir(run_id)) as buffer:
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for item in list_outputs(outputs):
+                with (
+                    open_output(outputs, item.path) as f,
+                    zf.open(f"outputs/{item.path}", "w") as w,
+                ):
+                    shutil.copyfileobj(f, w, 1 << 20)
+            with contextlib.suppress(OSError, PyRunnerError):
+                project_files = ProjectFiles.of_run(store, run_id)
+                for item in project_files.files():
+                    with (
+                        project_files.open(item.path) as f,
+                        zf.open(f"project/{item.path}", "w") as w,
+                    ):
+                        shutil.copyfileobj(f, w, 1 << 20)
+            provenance = store.run_dir(run_id) / "provenance.json"
+            if provenance.is_file():
+                zf.write(provenance, "provenance.json")
+        size = buffer.tell()
+        buffer.seek(0)
+        if size <= limit:
+            return {"outputs": buffer.read()}
+        if not url:
+            return {"outputs_size": size, "outputs_limit": limit}
         target = f"{url.rstrip('/')}/{run_id}.zip"
-        with fsspec.open(target, "wb") as f:
-            f.write(data)
+        with loose("fsspec").open(target, "wb") as f:
+            shutil.copyfileobj(buffer, f, 1 << 20)
         return {"outputs_url": target}
-    return {"outputs": data}

@@ -366,3 +366,84 @@ def test_the_scheduler_keeps_nothing_of_a_run_that_has_ended(
         assert log_topic(record.id) not in held and state_topic(record.id) not in held
         assert client.list_datasets() == ()
         assert client.get_metadata(attempt_name(record.id), None) is None
+
+
+def test_outputs_too_big_for_the_scheduler_without_an_outputs_url_stay_on_the_worker(
+    cluster: Cluster, home: Path, project, tmp_path: Path
+) -> None:
+    """Without an outputs URL, outputs over the limit are not pushed through the scheduler
+    (nor held whole in memory): the run says so, and the worker keeps them."""
+    worker_home = tmp_path / "worker-home"
+    cluster.add_worker("isolated", worker_home, hide=home)
+    writer = (
+        "import os\nopen(os.environ['OUTPUT_FOLDER'] + '/big.bin', 'wb').write(os.urandom(4096))\n"
+    )
+    executor = DaskExecutor(cluster.address, outputs_limit=1024)
+    handle = start_run(project({"main.py": writer}), home=home, executor=executor, requirements=[])
+    record = handle.wait(timeout=90)
+    assert record.status is RunStatus.SUCCEEDED
+    (warning,) = record.warnings
+    assert warning.startswith("the outputs (0 MB zipped) were too big to come back through")
+    assert "give the executor an outputs_url" in warning
+    assert not (handle.outputs_dir / "big.bin").exists()
+    kept = worker_home / "runs" / record.id / "outputs" / "big.bin"
+    assert kept.stat().st_size == 4096
+
+
+#: lists what the program sees of its project: names (as bytes), links, folders, modes
+LISTER = """
+import os
+for folder, dirs, files in sorted(os.walk(b".")):
+    for name in sorted(dirs + files):
+        path = os.path.join(folder, name)
+        kind = "link" if os.path.islink(path) else "dir" if os.path.isdir(path) else oct(os.stat(path).st_mode & 0o111)
+        print(repr(path), kind)
+"""
+
+
+def test_a_worker_that_cannot_see_the_store_gets_the_project_as_a_local_run_does(
+    cluster: Cluster, home: Path, project, tmp_path: Path
+) -> None:
+    """Names that are not UTF-8, a link inside the project, an empty folder, an executable
+    bit: the worker's copy of the project is the one a local run sees."""
+    cluster.add_worker("isolated", tmp_path / "worker-home", hide=home)
+    source = project({"main.py": LISTER, "conf/a.cfg": "a", "tool.sh": "#!/bin/sh\n"})
+    (source / os.fsdecode(b"\xff\xfe.txt")).write_bytes(b"x")
+    os.symlink("conf/a.cfg", source / "current.cfg")
+    (source / "data" / "empty").mkdir(parents=True)
+    os.chmod(source / "tool.sh", 0o755)
+    seen = []
+    for executor in (None, DaskExecutor(cluster.address)):
+        handle = start_run(source, home=home, executor=executor, requirements=[])
+        record = handle.wait(timeout=90)
+        assert record.status is RunStatus.SUCCEEDED, (record.message, handle.log_text())
+        seen.append([line for line in handle.log_text().splitlines() if line.startswith("b'")])
+    local, remote = seen
+    assert "b'./current.cfg' link" in local and "b'./data/empty' dir" in local
+    assert "b'./\\xff\\xfe.txt' 0o0" in local and "b'./tool.sh' 0o111" in local
+    assert remote == local
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["isolated", "shared"])
+def test_inputs_too_big_to_ship_fail_on_a_worker_that_cannot_see_them_only(
+    cluster: Cluster, home: Path, project, tmp_path: Path, shared: bool
+) -> None:
+    from jupyter_pyrunner.daskbundle import MAX_BUNDLE
+
+    cluster.add_worker("w", tmp_path / "worker-home", hide=None if shared else home)
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:  # sparse: big to ship, nothing on the disk
+        f.truncate(MAX_BUNDLE + 1)
+    source = project({"main.py": "print('ran')\n"})
+    handle = start_run(source, home=home, executor=DaskExecutor(cluster.address),
+                       requirements=[], inputs=[str(big)])  # fmt: skip
+    record = handle.wait(timeout=90)
+    if shared:
+        assert record.status is RunStatus.SUCCEEDED, record.message
+    else:
+        assert record.status is RunStatus.FAILED
+        assert record.message is not None and record.message.startswith(
+            "the project and its inputs take 537 MB, more than the 537 MB shipped to a Dask "
+            "worker that cannot see them"
+        )
+        assert "ran" not in handle.log_text()
