@@ -74,6 +74,13 @@ _LATER = {
 }
 
 
+#: the ending of a run whose relay stopped while it sent the run's task to the scheduler
+UNFOLLOWED = (
+    "the process sending this run to the Dask cluster stopped before it could follow it; "
+    "the run was stopped wherever it had started"
+)
+
+
 def lost_message(address: str | None) -> str:
     where = f" ({address})" if address else ""
     return f"the worker running it{where} was lost; its log up to then is kept"
@@ -187,6 +194,10 @@ class Relay:
         future = self._attach(client, key) if record.dask_key else None
         if future is None:
             if record.dask_key:  # named, yet unknown to the scheduler: its ending never came
+                # a task whose relay died as it sent it may still run on a worker: stop it
+                self._send_cancel(client)
+                if record.worker is None:
+                    return self._end(RunStatus.FAILED, UNFOLLOWED)
                 return self._end(RunStatus.FAILED, lost_message(record.worker))
             claimed = self._claim()
             if claimed is None:  # cancelled before it could be sent
@@ -525,6 +536,8 @@ class Relay:
             client.unpublish_dataset(key)
         with contextlib.suppress(Exception):
             client.set_metadata(attempt_name(self.run_id), None)
+        with contextlib.suppress(Exception):  # a set event stays on the scheduler until cleared
+            loose("distributed").Event(cancel_event_name(self.run_id), client=client).clear()
         # (no unsubscribing: the scheduler would make the topic again to take this client off)
         topics = [log_topic(self.run_id), state_topic(self.run_id)]
 

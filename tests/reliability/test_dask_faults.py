@@ -179,3 +179,54 @@ def test_a_lost_scheduler_ends_the_run_saying_so_and_the_worker_stops_the_progra
     )
     wait_until(lambda: not marker_processes(handle.id), timeout=30, what="the program's stop")
     wait_until(lambda: not relay_alive(handle.store, handle.id), timeout=30, what="the relay's end")
+
+
+def _relay_that_dies_as_it_publishes(home: str, run_id: str, address: str) -> None:
+    """A relay (in a child process) that dies right after submitting the task, before it could
+    publish it: the moment a SIGKILL would be the worst."""
+    import distributed
+
+    from jupyter_pyrunner.daskrelay import Relay
+    from jupyter_pyrunner.store import RunStore
+
+    def die(*_args: object, **_kwargs: object) -> None:
+        time.sleep(0.5)  # the task reaches the worker, whose program starts
+        os._exit(9)
+
+    distributed.Client.publish_dataset = die  # type: ignore[method-assign]
+    Relay(RunStore(home), run_id, address).run()
+
+
+def test_a_relay_dying_as_it_sends_the_task_leaves_no_program_going(
+    cluster: Cluster, home: Path, project, tmp_path: Path
+) -> None:
+    import multiprocessing
+
+    from jupyter_pyrunner.daskrelay import UNFOLLOWED
+    from jupyter_pyrunner.intake import prepare_run
+    from jupyter_pyrunner.models import RunSpec
+    from jupyter_pyrunner.store import RunStore
+
+    cluster.add_worker("isolated", tmp_path / "worker-home", hide=home)
+    ticker = (
+        "import time\nfor i in range(300):\n    print('tick', i, flush=True)\n    time.sleep(0.1)\n"
+    )
+    store = RunStore(home)
+    record = prepare_run(store, RunSpec(source=str(project({"main.py": ticker})), requirements=[]))
+    store.update(record.id, executor="dask")
+    relay = multiprocessing.get_context("spawn").Process(
+        target=_relay_that_dies_as_it_publishes, args=(str(home), record.id, cluster.address)
+    )
+    relay.start()
+    relay.join(60)
+    assert relay.exitcode == 9
+    wait_until(lambda: marker_processes(record.id), timeout=30, what="the program's start")
+    assert reattach_all(store) == [record.id]
+    ended = RunStore(home).get(record.id)
+    deadline = time.monotonic() + 60
+    while not ended.status.is_terminal:
+        assert time.monotonic() < deadline, "the run did not end"
+        time.sleep(0.1)
+        ended = store.get(record.id)
+    assert (ended.status, ended.message) == (RunStatus.FAILED, UNFOLLOWED)
+    wait_until(lambda: not marker_processes(record.id), timeout=10, what="the program's stop")
