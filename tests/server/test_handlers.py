@@ -518,7 +518,7 @@ def test_no_route_is_left_without_authentication(
 ) -> None:
     app, warned = _boot_and_collect_auth_warnings(jp_configurable_serverapp, jp_server_config)
     assert warned == []
-    assert len(_pyrunner_routes(app)) == 13
+    assert len(_pyrunner_routes(app)) == 14
 
 
 def test_the_check_above_would_catch_an_unauthenticated_route(
