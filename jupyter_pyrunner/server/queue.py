@@ -18,6 +18,7 @@ head of the queue, and hand-overs pause for ``DISK_FULL_PAUSE`` seconds before t
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 import time
 
@@ -155,8 +156,12 @@ class RunQueue:
         adopted: list[RunRecord] = []
         for run_id in self.store.unfinished_ids():
             try:
-                if not _orphaned_in_queue(self.store.read(run_id)):
+                seen = self.store.read(run_id)
+                if not _orphaned_in_queue(seen):
                     continue  # (most are: nothing to lock)
+                if seen.sweep and not _sweep_taken_in(self.store, seen.sweep):
+                    _remove_unfinished_sweep(self.store, seen.sweep, run_id)
+                    continue
                 with self.store.locked(run_id):
                     record = self.store.read(run_id)
                     if not _orphaned_in_queue(record):
@@ -171,6 +176,29 @@ class RunQueue:
                     raise
         adopted.sort(key=lambda r: (r.created, r.id))
         return [r.id for r in adopted]
+
+
+def _sweep_taken_in(store: RunStore, sweep_id: str) -> bool:
+    """Whether a sweep's intake finished: its ``sweep.json`` is written only then."""
+    from ..sweepstore import SWEEP_FILE, sweep_dir
+
+    try:
+        return (sweep_dir(store, sweep_id) / SWEEP_FILE).exists()
+    except PyRunnerError:  # a malformed id
+        return False
+
+
+def _remove_unfinished_sweep(store: RunStore, sweep_id: str, run_id: str) -> None:
+    """A run of a sweep whose intake never finished (the server stopped while it took the
+    sweep in; its client got no answer): removed with the sweep's folder, as the intake itself
+    removes everything of a sweep it cannot finish, rather than run outside any sweep."""
+    import shutil
+
+    from ..sweepstore import sweep_dir
+
+    store.delete(run_id, force=True)
+    with contextlib.suppress(PyRunnerError):
+        shutil.rmtree(sweep_dir(store, sweep_id), ignore_errors=True)
 
 
 def _orphaned_in_queue(record: RunRecord) -> bool:

@@ -8,6 +8,7 @@ use the real ``LocalExecutor`` and real runs.
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -229,3 +230,32 @@ def test_a_real_run_still_going_after_a_restart_holds_the_next_one_back(
     marker.touch()
     records, most = drive(restarted, [first, second])
     assert [r.status for r in records] == [RunStatus.SUCCEEDED] * 2 and most == 1
+
+
+def test_runs_of_a_sweep_whose_intake_never_finished_are_removed_not_run(
+    store: RunStore, prepare: Prepare
+) -> None:
+    """A server killed while it took a sweep in leaves queued runs naming a sweep that has no
+    ``sweep.json``: its client got no answer, and the runs belong to no sweep one could see or
+    cancel. The next server removes them with the sweep's folder; a plain orphan is run."""
+    import subprocess
+    import sys
+
+    from jupyter_pyrunner.sweepstore import sweep_dir
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone = {"pid": dead.pid, "host": os.uname().nodename, "start": 1}
+    half_sweep = "20261130-000000-abcdef"
+    sweep_dir(store, half_sweep).mkdir(parents=True)
+    taken_in = [prepare(), prepare()]
+    for run_id in taken_in:
+        store.update(run_id, sweep=half_sweep, params={"a": run_id[-1]}, supervisor=gone)
+    plain = prepare()
+    store.update(plain, supervisor=gone)
+    executor = RecordingExecutor()
+    queue = RunQueue(store, executor, max_concurrent=4)  # the server starts again
+    assert queue.adopted == [plain]
+    assert not sweep_dir(store, half_sweep).exists()
+    assert [r.id for r in store.list_runs()] == [plain]
+    assert queue.start_queued() == [plain] and executor.submitted == [plain]
