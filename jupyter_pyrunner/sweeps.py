@@ -138,6 +138,8 @@ def submit_sweep(
             record = _intake(store, one)
             run_ids.append(record.id)
             store.update(record.id, sweep=sweep_id, params=combo)
+            if len(run_ids) == 1:  # each run gets its own copy of the project: room for all?
+                _check_room(store, record.id, len(specs))
         data = {
             "id": sweep_id,
             "name": record.name,
@@ -184,6 +186,32 @@ def _checked(
         one.args = substitute(spec.args, combo)
         specs.append(one.validate())
     return checked, specs, parallel
+
+
+def _check_room(store: RunStore, first: str, count: int) -> None:
+    """Every run of a sweep holds its own copy of the project and inputs (a program may write
+    beside its code, and one run must not change what another runs): refuse a sweep whose
+    copies would not fit on the disk, from the size of the first (``DiskFullError``)."""
+    import shutil
+
+    from .errors import DiskFullError
+
+    inputs = store.inputs_dir(first)
+    size = sum(
+        os.lstat(os.path.join(folder, name)).st_blocks * 512
+        for folder, _dirs, files in os.walk(inputs)
+        for name in files
+    )
+    needed = size * (count - 1)
+    free = shutil.disk_usage(store.runs_dir).free
+    if needed > free:
+        from .humanize import size_text
+
+        raise DiskFullError(
+            f"the sweep's {count} runs each need their own copy of the project and inputs "
+            f"({size_text(size)}): {size_text(needed)} more, and the disk has "
+            f"{size_text(free)} free"
+        )
 
 
 def _new_folder(store: RunStore) -> tuple[Path, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -262,3 +263,27 @@ async def test_a_log_that_fills_the_disk_ends_the_run_truthfully_and_keeps_every
     assert (await wait_ended(api, hello["id"]))["status"] == "succeeded"
     tally.assert_no_500()
     print(f"log filled the disk after {len(lines)} lines; requests:", json.dumps(tally.summary()))
+
+
+def test_a_sweep_whose_copies_of_the_project_would_not_fit_is_refused_whole(
+    tmp_path: Path, project
+) -> None:
+    """Each run of a sweep holds its own copy of the project: 20 copies of 4 MB on a 32 MB
+    disk are refused before the disk fills, with one message, and nothing is left."""
+    from jupyter_pyrunner import run_sweep
+    from jupyter_pyrunner.errors import DiskFullError
+
+    source = project({"main.py": "print('x')\n"})
+    (source / "data.bin").write_bytes(os.urandom(4 << 20))
+    with small_disk(tmp_path / "disk", 32) as disk:
+        home = disk / "home"
+        with pytest.raises(DiskFullError) as refused:
+            run_sweep(source, {"a": [str(i) for i in range(20)]}, home=home,
+                      infer_requirements=False)  # fmt: skip
+        assert re.fullmatch(
+            r"the sweep's 20 runs each need their own copy of the project and inputs "
+            r"\(4\.0 MB\): 76\.\d MB more, and the disk has 2\d\.\d MB free",
+            str(refused.value),
+        ), str(refused.value)
+        assert list((home / "runs").iterdir()) == []
+        assert not (home / "sweeps").exists() or list((home / "sweeps").iterdir()) == []
