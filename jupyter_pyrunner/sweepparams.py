@@ -9,6 +9,7 @@ submission, as is a sweep of more than :data:`MAX_COMBINATIONS` runs.
 from __future__ import annotations
 
 import json
+import math
 
 from .errors import InvalidRunSpecError
 
@@ -94,6 +95,8 @@ def _values(name: str, values: Any) -> list[str]:
             raise InvalidRunSpecError(
                 f"a value of '{name}' must be text or a number, not {repr(value)[:40]}"
             )
+        if isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity in JSON
+            raise InvalidRunSpecError(f"a value of '{name}' must be a finite number, not {value}")
         text = value if isinstance(value, str) else str(value)
         if "\0" in text or len(text.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
             raise InvalidRunSpecError(

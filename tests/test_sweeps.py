@@ -84,6 +84,8 @@ def test_substitute_replaces_names_and_keeps_doubled_braces_literal() -> None:
         ({"status": ["1"]}, [], "names a column of the sweep's table"),
         ({"a": "123"}, [], "must be a list"),
         ({"a": [None]}, [], "must be text or a number"),
+        ({"a": [float("nan")]}, [], "a value of 'a' must be a finite number, not nan"),
+        ({"a": [1, float("-inf")]}, [], "must be a finite number, not -inf"),
         ({"a": ["1"]}, ["{b}"], r"\{b\}, which is not a parameter"),
         ({"a": ["1"]}, ["{a"], "does not enclose a parameter name"),
         ({"a": ["1"]}, ["a}"], "lone '}'"),
