@@ -170,6 +170,8 @@ class Relay:
                 silence_logs=logging.CRITICAL,
             )
             self._client = dd.Client(self._cluster)
+        elif self.address.startswith("gateway:"):
+            self._client = gateway_client(self.address)
         else:
             self._client = dd.Client(self.address, timeout=CONNECT_TIMEOUT)
         return self._client
@@ -594,6 +596,29 @@ class Relay:
 def _lost_text(exc: BaseException, worker: str | None) -> str:
     text = str(exc)
     return text if "(tcp" in text or worker is None else lost_message(worker)
+
+
+def gateway_client(address: str) -> Any:
+    """A client of a dask-gateway cluster: ``gateway:NAME`` (the gateway of the dask config,
+    ``gateway.address``, as JupyterHub deployments set it) or ``gateway://HOST:PORT/NAME``
+    (the gateway whose proxy is there). The gateway hands out the cluster's TLS credentials
+    to whoever its authentication (``gateway.auth``) lets in."""
+    try:
+        Gateway = loose("dask_gateway").Gateway
+    except ImportError:
+        raise RunLostError(
+            "a dask-gateway cluster needs dask-gateway: pip install dask-gateway"
+        ) from None
+    rest = address[len("gateway:") :]
+    if rest.startswith("//"):
+        where, _, name = rest[2:].partition("/")
+        http = loose("dask").config.get("gateway.address", None) or f"http://{where}"
+        gateway = Gateway(address=http, proxy_address=f"gateway://{where}")
+    else:
+        gateway, name = Gateway(), rest
+    if not name:
+        raise RunLostError(f"'{address}' names no cluster: give gateway://HOST:PORT/NAME")
+    return gateway.connect(name).get_client(set_as_default=False)
 
 
 def _workers(client: Any) -> dict[str, dict[str, Any]]:
