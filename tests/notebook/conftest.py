@@ -44,6 +44,21 @@ DEMO = {
 }
 
 
+#: a program that prints once, then waits, with a daemon of its own in a new session: what an
+#: interrupt must stop whole
+FOREVER = {
+    "main.py": """
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            time.sleep(300)
+        print("running", flush=True)
+        time.sleep(300)
+    """,
+    "requirements.txt": "",
+}
+
+
 def execute(cells: list[str], cwd: Path, timeout: int = 120, **client: Any) -> Any:
     """Run ``cells`` in a fresh kernel started in ``cwd``; returns the executed notebook."""
     nb = nbformat.v4.new_notebook()

@@ -11,7 +11,7 @@ from pathlib import Path
 from jupyter_pyrunner import RunStatus, RunStore
 
 from ..conftest import marker_processes, write_project
-from .conftest import execute, texts
+from .conftest import FOREVER, execute, texts
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -49,14 +49,7 @@ def test_interrupting_the_kernel_cancels_the_run_and_its_processes(
     home: Path, tmp_path: Path
 ) -> None:
     workspace = tmp_path / "ws"
-    write_project(workspace / "forever", {"main.py": """
-        import os, time
-        if os.fork() == 0:
-            os.setsid()
-            time.sleep(300)
-        print("running", flush=True)
-        time.sleep(300)
-    """, "requirements.txt": ""})  # fmt: skip
+    write_project(workspace / "forever", FOREVER)
     t0 = time.monotonic()
     nb = execute(["%load_ext jupyter_pyrunner", "%pyrunner run forever"], workspace,
                  timeout=15, interrupt_on_timeout=True, allow_errors=True)  # fmt: skip

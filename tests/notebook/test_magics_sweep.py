@@ -16,7 +16,7 @@ from jupyter_pyrunner import RunStatus, RunStore
 from jupyter_pyrunner.liveness import identity_alive
 
 from ..conftest import marker_processes, write_project
-from .conftest import execute, texts
+from .conftest import FOREVER, execute, texts
 
 #: records what it got: its arguments and PYRUNNER_PARAMS
 RECORDER = """
@@ -115,14 +115,7 @@ def test_a_bad_sweep_is_one_message_and_creates_nothing(home: Path, tmp_path: Pa
 
 def test_interrupting_the_kernel_cancels_every_run_of_the_sweep(home: Path, tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
-    write_project(workspace / "forever", {"main.py": """
-        import os, time
-        if os.fork() == 0:
-            os.setsid()
-            time.sleep(300)
-        print("running", flush=True)
-        time.sleep(300)
-    """, "requirements.txt": ""})  # fmt: skip
+    write_project(workspace / "forever", FOREVER)
     t0 = time.monotonic()
     nb = execute(
         ["%load_ext jupyter_pyrunner",
