@@ -15,7 +15,6 @@ Target: 2 workers give at least 1.8x the throughput of 1 worker on 20 runs of 1 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import statistics
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT
-from bench_server import Server, pct
+from bench_server import Server, line_delays, pct
 
 sys.path.insert(0, str(ROOT))
 
@@ -127,14 +126,7 @@ def bench_latency(work: Path) -> dict[str, Any]:
         try:
             _project(server.root, "ticker", TICKER)
             run = server.run({"path": "ticker"})
-            delays: list[float] = []
-
-            def on_message(m: dict[str, Any]) -> None:
-                if m["type"] == "log" and m["stream"] == "stdout":
-                    now = time.time()
-                    delays.extend(now - float(line) for line in m["text"].split())
-
-            asyncio.run(server.stream(run["id"], on_message))
+            delays = line_delays(server, run["id"])
             record = server.wait(run["id"])
         finally:
             server.stop()

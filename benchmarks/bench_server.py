@@ -127,6 +127,20 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def line_delays(server: Server, run_id: str) -> list[float]:
+    """Follow the run's stream to its end: for each line the program printed (its own
+    ``time.time()``), how long it took to reach this WebSocket client, in seconds."""
+    delays: list[float] = []
+
+    def on_message(m: dict[str, Any]) -> None:
+        if m["type"] == "log" and m["stream"] == "stdout":
+            now = time.time()
+            delays.extend(now - float(line) for line in m["text"].split())
+
+    asyncio.run(server.stream(run_id, on_message))
+    return delays
+
+
 def bench_latency(work: Path) -> dict[str, Any]:
     server = Server(work / "latency")
     try:
@@ -142,14 +156,7 @@ def bench_latency(work: Path) -> dict[str, Any]:
         """,
         )
         run = server.run({"path": name})
-        delays: list[float] = []
-
-        def on_message(m: dict[str, Any]) -> None:
-            if m["type"] == "log" and m["stream"] == "stdout":
-                now = time.time()
-                delays.extend(now - float(line) for line in m["text"].split())
-
-        asyncio.run(server.stream(run["id"], on_message))
+        delays = line_delays(server, run["id"])
     finally:
         server.stop()
     ms = [d * 1000 for d in delays]
