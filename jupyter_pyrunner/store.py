@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .errors import RunNotFoundError, RunStateError
 from .faults import disk_full_message, is_disk_full, is_unwritable, read_end, write_end
-from .liveness import as_seen, is_orphaned, process_identity, reconcile
+from .liveness import as_seen, awaits_relay, is_orphaned, process_identity, reconcile
 from .logfile import INDEX_NAME, LOG_NAME
 from .models import INPUT_PORTS, OUTPUT_PORTS, RunRecord, RunSpec, RunStatus
 from .paths import private_home, pyrunner_home
@@ -300,7 +300,7 @@ class RunStore:
         read and the look at whether it lives, the run would read as orphaned although its
         ending is on disk: a run that looks orphaned is read once more before it is shown so."""
         record = self.read(run_id)
-        if is_orphaned(record):
+        if is_orphaned(record) or awaits_relay(record):
             record = self.read(run_id)
         return as_seen(record)
 
