@@ -57,6 +57,7 @@ from .sweepparams import (
 from .sweepstore import (
     CANCEL_FILE,
     adopt,
+    cancel_run,
     cancel_sweep,
     list_sweeps,
     read_sweep,
@@ -242,12 +243,11 @@ def _remove(store: RunStore, folder: Path, run_ids: list[str]) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _described(executor: Executor | None) -> dict[str, Any]:
-    """The executor as the sweep's scheduler rebuilds it (``DaskExecutor.description``)."""
+def _described(executor: Executor | None) -> dict[str, Any] | None:
+    """The executor as the sweep's scheduler rebuilds it (``DaskExecutor.description``);
+    None for one it cannot rebuild."""
     describe = getattr(executor, "description", None)
-    if describe is None:
-        raise TypeError(f"a sweep cannot hand its runs to {type(executor).__name__}")
-    return dict(describe())
+    return None if describe is None else dict(describe())
 
 
 def _is_local(executor: Executor | None) -> bool:
@@ -260,8 +260,20 @@ def _hand_over(
     store: RunStore, folder: Path, data: dict[str, Any], executor: Executor | None
 ) -> None:
     """Start the sweep's scheduler and make it the owner of the queued runs before returning
-    (so that they never look abandoned when this process ends now)."""
-    _start_scheduler(store, folder, data, getattr(executor, "python", None))
+    (so that they never look abandoned when this process ends now). An executor of another
+    kind, which the scheduler could not rebuild, gets every run now; those it could not take
+    are cancelled, not left queued."""
+    if _is_local(executor) or data["executor_options"] is not None:
+        _start_scheduler(store, folder, data, getattr(executor, "python", None))
+        return
+    assert executor is not None
+    for done, run_id in enumerate(data["runs"]):
+        try:
+            executor.submit(store, run_id)
+        except BaseException:
+            for left in data["runs"][done:]:
+                cancel_run(store, left)
+            raise
 
 
 def _start_scheduler(

@@ -297,3 +297,24 @@ def test_ctrl_c_while_the_runs_are_handed_to_the_scheduler_cancels_the_whole_swe
     records = handle.wait(timeout=60)
     assert [r.status for r in records if r] == [RunStatus.CANCELLED] * 4, handle.summary
     assert all(marker_processes(r.id) == [] for r in records if r)
+
+
+def test_an_executor_the_scheduler_cannot_rebuild_gets_every_run_at_once(
+    home: Path, recorder: Path
+) -> None:
+    """A custom executor (no ``description``) is handed the runs by the caller itself."""
+    from jupyter_pyrunner.executors import Executor
+
+    class Recording(Executor):
+        name = "recording"
+
+        def __init__(self) -> None:
+            self.taken: list[str] = []
+
+        def submit(self, store: RunStore, run_id: str) -> None:
+            self.taken.append(run_id)
+
+    executor = Recording()
+    handle = run_sweep(recorder, {"a": ["1", "3"]}, executor=executor, infer_requirements=False)
+    assert executor.taken == handle.run_ids
+    assert handle.info["scheduler"] is None and handle.info["executor"] == "recording"
