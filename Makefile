@@ -17,7 +17,7 @@ LAB_SOURCES := $(shell find labextension/src labextension/style -type f) \
 # jlpm and `jupyter labextension build` come from JupyterLab in the venv
 LAB_ENV := PATH="$(CURDIR)/$(BIN):$$PATH"
 
-.PHONY: demo test stress lint bench clean labextension
+.PHONY: demo test stress lint bench clean labextension docs binder-check
 
 # the venv and what building the package needs (JupyterLab brings jlpm, the extension builder)
 $(TOOLS):
@@ -64,9 +64,18 @@ test: $(STAMP) $(LABEXT) $(CHROMIUM) $(ZIP) lint
 stress: $(STAMP) $(ZIP)
 	$(BIN)/python -m pytest -m stress tests/reliability
 
+## binder-check: repo2docker reads binder/ from a clean clone of the last commit; its install
+## steps are replayed in a fresh environment, where the demo notebooks run and Lab opens in Chromium
+binder-check: $(STAMP) $(CHROMIUM)
+	$(BIN)/python -m pytest -m binder tests/binder
+
+## docs: the documentation site, in docs/_build/html (warnings and broken references are errors)
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -n -q -b html docs docs/_build/html
+
 lint: $(STAMP) $(LABEXT)
-	$(BIN)/ruff check jupyter_pyrunner tests benchmarks examples
-	$(BIN)/ruff format --check jupyter_pyrunner tests benchmarks examples
+	$(BIN)/ruff check jupyter_pyrunner tests benchmarks examples binder docs
+	$(BIN)/ruff format --check jupyter_pyrunner tests benchmarks examples binder docs
 	$(BIN)/mypy
 	cd labextension && $(LAB_ENV) jlpm lint
 
