@@ -74,8 +74,8 @@ docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -n -q -b html docs docs/_build/html
 
 lint: $(STAMP) $(LABEXT)
-	$(BIN)/ruff check jupyter_pyrunner tests benchmarks examples binder docs
-	$(BIN)/ruff format --check jupyter_pyrunner tests benchmarks examples binder docs
+	$(BIN)/ruff check jupyter_pyrunner tests benchmarks examples binder docs/conf.py docs/_ext
+	$(BIN)/ruff format --check jupyter_pyrunner tests benchmarks examples binder docs/conf.py docs/_ext
 	$(BIN)/mypy
 	cd labextension && $(LAB_ENV) jlpm lint
 
