@@ -9,8 +9,8 @@ bottom in the environment's own kernel, and JupyterLab, opened on the tour as th
 opens it, must show the Python Runner panel in Chromium.
 
 The clone is of the repository's last commit: what is not committed is not tested here.
-This takes minutes (a fresh environment, a Node build, the examples' environments), so it is
-marked ``binder`` and runs with ``make binder-check``.
+It takes a few minutes (a fresh environment, a Node build, the examples' environments). It is
+marked ``binder``: ``make test`` runs it with the rest, ``make binder-check`` alone.
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def test_each_demo_notebook_runs_top_to_bottom_in_the_environments_own_kernel(
     ]  # fmt: skip
     assert errors == []
     # the kernel was the replayed environment's own Python
-    kernel_prefix = notebook["cells"][-1]["outputs"][0]["text"].strip()
+    kernel_prefix = "".join(notebook["cells"][-1]["outputs"][0]["text"]).strip()
     assert Path(kernel_prefix) == binder.prefix
 
 
