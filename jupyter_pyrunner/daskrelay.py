@@ -640,13 +640,25 @@ def read_note(run_dir: Path) -> dict[str, Any]:
 
 def _dashboard(client: Any) -> str | None:
     """The URL of the cluster's dashboard, when its scheduler serves one (it answers an HTTP
-    server's port even without the dashboard's packages: the page itself must be there)."""
+    server's port even without the dashboard's packages: the page itself must be there).
+
+    The link is Dask's (``distributed.dashboard.link``). A link without a host, such as
+    ``{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status`` on JupyterHub or Binder, is for the
+    user's browser through the Jupyter server's proxy: the page is looked for on the
+    scheduler's own host, and the link is kept as it is."""
+    import urllib.parse
     import urllib.request
 
     with contextlib.suppress(Exception):
-        if client.scheduler_info().get("services", {}).get("dashboard"):
+        info = client.scheduler_info()
+        port = info.get("services", {}).get("dashboard")
+        if port:
             link = str(client.dashboard_link)
-            with urllib.request.urlopen(link, timeout=2) as response:
+            probe = link
+            if "://" not in link:
+                host = urllib.parse.urlsplit(str(info["address"])).hostname or "127.0.0.1"
+                probe = f"http://{host}:{port}/status"
+            with urllib.request.urlopen(probe, timeout=2) as response:
                 if response.status == 200:
                     return link
     return None

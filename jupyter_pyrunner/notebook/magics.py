@@ -21,7 +21,7 @@ import threading
 import time
 
 from IPython.core.display import HTML
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.display import display
 
 from ..daskexec import executor_for
@@ -107,6 +107,11 @@ class _View:
         return self.text
 
 
+#: a sweep's parameter names on its line, and a ``{name}`` placeholder that is not doubled
+_SWEPT = re.compile(r"--param(?:=|\s+)\s*['\"]?([A-Za-z_]\w*)=")
+_PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_]\w*)\}(?!\})")
+
+
 @magics_class
 class PyRunnerMagics(Magics):
     """The ``%pyrunner`` line magic and the ``%%pyrunner`` cell magic."""
@@ -120,8 +125,10 @@ class PyRunnerMagics(Magics):
     def store(self) -> RunStore:
         return RunStore()
 
+    @no_var_expand  # type: ignore[untyped-decorator]
     @line_cell_magic  # type: ignore[untyped-decorator]
     def pyrunner(self, line: str, cell: str | None = None) -> Any:
+        line = self._expand(line)
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -145,6 +152,35 @@ class PyRunnerMagics(Magics):
         except PyRunnerError as exc:
             return self._error(str(exc))
         return None
+
+    def _expand(self, line: str) -> str:
+        """The notebook's variables in the line (``{expression}``, ``$name``), as IPython
+        expands any magic's line, except a sweep's own placeholders: in ``%pyrunner sweep ...
+        --param rate=1,2 -- --rate {rate}``, ``{rate}`` is each run's value, also when the
+        notebook has a variable ``rate``. A line that cannot be expanded is taken as written."""
+        from IPython.utils.text import DollarFormatter
+
+        swept = set(_SWEPT.findall(line)) if line.lstrip().startswith("sweep") else set()
+        guarded = _PLACEHOLDER.sub(
+            lambda m: "{" + m.group(0) + "}" if m.group(1) in swept else m.group(0), line
+        )
+        try:
+            expanded = DollarFormatter().vformat(guarded, args=[], kwargs=self._namespace())
+        except Exception:  # as IPython does: a line it cannot expand is left as it is
+            return line
+        return str(expanded)
+
+    def _namespace(self) -> dict[str, Any]:
+        """The notebook's variables, and the locals of the code that called the magic (a
+        ``%pyrunner`` line inside a function sees its variables)."""
+        namespace = dict(self.shell.user_ns) if self.shell is not None else {}
+        frame = sys._getframe(1)
+        while frame.f_back is not None:
+            if frame.f_code.co_name in ("run_line_magic", "run_cell_magic"):
+                namespace.update(frame.f_back.f_locals)
+                break
+            frame = frame.f_back
+        return namespace
 
     def _error(self, message: str) -> None:
         """One clear message, never a traceback from this code."""

@@ -12,6 +12,7 @@ import csv
 import html
 import io
 import json
+import re
 import time
 from pathlib import Path
 
@@ -106,12 +107,15 @@ def summary_html(record: RunRecord) -> str:
 
 
 def dashboard_url(record: RunRecord) -> str | None:
-    """The Dask dashboard's URL when it is one a browser may open (http or https only: the
-    record is written by a relay, and a ``javascript:`` URL must never become a link)."""
+    """The Dask dashboard's URL when it is one a browser may open: http or https, or a path on
+    the Jupyter server (a dashboard behind its proxy, as on JupyterHub or Binder). The record is
+    written by a relay, and a ``javascript:`` URL must never become a link."""
     url = record.dashboard
-    if not url or not url.lower().startswith(("http://", "https://")):
+    if not url:
         return None
-    return url
+    if url.lower().startswith(("http://", "https://")) or re.match(r"/(?!/)", url):
+        return url
+    return None
 
 
 def where_html(record: RunRecord) -> list[str]:

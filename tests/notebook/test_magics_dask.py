@@ -165,7 +165,12 @@ def test_the_views_name_the_worker_and_link_only_a_web_dashboard(tmp_path: Path)
     assert "worker tcp://10.0.0.7:4242" in views.summary_text(on_dask)
     details = views.details_html(on_dask, tmp_path)
     assert ">http://sched:8787/status</a>" in details
+    # a dashboard behind the Jupyter server's proxy (JupyterHub, Binder) is a path on it
+    proxied = _record(worker="tcp://x:1", dashboard="/user/ada/proxy/8787/status")
+    assert "<a href='/user/ada/proxy/8787/status'" in views.summary_html(proxied)
     # a dashboard that is no web address is shown as text, never as a link
+    for address in ("//evil/x", "data:text/html,x"):
+        assert "href" not in views.summary_html(_record(worker="tcp://x:1", dashboard=address))
     hostile = _record(worker="tcp://x:1", dashboard="javascript:alert(1)")
     assert "href" not in views.summary_html(hostile)
     assert "href" not in views.details_html(hostile, tmp_path)

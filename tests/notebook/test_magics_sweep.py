@@ -96,6 +96,33 @@ def test_a_sweep_shows_its_table_in_place_and_ends_with_every_row_succeeded(
     assert history.count(f">{sweep_id}</code>") == 4
 
 
+def test_a_notebook_variable_never_takes_the_place_of_a_swept_parameter(
+    home: Path, tmp_path: Path
+) -> None:
+    """IPython fills ``{name}`` with the notebook's variables in a magic's line: the notebook's
+    ``a`` must not replace each run's value, while its other variables are still filled in, in
+    the line and in a function's locals."""
+    workspace = tmp_path / "ws"
+    write_project(workspace / "recorder", {"main.py": RECORDER, "requirements.txt": ""})
+    nb = execute(
+        ["%load_ext jupyter_pyrunner",
+         "a, tag, parallel = 'notebook', 'T', 2",
+         "s = %pyrunner sweep recorder --param a=1,2 --parallel {parallel} -- {a} {tag} {{a}} $tag",
+         "def inside():\n"
+         "    tag = 'local'\n"
+         "    swept = %pyrunner sweep recorder --param=a=3 -- {a} {tag}\n"
+         "    return swept\n"
+         "t = inside()",
+         "print(sorted(' '.join(r.record.spec.args) for r in s.runs + t.runs))"],
+        workspace,
+        timeout=240,
+    )  # fmt: skip
+    said = "".join(text for kind, text in texts(nb.cells[4]) if kind == "stdout")
+    assert said.strip() == "['1 T 1 T', '2 T 2 T', '3 local']"
+    records = RunStore(home).list_runs()
+    assert len(records) == 3 and {r.status for r in records} == {RunStatus.SUCCEEDED}
+
+
 def test_a_bad_sweep_is_one_message_and_creates_nothing(home: Path, tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
     write_project(workspace / "recorder", {"main.py": RECORDER, "requirements.txt": ""})

@@ -6,6 +6,7 @@
 import { closeIcon, downloadIcon, launchIcon, stopIcon } from '@jupyterlab/ui-components';
 import React from 'react';
 
+import { dashboardHref } from '../util/dashboardLink';
 import { formatDuration, isLive } from '../util/format';
 import { IRunRecord } from '../util/runnerApi';
 import { RunnerModel } from '../model/runnerModel';
@@ -110,13 +111,13 @@ function WhereFacts({ run }: { run: IRunRecord }): JSX.Element {
           <dd className="jp-PyRunner-worker">{run.worker}</dd>
         </>
       )}
-      {run.dashboard && /^https?:\/\//i.test(run.dashboard) && (
+      {dashboardHref(run.dashboard) && (
         <>
           <dt>Dashboard</dt>
           <dd>
             <a
               className="jp-PyRunner-link jp-PyRunner-dashboard"
-              href={run.dashboard}
+              href={dashboardHref(run.dashboard) ?? undefined}
               target="_blank"
               rel="noopener noreferrer"
               title={`Open the Dask dashboard (${run.dashboard}) in a new tab`}
