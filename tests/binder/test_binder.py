@@ -6,7 +6,8 @@ from the clone's root as repo2docker runs them: ``pip install -r binder/requirem
 builds the Lab extension from its TypeScript sources) and ``binder/postBuild``. In that
 environment both extensions must list as enabled and OK, every demo notebook must run top to
 bottom in the environment's own kernel, and JupyterLab, opened on the tour as the Binder badge
-opens it, must show the Python Runner panel in Chromium.
+opens it, must show the Python Runner panel in Chromium; a Dask dashboard must open through
+the server's proxy, as the visitor's browser reaches it.
 
 The clone is of the repository's last commit: what is not committed is not tested here.
 It takes a few minutes (a fresh environment, a Node build, the examples' environments). It is
@@ -50,6 +51,10 @@ class BinderEnv:
     env: dict[str, str]
     dockerfile: str
     logs: Path
+
+    def start(self, *command: str) -> list[str]:
+        """``command`` as Binder starts it in the container: through ``binder/start``."""
+        return [str(self.clone / "binder" / "start"), *command]
 
     def run(
         self, *args: str, timeout: float = 600, **kwargs: object
@@ -126,6 +131,9 @@ def binder(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> Iterator
         (logs / f"step-{number}.txt").write_text(f"$ {step}\n{result.stdout}{result.stderr}")
         _check(result, step)
         print(f"binder step {number} took {time.monotonic() - started:.0f} s: {step}")
+    # the running container: Binder serves each session under a prefix of its hub, which it
+    # puts in every process' environment; here the server's base URL is the root
+    env["JUPYTERHUB_SERVICE_PREFIX"] = "/"
     yield image
 
 
@@ -167,13 +175,13 @@ class _Lab:
     def __init__(self, binder: BinderEnv, work: Path) -> None:
         self.port = _free_port()
         self.log = binder.logs / "lab.txt"
-        command = [
+        command = binder.start(
             str(binder.prefix / "bin" / "jupyter"), "lab", "--no-browser", "--allow-root",
             "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={binder.clone}",
             f"--LabApp.workspaces_dir={work / 'workspaces'}",
             f"--LabApp.user_settings_dir={work / 'settings'}",
-        ]  # fmt: skip
+        )  # fmt: skip
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 command, cwd=binder.clone, env=binder.env, stdout=log, stderr=subprocess.STDOUT
@@ -239,10 +247,9 @@ def test_each_demo_notebook_runs_top_to_bottom_in_the_environments_own_kernel(
     source = binder.clone / "examples" / "notebooks" / name
     executed = binder.logs / f"executed-{name}"
     started = time.monotonic()
-    result = binder.run(
-        str(binder.prefix / "bin" / "python"), "-c", _EXECUTE, str(source), str(executed),
-        timeout=1800,
-    )  # fmt: skip
+    python = str(binder.prefix / "bin" / "python")
+    result = binder.run(*binder.start(python, "-c", _EXECUTE, str(source), str(executed)),
+                        timeout=1800)  # fmt: skip
     print(f"{name} ran in {time.monotonic() - started:.0f} s")
     _check(result, f"executing {name}")
     notebook = json.loads(executed.read_text())
@@ -254,6 +261,37 @@ def test_each_demo_notebook_runs_top_to_bottom_in_the_environments_own_kernel(
     # the kernel was the replayed environment's own Python
     kernel_prefix = "".join(notebook["cells"][-1]["outputs"][0]["text"]).strip()
     assert Path(kernel_prefix) == binder.prefix
+
+
+def test_a_dask_dashboard_opens_through_the_servers_proxy(
+    binder: BinderEnv, binder_lab: _Lab
+) -> None:
+    """On Binder the dashboard's port is not reachable from the visitor's browser: its link
+    goes through the notebook server, and the page is there."""
+    cluster = subprocess.Popen(
+        binder.start(
+            str(binder.prefix / "bin" / "python"), "-c",
+            "from distributed import LocalCluster\n"
+            "cluster = LocalCluster(processes=False, n_workers=1, dashboard_address=':0')\n"
+            "print(cluster.dashboard_link, flush=True)\n"
+            "import sys; sys.stdin.read()",
+        ),
+        cwd=binder.clone, env=binder.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert cluster.stdout is not None
+        link = cluster.stdout.readline().strip()
+        assert re.fullmatch(r"/proxy/\d+/status", link), link
+        with urllib.request.urlopen(binder_lab.url(link.lstrip("/")), timeout=30) as page:
+            assert page.status == 200 and b"Dask" in page.read()
+    finally:
+        assert cluster.stdin is not None
+        cluster.stdin.close()
+        cluster.wait(60)
+    # the demo's own run names that dashboard the same way
+    shown = (binder.logs / "executed-dask.ipynb").read_text()
+    assert re.search(r"/proxy/\d+/status", shown), "the Dask demo shows no proxied dashboard"
 
 
 def test_the_badge_opens_the_tour_with_the_python_runner_panel(
