@@ -231,7 +231,8 @@ DASK = [
         log streams into the cell and its outputs come back, as for a run on this machine.
 
         Here the cluster is a `LocalCluster` on this machine (two worker processes, one thread
-        each); a real one is given the same way, by its scheduler's address.
+        each); a real one is given the same way, by its scheduler's address. The `dashboard`
+        link opens the cluster's Dask dashboard (on Binder, through the server's proxy).
         """),
     code("""
         from distributed import LocalCluster
@@ -239,6 +240,7 @@ DASK = [
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
         print("scheduler:", cluster.scheduler_address)
         print("workers:  ", *cluster.scheduler_info["workers"])
+        print("dashboard:", cluster.dashboard_link)
         """),
     md("""
         ## One run on the cluster
@@ -253,7 +255,7 @@ DASK = [
     md("""
         `%pyrunner show` tells where it ran: the `worker` line.
         """),
-    code("%pyrunner show last"),
+    code("%pyrunner show {r.id}"),
     code("""
         print("ran on", r.record.worker)
         """),
@@ -299,10 +301,16 @@ REST = [
 
         ## Find the server
 
-        The server's address and token are in its runtime file. On JupyterHub (and Binder) the
-        token there is empty and the hub's token (`JUPYTERHUB_API_TOKEN`) authenticates
-        instead. In a kernel without a server (a plain `jupyter console`, a script), the
-        cell starts one, which the last cell stops.
+        Every Jupyter server writes its address and token to a runtime file. The next cell
+        tries the servers listed there, the one this kernel runs in first, and keeps the first
+        that answers an authenticated `GET pyrunner/api/runs` within two seconds. On
+        JupyterHub (and Binder) the token in the file is empty and the hub's token
+        (`JUPYTERHUB_API_TOKEN`) authenticates instead. It passes over a file left by a server
+        that is gone (even when another process has its process id now), a server that does
+        not answer, and a server it has no token for (one open to all, or with a password
+        only), which would refuse an upload. When none is left (in a plain `jupyter console`,
+        a script, or beside such servers), the cell starts a server of its own, which the last
+        cell stops.
         """),
     code("""
         import os
@@ -311,30 +319,53 @@ REST = [
         import sys
         import tempfile
         import time
+        import urllib.request
 
         from jupyter_server.serverapp import list_running_servers
 
-        started = None
-        servers = sorted(list_running_servers(), key=lambda s: s["pid"] != os.getppid())
-        if not servers:  # no server: start one, on a free port, with a token of its own
-            token = secrets.token_hex(24)
+
+        # the server's address and token if it answers an authenticated request, else None
+        def usable(server):
+            base = server["url"].rstrip("/")  # with its base_url (/user/NAME/ on JupyterHub)
+            token = server["token"] or os.environ.get("JUPYTERHUB_API_TOKEN", "")
+            if not token:
+                print(f"passed over {base}: no token for it")
+                return None
+            headers = {"Authorization": f"token {token}"}
+            request = urllib.request.Request(base + "/pyrunner/api/runs", headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=2) as response:
+                    answer = response.status
+            except Exception as error:  # refused, too slow, not a server, no Python Runner...
+                answer = error
+            if answer == 200:
+                return base, token
+            print(f"passed over {base}: {answer}")
+            return None
+
+
+        found = started = None
+        for server in sorted(list_running_servers(), key=lambda s: s["pid"] != os.getppid()):
+            if found := usable(server):
+                break
+        if not found:  # start one, on a free port, with a token of its own
             command = [sys.executable, "-m", "jupyter_server", "--no-browser", "--port=0"]
-            command.append(f"--IdentityProvider.token={token}")
+            command.append(f"--IdentityProvider.token={secrets.token_hex(24)}")
             if os.geteuid() == 0:  # a container running as root
                 command.append("--allow-root")
             with tempfile.TemporaryFile() as server_log:  # what it says, should it fail
                 started = subprocess.Popen(command, stdout=server_log, stderr=server_log)
                 deadline = time.monotonic() + 60
-                while not servers and started.poll() is None and time.monotonic() < deadline:
+                while not found and started.poll() is None and time.monotonic() < deadline:
                     time.sleep(0.2)
-                    servers = [s for s in list_running_servers() if s["pid"] == started.pid]
-                if not servers:
+                    for server in list_running_servers():
+                        if server["pid"] == started.pid:
+                            found = usable(server)
+                if not found:
                     started.kill()
                     server_log.seek(0)
                     raise RuntimeError("no server started:\\n" + server_log.read().decode())
-        server = servers[0]
-        base = server["url"].rstrip("/")
-        token = server["token"] or os.environ.get("JUPYTERHUB_API_TOKEN", "")
+        base, token = found
         print("server:", base, "(started here)" if started else "")
         """),
     md("""
@@ -342,7 +373,6 @@ REST = [
         """),
     code("""
         import json
-        import urllib.request
 
 
         def api(method, path, body=None):

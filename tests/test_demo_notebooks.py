@@ -17,12 +17,15 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
+from jupyter_server.auth import passwd
 from jupyter_server.serverapp import list_running_servers
 from nbclient import NotebookClient
 
@@ -98,13 +101,14 @@ def by_name(records: list[RunRecord], name: str) -> list[RunRecord]:
 KERNEL_OWN = re.compile(r"ipykernel_launcher|multiprocessing\.resource_tracker")
 
 
-def processes_with(variable: str, value: str) -> list[str]:
-    """Live processes whose environment has ``variable=value``, but for this one and the
-    notebook's kernel (and its multiprocessing tracker): what the kernel left running."""
+def processes_with(variable: str, value: str, but: frozenset[int] = frozenset()) -> list[str]:
+    """Live processes whose environment has ``variable=value``, but for this one, the
+    notebook's kernel (and its multiprocessing tracker) and the pids ``but``: what the kernel
+    left running."""
     needle = f"{variable}={value}".encode()
     found = []
     for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
+        if not pid.isdigit() or int(pid) == os.getpid() or int(pid) in but:
             continue
         try:
             env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
@@ -117,12 +121,15 @@ def processes_with(variable: str, value: str) -> list[str]:
     return found
 
 
-def nothing_left(variable: str, value: str, grace: float = 15) -> Callable[[], None]:
-    """A check that, within ``grace`` seconds, no process but the kernel has ``variable=value``."""
+def nothing_left(
+    variable: str, value: str, grace: float = 15, but: frozenset[int] = frozenset()
+) -> Callable[[], None]:
+    """A check that, within ``grace`` seconds, no process but the kernel (and the pids ``but``)
+    has ``variable=value``."""
 
     def check() -> None:
         deadline = time.monotonic() + grace
-        while (left := processes_with(variable, value)) and time.monotonic() < deadline:
+        while (left := processes_with(variable, value, but)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not left, f"left running: {left}"
 
@@ -226,19 +233,28 @@ def test_the_widget_notebook_runs_a_project_through_the_panel(home: Path) -> Non
 
 @pytest.mark.network
 @pytest.mark.timeout(900)
-def test_the_dask_notebook_runs_on_the_workers_of_its_cluster_then_closes_it(home: Path) -> None:
+def test_the_dask_notebook_runs_on_the_workers_of_its_cluster_then_closes_it(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("distributed")
+    # the dashboard's link as Binder's Dask configuration makes it: through the server's proxy
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/visitor/")
+    monkeypatch.setenv(
+        "DASK_DISTRIBUTED__DASHBOARD__LINK", "{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status"
+    )
     # the cluster's scheduler and workers, and the runs' relays, are gone with the cluster
     nb = execute("dask.ipynb", nothing_left("PYRUNNER_HOME", str(home)), timeout=600)
     started = stdout(cell(nb, "from distributed import LocalCluster"))
     workers = set(re.search(r"workers:\s+(.*)", started).group(1).split())  # type: ignore[union-attr]
     assert len(workers) == 2
+    assert re.search(r"^dashboard: /user/visitor/proxy/\d+/status$", started, re.M), started
 
     records = runs(home)
     (plot,) = by_name(records, "plot-sine")
     assert plot.status.value == "succeeded" and plot.executor == "dask"
     assert plot.worker in workers
-    assert plot.worker in shown(cell(nb, "%pyrunner show last"))
+    assert plot.id in shown(cell(nb, "%pyrunner show {r.id}"))
+    assert plot.worker in shown(cell(nb, "%pyrunner show {r.id}"))
 
     sweep = by_name(records, "parameter-study")
     assert len(sweep) == 4 and {r.status.value for r in sweep} == {"succeeded"}
@@ -260,31 +276,58 @@ def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def jupyter_server(tmp_path: Path, home: Path, runtime_dir: Path) -> Iterator[dict[str, Any]]:
-    """A real ``jupyter server`` on its own store, as the one a Binder notebook runs in."""
-    store = tmp_path / "server-home"
-    log = open(tmp_path / "server.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
-         "--ip=127.0.0.1", f"--port={free_port()}", "--ServerApp.port_retries=0",
-         f"--IdentityProvider.token={secrets.token_hex(16)}", f"--ServerApp.root_dir={tmp_path}"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYRUNNER_HOME": str(store)},
-    )  # fmt: skip
-    log.close()
-    try:
+def start_server(
+    tmp_path: Path, home: Path, runtime_dir: Path
+) -> Iterator[Callable[..., dict[str, Any]]]:
+    """``start_server(*options)``: a real ``jupyter server`` on a store of its own, as the one a
+    Binder notebook runs in; its runtime file's fields, and ``home``, its store. All the servers
+    started are stopped at the end."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(*options: str) -> dict[str, Any]:
+        name = f"server-{len(procs)}"
+        store, log_path = tmp_path / f"{name}-home", tmp_path / f"{name}.log"
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
+                 "--ip=127.0.0.1", f"--port={free_port()}", "--ServerApp.port_retries=0",
+                 f"--ServerApp.root_dir={tmp_path}", *options],
+                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYRUNNER_HOME": str(store)},
+            )  # fmt: skip
+        procs.append(proc)
         deadline = time.monotonic() + 60
         while not (found := [s for s in list_running_servers(runtime_dir) if s["pid"] == proc.pid]):
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+            assert proc.poll() is None, log_path.read_text()[-3000:]
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.1)
-        yield {**found[0], "home": store}
+        return {**found[0], "home": store}
+
+    try:
+        yield start
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+@pytest.fixture
+def jupyter_server(start_server: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """A real server with a token."""
+    return start_server(f"--IdentityProvider.token={secrets.token_hex(16)}")
+
+
+def anonymous(method: str, url: str, body: bytes | None = None) -> int:
+    """The status a request without credentials gets."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, body, method=method), timeout=10):
+            return 200
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def check_rest_run(nb: Any, store: Path) -> RunRecord:
@@ -321,3 +364,75 @@ def test_the_rest_notebook_without_a_server_starts_one_and_stops_it(
     check_rest_run(nb, home)
     assert "stopped the server started above" in stdout(nb.cells[-1])
     assert list(runtime_dir.glob("jpserver-*")) == []
+
+
+def test_the_rest_notebook_passes_over_runtime_files_of_live_processes_that_are_no_server(
+    home: Path, runtime_dir: Path, start_server: Callable[..., dict[str, Any]]
+) -> None:
+    # the real server under a base_url, as on JupyterHub; the stale files name live processes
+    # that are no server, at ports where nothing listens: this test's own process (the
+    # kernel's parent, which the notebook tries first, as the server it would run in) and a
+    # ``sleep``
+    server = start_server(
+        f"--IdentityProvider.token={secrets.token_hex(16)}", "--ServerApp.base_url=/user/visitor/"
+    )
+    assert server["url"].endswith("/user/visitor/")
+    sleeper = subprocess.Popen(["sleep", "600"])
+    try:
+        stale = {os.getpid(): free_port(), sleeper.pid: free_port()}
+        for pid, port in stale.items():
+            info = {**server, "pid": pid, "port": port, "url": f"http://127.0.0.1:{port}/"}
+            info.update(token=secrets.token_hex(16), base_url="/", home=None)
+            (runtime_dir / f"jpserver-{pid}.json").write_text(json.dumps(info))
+        listed = {s["pid"] for s in list_running_servers(runtime_dir)}
+        assert listed == {server["pid"], *stale}
+        nb = execute("rest-api.ipynb")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+    found = stdout(cell(nb, "import os"))
+    # the kernel's parent is tried first; the ``sleep`` before the server or not, as listed
+    refused = "<urlopen error [Errno 111] Connection refused>"
+    assert found.startswith(f"passed over http://127.0.0.1:{stale[os.getpid()]}: {refused}\n")
+    passed_over = re.findall(r"^passed over http://127\.0\.0\.1:(\d+): (.*)$", found, re.M)
+    assert {int(port) for port, _ in passed_over} <= set(stale.values()), found
+    assert {why for _, why in passed_over} == {refused}, found
+    assert f"server: {server['url'].rstrip('/')}" in found
+    assert "started here" not in found
+    check_rest_run(nb, server["home"])
+    assert runs(home) == []
+
+
+@pytest.mark.parametrize("access", ["open to all", "a password only"])
+def test_the_rest_notebook_passes_over_a_server_it_has_no_token_for_and_starts_its_own(
+    access: str,
+    home: Path,
+    runtime_dir: Path,
+    start_server: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # its API would answer a GET, but refuse the upload for want of an XSRF cookie
+    monkeypatch.delenv("JUPYTERHUB_API_TOKEN", raising=False)
+    options = ["--IdentityProvider.token="]
+    if access == "a password only":
+        options.append(f"--PasswordIdentityProvider.hashed_password={passwd('a secret')}")
+    tokenless = start_server(*options)
+    assert tokenless["token"] == ""
+    runs_url = tokenless["url"] + "pyrunner/api/runs"
+    if access == "open to all":
+        assert anonymous("GET", runs_url) == 200
+        assert anonymous("PUT", tokenless["url"] + "pyrunner/api/uploads/p.zip", b"PK") == 403
+    else:
+        assert anonymous("GET", runs_url) == 403
+
+    # the server it started is stopped by its last cell; the tokenless one is left alone
+    left = nothing_left("JUPYTER_RUNTIME_DIR", str(runtime_dir), but=frozenset({tokenless["pid"]}))
+    nb = execute("rest-api.ipynb", left)
+    found = stdout(cell(nb, "import os"))
+    assert f"passed over {tokenless['url'].rstrip('/')}: no token for it" in found
+    assert "(started here)" in found
+    check_rest_run(nb, home)
+    assert runs(tokenless["home"]) == []
+    assert "stopped the server started above" in stdout(nb.cells[-1])
+    assert [s["pid"] for s in list_running_servers(runtime_dir)] == [tokenless["pid"]]

@@ -1,4 +1,4 @@
-"""Classify handwritten digits with settings read from config.yaml.
+"""Classify handwritten digits with settings read from config.yaml, beside this file.
 
 Trains a support vector classifier on scikit-learn's bundled digits data set (1797 images of
 8 x 8 pixels, shipped with the package: nothing is downloaded), measures it on a held-out part
@@ -14,6 +14,7 @@ Plain Python: `python main.py` (writes to ./outputs).
 """
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,36 @@ from sklearn.model_selection import train_test_split
 from sklearn.svm import SVC
 
 
+CONFIG = Path(__file__).with_name("config.yaml")  # beside this file, wherever the run starts
+#: the settings main.py needs, by section of config.yaml
+SETTINGS = {
+    "data": ("test_fraction", "random_state"),
+    "model": ("C", "gamma"),
+    "image": ("digits_shown", "columns", "scale"),
+}
+
+
 def load_config(path: Path) -> dict:
-    with path.open() as f:
-        return yaml.safe_load(f)
+    """The settings, or an exit with one line saying what is missing from the file."""
+    try:
+        config = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        sys.exit(f"main.py: error: no settings file {path.name} beside main.py ({path})")
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" on line {where.line + 1}" if where else ""
+        sys.exit(f"main.py: error: {path.name} is not valid YAML{line}")
+    if not isinstance(config, dict):
+        sys.exit(f"main.py: error: {path.name} holds no settings (sections: {', '.join(SETTINGS)})")
+    missing = [
+        f"{section}.{key}"
+        for section, keys in SETTINGS.items()
+        for key in keys
+        if not isinstance(config.get(section), dict) or key not in config[section]
+    ]
+    if missing:
+        sys.exit(f"main.py: error: {path.name} lacks the setting(s) {', '.join(missing)}")
+    return config
 
 
 def draw_predictions(images, truth, predicted, settings: dict) -> Image.Image:
@@ -50,7 +78,7 @@ def draw_predictions(images, truth, predicted, settings: dict) -> Image.Image:
 
 
 def main() -> None:
-    config = load_config(Path("config.yaml"))
+    config = load_config(CONFIG)
     digits = load_digits()
     x_train, x_test, y_train, y_test, _, images_test = train_test_split(
         digits.data,

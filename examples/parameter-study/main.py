@@ -1,8 +1,11 @@
 """One run of a parameter study of the logistic map x[n+1] = r * x[n] * (1 - x[n]).
 
 Iterates the map at the growth rate given with --rate, then describes where the orbit settles:
-its period (1: a fixed point, 2, 4...: a cycle; none: chaos) and its Lyapunov exponent
-(negative for a stable cycle, positive for chaos). Writes to OUTPUT_FOLDER:
+its period (1: a fixed point, 2, 4...: a cycle; none: no cycle) and its Lyapunov exponent
+(negative for a stable cycle, positive for chaos). An orbit with no cycle is called chaotic only
+when that exponent is clearly positive; near a bifurcation point (r = 1, 3, 3.449...) the orbit
+converges so slowly that it has not settled after the steps taken, and is reported as such.
+Writes to OUTPUT_FOLDER:
 
     orbit.csv     step, x
     orbit.png     the last iterates in time, and the return map x[n+1] against x[n]
@@ -25,7 +28,9 @@ import numpy as np
 
 PROGRESS_REPORTS = 10  # how many [PROGRESS] lines a run prints
 PERIOD_WINDOW = 64  # the last iterates examined for a cycle
-TOLERANCE = 1e-6  # two iterates closer than this are the same point of a cycle
+TOLERANCE = 1e-6  # an orbit this close to a cycle has settled on it
+ROUNDING = 1e-12  # steps this small are the rounding of floating-point arithmetic
+CHAOS = 1e-3  # a Lyapunov exponent above this, with no cycle, is chaos
 
 
 def iterate(rate: float, x0: float, steps: int) -> np.ndarray:
@@ -41,9 +46,23 @@ def iterate(rate: float, x0: float, steps: int) -> np.ndarray:
 
 
 def period_of(tail: np.ndarray) -> int | None:
-    """The smallest p with x[n+p] == x[n] over the tail, or None when there is none."""
+    """The smallest p with x[n+p] == x[n] over the tail, or None when there is none.
+
+    Small steps are not enough: near a bifurcation point the orbit creeps towards its limit,
+    its steps shrinking like 1/n, so it can move by less than TOLERANCE per period while still
+    far from the cycle. The distance left is estimated from how fast the steps shrink (by a
+    factor q per period, what remains is a step times q / (1 - q)) and must be below
+    TOLERANCE too.
+    """
     for p in range(1, len(tail) // 2 + 1):
-        if np.all(np.abs(tail[p:] - tail[:-p]) < TOLERANCE):
+        steps = np.abs(tail[p:] - tail[:-p])
+        if np.any(steps >= TOLERANCE):
+            continue
+        last, before = steps[-1], steps[-1 - p]
+        if last < ROUNDING:  # settled to the precision of the arithmetic
+            return p
+        shrink = min(last / before, 1 - 1e-9) if before > 0 else 1 - 1e-9
+        if last * shrink / (1 - shrink) < TOLERANCE:
             return p
     return None
 
@@ -90,9 +109,17 @@ def main() -> None:
     exponent = lyapunov(args.rate, settled)
     attractor = sorted({round(float(x), 6) for x in settled[-period:]}) if period else None
     if period:
+        behaviour = "cycle"
         print(f"settles on a cycle of period {period}: {attractor}")
+    elif exponent > CHAOS:
+        behaviour = "chaos"
+        print("no cycle, and a positive Lyapunov exponent: the orbit is chaotic")
     else:
-        print("no cycle found: the orbit looks chaotic")
+        behaviour = "unsettled"
+        print(
+            f"no cycle within tolerance after {args.steps} steps (slow convergence: "
+            "near a bifurcation point the orbit settles only slowly; try more --steps)"
+        )
     print(f"Lyapunov exponent {exponent:+.4f}")
 
     out = Path(os.environ.get("OUTPUT_FOLDER", "outputs"))
@@ -113,6 +140,7 @@ def main() -> None:
         "steps": args.steps,
         "period": period,
         "attractor": attractor,
+        "behaviour": behaviour,
         "lyapunov": round(exponent, 6),
         "sweep_params": sweep_params,
     }
