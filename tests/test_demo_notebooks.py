@@ -324,8 +324,9 @@ def jupyter_server(start_server: Callable[..., dict[str, Any]]) -> dict[str, Any
 def anonymous(method: str, url: str, body: bytes | None = None) -> int:
     """The status a request without credentials gets."""
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, body, method=method), timeout=10):
-            return 200
+        request = urllib.request.Request(url, body, method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
     except urllib.error.HTTPError as error:
         return error.code
 
