@@ -41,7 +41,7 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as f:
+    with path.open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
 
@@ -51,6 +51,15 @@ def readme(name: str) -> str:
 
 def outputs(record: dict[str, Any]) -> Path:
     return Path(record["locations"]["outputs_dir"])
+
+
+def log_of(record: dict[str, Any]) -> str:
+    """What the program printed, as the run's log holds it."""
+    return Path(record["locations"]["run_dir"], "log.txt").read_text(errors="replace")
+
+
+def errors_in(log: str) -> list[str]:
+    return [line for line in log.splitlines() if line.startswith("main.py: error: ")]
 
 
 # --- csv-analysis ---------------------------------------------------------------------------
@@ -84,25 +93,130 @@ def test_the_csv_analysis_summarises_its_bundled_sample_per_site(home: Path) -> 
 
 
 @pytest.mark.network
-def test_the_csv_analysis_reads_a_csv_given_with_input_instead_of_its_sample(
+def test_the_csv_analysis_reads_a_csv_given_with_input_grouped_by_a_column_of_numbers(
     home: Path, tmp_path: Path
 ) -> None:
-    data = tmp_path / "ponds.csv"
+    assert "--input plots.csv -- --group plot" in readme("csv-analysis")
+    data = tmp_path / "plots.csv"
     data.write_text(
-        "site,depth_m,temperature_c\n"
-        "Pond-A,0.5,10.0\nPond-A,1.5,12.0\nPond-A,2.5,14.5\n"
-        "Pond-B,0.5,20.0\nPond-B,1.0,21.0\n"
+        "plot,depth_m,temperature_c\n"
+        "10,0.5,10.0\n10,1.5,12.0\n10,2.5,14.5\n"
+        "2,0.5,20.0\n2,1.0,21.0\n1,3.0,5.0\n"
     )
-    record, stderr = run_json(str(EXAMPLES / "csv-analysis"), "--input", str(data))
+    record, stderr = run_json(
+        str(EXAMPLES / "csv-analysis"), "--input", str(data), "--", "--group", "plot"
+    )
     assert record["status"] == "succeeded", stderr
-    assert "bundled sample" not in stderr and "Read ponds.csv: 5 rows" in stderr
-    summary = {row["site"]: row for row in read_csv(outputs(record) / "summary.csv")}
-    assert sorted(summary) == ["Pond-A", "Pond-B"]  # nothing of the sample's sites
-    assert summary["Pond-A"]["n_samples"] == "3"
-    assert float(summary["Pond-A"]["temperature_c_mean"]) == pytest.approx(12.1667, abs=1e-3)
-    assert float(summary["Pond-B"]["depth_m_max"]) == 1.0
-    assert "ph_mean" not in summary["Pond-A"]  # the columns are the user's, not the sample's
+    assert "bundled sample" not in stderr and "Read plots.csv: 6 rows" in stderr
+    rows = read_csv(outputs(record) / "summary.csv")
+    assert [row["plot"] for row in rows] == ["1", "2", "10"]  # in the order of numbers
+    summary = {row["plot"]: row for row in rows}
+    assert summary["10"]["n_samples"] == "3"
+    assert float(summary["10"]["temperature_c_mean"]) == pytest.approx(12.1667, abs=1e-3)
+    assert float(summary["2"]["depth_m_max"]) == 1.0
+    assert "plot_mean" not in summary["10"]  # the groups' own numbers are not summarised
+    assert "ph_mean" not in summary["10"]  # the columns are the user's, not the sample's
     png_size(outputs(record) / "site_means.png")
+
+
+@pytest.mark.network
+def test_the_csv_analysis_reads_every_table_given_whatever_its_suffix_separator_or_encoding(
+    home: Path, tmp_path: Path
+) -> None:
+    upper = tmp_path / "RIVER.CSV"
+    upper.write_text("site,temperature_c,ph\nWeir,14.0,7.5\nWeir,16.0,7.7\n")
+    tabs = tmp_path / "lake.tsv"  # its sites are numbers, the others' names
+    tabs.write_text("site\ttemperature_c\tph\n101\t20.0\t8.0\n101\t22.0\t8.2\n")
+    folder = tmp_path / "exported"
+    folder.mkdir()
+    # a spreadsheet's export: semicolons, decimal commas, Latin-1, and a date that is none
+    (folder / "m\u00fchle.csv").write_bytes(
+        "date;site;temperature_c;ph\n2024-05-06;M\u00fchle;11,5;7,1\n"
+        "2024-05-13;M\u00fchle;12,5;7,3\nnot noted;M\u00fchle;13,5;7,5\n".encode("latin-1")
+    )
+    (folder / "notes.txt").write_text("measured by the field team\n")
+    record, stderr = run_json(
+        str(EXAMPLES / "csv-analysis"),
+        *("--input", str(upper), "--input", str(tabs), "--input", str(folder)),
+        *("--input", str(upper)),  # the same file twice: its rows count once
+    )
+    assert record["status"] == "succeeded", stderr
+    log = log_of(record)
+    assert "bundled sample" not in log and "Traceback" not in log
+    assert "Read RIVER.CSV: 2 rows" in log and "Read lake.tsv: 2 rows" in log
+    assert "Skipped RIVER.CSV: given twice; read once" in log
+    assert "Note: m\u00fchle.csv is not UTF-8 text; read it as Latin-1" in log
+    assert "1 value(s) of 'date' are no date, such as 'not noted' on line 4" in log
+    assert "Not read (only .csv and .tsv files are): notes.txt" in log
+    assert "Dates from 2024-05-06 to 2024-05-13" in log
+
+    summary = {row["site"]: row for row in read_csv(outputs(record) / "summary.csv")}
+    assert sorted(summary) == ["101", "M\u00fchle", "Weir"]
+    assert [summary[site]["n_samples"] for site in ("101", "M\u00fchle", "Weir")] == ["2", "3", "2"]
+    assert float(summary["Weir"]["temperature_c_mean"]) == 15.0
+    assert float(summary["101"]["ph_max"]) == 8.2
+    assert float(summary["M\u00fchle"]["temperature_c_mean"]) == 12.5  # 11,5 read as 11.5
+    assert float(summary["M\u00fchle"]["ph_min"]) == 7.1
+
+
+@pytest.mark.network
+def test_the_csv_analysis_stops_with_one_line_when_no_input_is_a_table(
+    home: Path, tmp_path: Path
+) -> None:
+    sheet = tmp_path / "survey.xlsx"
+    sheet.write_bytes(b"PK\x03\x04" + bytes(60))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("site,temperature_c\nWeir,14.0\n")  # a table, but not named as one
+    result = run_cli(
+        "run", str(EXAMPLES / "csv-analysis"), "--json", "--input", str(sheet), "--input",
+        str(notes), timeout=280,
+    )  # fmt: skip
+    record = json.loads(result.stdout)
+    assert result.returncode == record["exit_code"] == 2 and record["status"] == "failed"
+    log = log_of(record)
+    assert errors_in(log) == [
+        "main.py: error: none of the inputs is a .csv or .tsv file: survey.xlsx, notes.txt"
+    ]
+    assert "Traceback" not in log and "bundled sample" not in log
+    assert record["locations"]["output_files"] == []
+
+
+@pytest.mark.network
+def test_the_csv_analysis_names_each_table_it_cannot_analyse_in_one_line(
+    home: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    tables = {
+        "good.csv": "site,temperature_c\nWeir,14.0\n",
+        "empty.csv": "",
+        "header-only.csv": "site,temperature_c\n",
+        "malformed.csv": "site,temperature_c\nWeir,14.0\nWeir,15.0,16.0,17.0\n",
+        "no-numbers.csv": "site,observer\nWeir,Ann\n",
+        "no-site.csv": "station,temperature_c\nS1,14.0\n",
+    }
+    for name, text in tables.items():
+        (folder / name).write_text(text)
+    (folder / "renamed-sheet.csv").write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + bytes(40))
+    result = run_cli(
+        "run", str(EXAMPLES / "csv-analysis"), "--json", "--input", str(folder), timeout=280
+    )
+    record = json.loads(result.stdout)
+    assert result.returncode == record["exit_code"] == 1 and record["status"] == "failed"
+    log = log_of(record)
+    assert "Traceback" not in log
+    assert errors_in(log) == [
+        "main.py: error: empty.csv is empty",
+        "main.py: error: header-only.csv has column names but no rows",
+        "main.py: error: malformed.csv is not a regular table: Expected 2 fields in line 3, saw 4",
+        "main.py: error: no-numbers.csv has no numeric column to summarise "
+        "(columns: site, observer)",
+        "main.py: error: no-site.csv has no column 'site' to group by "
+        "(columns: station, temperature_c); name another with --group COLUMN",
+        "main.py: error: renamed-sheet.csv is a binary file, not text "
+        "(a spreadsheet? save it as CSV)",
+    ]
+    assert record["locations"]["output_files"] == []  # no summary of the good table alone
 
 
 # --- pep723-script ----------------------------------------------------------------------------
@@ -166,6 +280,50 @@ def test_the_import_names_example_installs_the_packages_behind_its_imports(home:
     assert png_size(outputs(record) / "predictions.png") == (12 * tile, 5 * tile)
 
 
+START_ELSEWHERE = """
+import runpy
+import subprocess
+import sys
+
+# copies of main.py whose settings are missing or incomplete: each says so in one line
+for copy in ("bare", "lacking"):
+    ended = subprocess.run([sys.executable, f"{copy}/main.py"], capture_output=True, text=True)
+    print(f"{copy}: exit {ended.returncode}: {ended.stderr.strip()}")
+# the example itself, started from the folder above its own
+runpy.run_path("digits/main.py", run_name="__main__")
+"""
+
+
+@pytest.mark.network
+def test_the_import_names_example_reads_the_config_beside_it_wherever_it_is_started(
+    home: Path, tmp_path: Path
+) -> None:
+    """A program started from another folder (here the project's top, where a different
+    config.yaml lies) still reads the settings beside its own file."""
+    project = tmp_path / "project"
+    example = EXAMPLES / "import-names"
+    for copy in ("digits", "bare", "lacking"):
+        (project / copy).mkdir(parents=True)
+        (project / copy / "main.py").write_text((example / "main.py").read_text())
+    config = (example / "config.yaml").read_text()
+    (project / "digits" / "config.yaml").write_text(config)
+    assert "  gamma: 0.001\n" in config
+    (project / "lacking" / "config.yaml").write_text(config.replace("  gamma: 0.001\n", ""))
+    (project / "config.yaml").write_text("data:\n  test_fraction: 0.5\n  random_state: 1\n")
+    (project / "start.py").write_text(START_ELSEWHERE)
+
+    record, stderr = run_json(str(project), "--entry", "start.py")
+    assert record["status"] == "succeeded", stderr
+    assert record["requirements_source"] == "inferred"
+    log = log_of(record)
+    assert "bare: exit 1: main.py: error: no settings file config.yaml beside main.py (" in log
+    assert "lacking: exit 1: main.py: error: config.yaml lacks the setting(s) model.gamma\n" in log
+    assert "Traceback" not in log
+    metrics = yaml.safe_load((outputs(record) / "metrics.yaml").read_text())
+    assert metrics["test_images"] == 450  # not the 899 of the config.yaml where it started
+    assert metrics["settings"] == yaml.safe_load(config)
+
+
 # --- parameter-study ----------------------------------------------------------------------------
 
 DOCUMENTED_SWEEP = (
@@ -198,6 +356,7 @@ def test_the_parameter_study_sweep_gives_each_run_its_own_rate(home: Path) -> No
             assert summary["sweep_params"] == {"rate": rate}  # PYRUNNER_PARAMS, as documented
             assert summary["period"] == EXPECTED_PERIODS[rate], rate
             assert (summary["lyapunov"] > 0) == (EXPECTED_PERIODS[rate] is None)
+            assert summary["behaviour"] == ("chaos" if rate == "3.9" else "cycle")
             if rate == "2.8":  # a fixed point: 1 - 1/r
                 assert summary["attractor"] == [round(1 - 1 / 2.8, 6)]
             orbit = read_csv(out / "orbit.csv")
@@ -205,6 +364,40 @@ def test_the_parameter_study_sweep_gives_each_run_its_own_rate(home: Path) -> No
             png_size(out / "orbit.png")
             log = store.run_dir(run["id"]) / "log.txt"
             assert log.read_text(errors="replace").count("[PROGRESS]") == 10
+    finally:
+        store.close()
+
+
+@pytest.mark.network
+def test_the_parameter_study_calls_slow_convergence_at_bifurcation_points_no_chaos(
+    home: Path,
+) -> None:
+    """At r = 1, 3 and 3.449 the orbit creeps towards its limit (the fixed point 0, the fixed
+    point 2/3, the 2-cycle turning into a 4-cycle): after 2000 steps it is neither on a cycle
+    nor chaotic, and its Lyapunov exponent is barely below zero. At 3.83, inside the chaotic
+    band, there is a stable cycle of period 3."""
+    result = run_cli(
+        "sweep", str(EXAMPLES / "parameter-study"), "--param", "rate=1.0,3.0,3.449,3.83",
+        "--json", "--", "--rate", "{rate}", timeout=280,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    sweep = json.loads(result.stdout)
+    store = RunStore(home)
+    try:
+        for run in sweep["runs"]:
+            rate = run["params"]["rate"]
+            summary = json.loads((store.outputs_dir(run["id"]) / "summary.json").read_text())
+            log = (store.run_dir(run["id"]) / "log.txt").read_text(errors="replace")
+            assert "chaotic" not in log and summary["behaviour"] != "chaos", rate
+            if rate == "3.83":
+                assert summary["period"] == 3 and summary["behaviour"] == "cycle"
+                assert len(summary["attractor"]) == 3 and summary["lyapunov"] < -0.1
+                continue
+            assert summary["period"] is None and summary["attractor"] is None, rate
+            assert summary["behaviour"] == "unsettled", rate
+            assert "no cycle within tolerance after 2000 steps (slow convergence" in log, rate
+            assert -0.01 < summary["lyapunov"] < 0, rate
+            assert log.count("[PROGRESS]") == 10
     finally:
         store.close()
 

@@ -20,6 +20,7 @@ import io
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import matplotlib
 
@@ -40,7 +41,7 @@ class InputProblem(Exception):
     """A file that cannot be analysed; the message is one line that names it."""
 
 
-def stop(problems: list[str], code: int = 1) -> None:
+def stop(problems: list[str], code: int = 1) -> NoReturn:
     for problem in problems:
         print(f"main.py: error: {problem}", file=sys.stderr)
     sys.exit(code)
@@ -87,13 +88,9 @@ def separator(path: Path, header: str) -> str:
     return best if counts[best] else ","
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """One table, or an InputProblem saying in one line what is wrong with it."""
+def read_table(path: Path, raw: bytes) -> pd.DataFrame:
+    """The table in a file's bytes, or an InputProblem saying in one line what is wrong."""
     name = shown(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise InputProblem(f"{name}: cannot be read ({error.strerror})") from None
     if not raw.strip():
         raise InputProblem(f"{name} is empty")
     if b"\0" in raw[:4096]:
@@ -157,13 +154,20 @@ def load(paths: list[Path], group: str) -> pd.DataFrame:
     frames, problems, seen = [], [], {}
     for path in paths:
         name = shown(path)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            problems.append(f"{name} cannot be read ({error.strerror})")
+            continue
+        digest = hashlib.sha256(raw).hexdigest()
         if digest in seen:
-            print(f"Skipped {name}: the same content as {seen[digest]}, read once")
+            first = seen[digest]
+            twice = "given twice" if first == name else f"the same content as {first}"
+            print(f"Skipped {name}: {twice}; read once")
             continue
         seen[digest] = name
         try:
-            frame = read_table(path)
+            frame = read_table(path, raw)
             check(frame, name, group)
         except InputProblem as problem:
             problems.append(str(problem))

@@ -25,7 +25,6 @@ from sklearn.metrics import accuracy_score, confusion_matrix, recall_score
 from sklearn.model_selection import train_test_split
 from sklearn.svm import SVC
 
-
 CONFIG = Path(__file__).with_name("config.yaml")  # beside this file, wherever the run starts
 #: the settings main.py needs, by section of config.yaml
 SETTINGS = {
