@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -32,13 +31,12 @@ from pathlib import Path
 
 import pytest
 
-from ..browser.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, show_side_panel
+from ..browser.conftest import CHROMIUM, CHROMIUM_ARGS, TOKEN, Lab, _free_port, show_side_panel
 
 pytestmark = [pytest.mark.binder, pytest.mark.network, pytest.mark.timeout(3600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(p.name for p in (ROOT / "examples" / "notebooks").glob("*.ipynb"))
-TOKEN = "binder-check-token"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -169,50 +167,20 @@ def test_post_build_silences_the_news_and_prepares_the_examples(binder: BinderEn
     assert json.loads(runs) == []  # the preparation leaves no history behind
 
 
-class _Lab:
-    """``jupyter lab`` from the replayed environment, at the clone's root as on Binder."""
-
-    def __init__(self, binder: BinderEnv, work: Path) -> None:
-        self.port = _free_port()
-        self.log = binder.logs / "lab.txt"
-        command = binder.start(
-            str(binder.prefix / "bin" / "jupyter"), "lab", "--no-browser", "--allow-root",
-            "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={binder.clone}",
-            f"--LabApp.workspaces_dir={work / 'workspaces'}",
-            f"--LabApp.user_settings_dir={work / 'settings'}",
-        )  # fmt: skip
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                command, cwd=binder.clone, env=binder.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(self.url("api/status"), timeout=5).close()
-                return
-            except (urllib.error.URLError, ConnectionError):
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(self.log.read_text()[-3000:]) from None
-                time.sleep(0.2)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path}?token={TOKEN}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
-
-
 @pytest.fixture(scope="module")
-def binder_lab(binder: BinderEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Lab]:
-    lab = _Lab(binder, tmp_path_factory.mktemp("binder-lab"))
+def binder_lab(binder: BinderEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """``jupyter lab`` from the replayed environment, at the clone's root as on Binder."""
+    work = tmp_path_factory.mktemp("binder-lab")
+    port = _free_port()
+    command = binder.start(
+        str(binder.prefix / "bin" / "jupyter"), "lab", "--no-browser", "--allow-root",
+        "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={binder.clone}",
+        f"--LabApp.workspaces_dir={work / 'workspaces'}",
+        f"--LabApp.user_settings_dir={work / 'settings'}",
+    )  # fmt: skip
+    lab = Lab(binder.clone, port, command, binder.env, binder.logs / "lab.txt")
+    lab.start()
     yield lab
     lab.stop()
 
@@ -241,7 +209,7 @@ finally:
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_each_demo_notebook_runs_top_to_bottom_in_the_environments_own_kernel(
-    binder: BinderEnv, binder_lab: _Lab, name: str
+    binder: BinderEnv, binder_lab: Lab, name: str
 ) -> None:
     """With the Lab server running, as on Binder: a notebook that talks to its server finds it."""
     source = binder.clone / "examples" / "notebooks" / name
@@ -264,7 +232,7 @@ def test_each_demo_notebook_runs_top_to_bottom_in_the_environments_own_kernel(
 
 
 def test_a_dask_dashboard_opens_through_the_servers_proxy(
-    binder: BinderEnv, binder_lab: _Lab
+    binder: BinderEnv, binder_lab: Lab
 ) -> None:
     """On Binder the dashboard's port is not reachable from the visitor's browser: its link
     goes through the notebook server, and the page is there."""
@@ -295,7 +263,7 @@ def test_a_dask_dashboard_opens_through_the_servers_proxy(
 
 
 def test_the_badge_opens_the_tour_with_the_python_runner_panel(
-    binder: BinderEnv, binder_lab: _Lab, tmp_path: Path
+    binder: BinderEnv, binder_lab: Lab, tmp_path: Path
 ) -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (make test installs Debian's chromium)")
