@@ -21,7 +21,13 @@ import threading
 import time
 
 from IPython.core.display import HTML
-from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic import (
+    Magics,
+    line_cell_magic,
+    magics_class,
+    needs_local_scope,
+    no_var_expand,
+)
 from IPython.display import display
 
 from ..daskexec import executor_for
@@ -126,9 +132,12 @@ class PyRunnerMagics(Magics):
         return RunStore()
 
     @no_var_expand  # type: ignore[untyped-decorator]
+    @needs_local_scope  # type: ignore[untyped-decorator]
     @line_cell_magic  # type: ignore[untyped-decorator]
-    def pyrunner(self, line: str, cell: str | None = None) -> Any:
-        line = self._expand(line)
+    def pyrunner(
+        self, line: str, cell: str | None = None, local_ns: dict[str, Any] | None = None
+    ) -> Any:
+        line = self._expand(line, local_ns)
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -153,34 +162,24 @@ class PyRunnerMagics(Magics):
             return self._error(str(exc))
         return None
 
-    def _expand(self, line: str) -> str:
+    def _expand(self, line: str, local_ns: dict[str, Any] | None) -> str:
         """The notebook's variables in the line (``{expression}``, ``$name``), as IPython
         expands any magic's line, except a sweep's own placeholders: in ``%pyrunner sweep ...
         --param rate=1,2 -- --rate {rate}``, ``{rate}`` is each run's value, also when the
-        notebook has a variable ``rate``. A line that cannot be expanded is taken as written."""
+        notebook has a variable ``rate``. ``local_ns``: the variables of the code that called
+        the magic (a function's, inside one). A line that cannot be expanded is taken as written."""
         from IPython.utils.text import DollarFormatter
 
         swept = set(_SWEPT.findall(line)) if line.lstrip().startswith("sweep") else set()
         guarded = _PLACEHOLDER.sub(
             lambda m: "{" + m.group(0) + "}" if m.group(1) in swept else m.group(0), line
         )
+        namespace = {**(self.shell.user_ns if self.shell is not None else {}), **(local_ns or {})}
         try:
-            expanded = DollarFormatter().vformat(guarded, args=[], kwargs=self._namespace())
+            expanded = DollarFormatter().vformat(guarded, args=[], kwargs=namespace)
         except Exception:  # as IPython does: a line it cannot expand is left as it is
             return line
         return str(expanded)
-
-    def _namespace(self) -> dict[str, Any]:
-        """The notebook's variables, and the locals of the code that called the magic (a
-        ``%pyrunner`` line inside a function sees its variables)."""
-        namespace = dict(self.shell.user_ns) if self.shell is not None else {}
-        frame = sys._getframe(1)
-        while frame.f_back is not None:
-            if frame.f_code.co_name in ("run_line_magic", "run_cell_magic"):
-                namespace.update(frame.f_back.f_locals)
-                break
-            frame = frame.f_back
-        return namespace
 
     def _error(self, message: str) -> None:
         """One clear message, never a traceback from this code."""
