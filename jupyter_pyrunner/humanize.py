@@ -74,6 +74,14 @@ def record_facts(record: RunRecord, folder: Path) -> list[tuple[str, Any]]:
     return [(name, value) for name, value in facts if value is not None]
 
 
+def facts_text(record: RunRecord, folder: Path) -> str:
+    """:func:`record_facts` as ``name: value`` lines, then the failure's details if any."""
+    lines = [f"{name + ':':14}{value}" for name, value in record_facts(record, folder)]
+    if record.error_details:
+        lines.append(record.error_details)
+    return "\n".join(lines)
+
+
 def table(rows: list[list[str]], headers: list[str]) -> str:
     """Columns padded to their widest cell, two spaces apart."""
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import os
 import subprocess
@@ -12,6 +13,7 @@ import textwrap
 import zipfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,10 +133,18 @@ def run_cli(*args: str, timeout: float = 300, **kwargs: object) -> subprocess.Co
     )
 
 
-def marker_processes(run_id: str) -> list[int]:
-    """Live processes carrying the run's marker: after a run ends there must be none."""
+def run_json(*args: str, timeout: float = 600) -> tuple[dict[str, Any], str]:
+    """``pyrunner run ARGS --json``: the final record, and what the command wrote on stderr."""
+    source, *rest = args
+    result = run_cli("run", source, "--json", *rest, timeout=timeout)
+    assert result.stdout, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+def processes_with_env(variable: str, value: str) -> list[int]:
+    """Live processes whose environment holds ``variable=value`` (zombies left out)."""
     found = []
-    needle = f"PYRUNNER_RUN_ID={run_id}".encode()
+    needle = f"{variable}={value}".encode()
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -148,6 +158,11 @@ def marker_processes(run_id: str) -> list[int]:
         if needle in env and state not in (b"Z", b"X"):
             found.append(int(name))
     return found
+
+
+def marker_processes(run_id: str) -> list[int]:
+    """Live processes carrying the run's marker: after a run ends there must be none."""
+    return processes_with_env("PYRUNNER_RUN_ID", run_id)
 
 
 def program_output(handle: object, stream: str = "stdout") -> str:

@@ -32,7 +32,7 @@ from nbclient import NotebookClient
 from jupyter_pyrunner import RunStore
 from jupyter_pyrunner.models import RunRecord
 
-from .conftest import ROOT
+from .conftest import ROOT, processes_with_env
 from .daskcluster import free_port
 
 NOTEBOOKS = ROOT / "examples" / "notebooks"
@@ -105,18 +105,15 @@ def processes_with(variable: str, value: str, but: frozenset[int] = frozenset())
     """Live processes whose environment has ``variable=value``, but for this one, the
     notebook's kernel (and its multiprocessing tracker) and the pids ``but``: what the kernel
     left running."""
-    needle = f"{variable}={value}".encode()
     found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid() or int(pid) in but:
+    for pid in processes_with_env(variable, value):
+        if pid == os.getpid() or pid in but:
             continue
         try:
-            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-            state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
             command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except (OSError, UnicodeDecodeError):
             continue
-        if needle in env and state not in (b"Z", b"X") and not KERNEL_OWN.search(command):
+        if not KERNEL_OWN.search(command):
             found.append(f"{pid}: {command}")
     return found
 

@@ -19,17 +19,9 @@ import yaml
 
 from jupyter_pyrunner import RunStore
 
-from .conftest import EXAMPLES, run_cli
+from .conftest import EXAMPLES, run_cli, run_json
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def run_json(*args: str) -> tuple[dict[str, Any], str]:
-    """``pyrunner run ARGS --json``: the final record, and what the command wrote on stderr."""
-    source, *rest = args
-    result = run_cli("run", source, "--json", *rest, timeout=280)
-    assert result.stdout, result.stderr
-    return json.loads(result.stdout), result.stderr
 
 
 def png_size(path: Path) -> tuple[int, int]:

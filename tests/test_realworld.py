@@ -8,23 +8,13 @@ asserts what a user looks at: the status, the message, where the results are.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import run_cli, run_json
 
 PROJECTS = Path(__file__).resolve().parent / "realworld"
-
-
-def run_json(*args: str, timeout: float = 600) -> tuple[dict[str, Any], str]:
-    """``pyrunner run ARGS --json``: the final record, and what the command wrote on stderr."""
-    source, *rest = args
-    result = run_cli("run", source, "--json", *rest, timeout=timeout)
-    assert result.stdout, result.stderr
-    return json.loads(result.stdout), result.stderr
 
 
 def test_a_gallery_script_that_saves_beside_itself_shows_its_figure(home: Path) -> None:

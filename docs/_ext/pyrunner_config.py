@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import re
 from typing import Any
 
 from docutils import nodes
 from docutils.statemachine import StringList
+from pyrunner_text import paragraphs
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -160,32 +160,12 @@ class PyRunnerConfig(SphinxDirective):
         holder = nodes.container()
         self.state.nested_parse(lines, self.content_offset, holder)
         help_text = (trait.help or "").strip() or "(no help given)"
-        blocks = [b for b in help_text.split("\n\n") if b.strip()]
-        if not own:
-            blocks = blocks[:1]  # the rest is the base class's to document
+        # of an inherited option, the first block: the rest is the base class's to document
+        shown = paragraphs(help_text, None if own else 1)
         for placeholder in list(holder.findall(nodes.paragraph)):
             if placeholder.astext() == "(help)":
-                placeholder.replace_self(
-                    [nodes.paragraph("", "", *_inline(" ".join(b.split()))) for b in blocks]
-                )
+                placeholder.replace_self(shown)
         return list(holder.children)
-
-
-_CODE = re.compile(r"``(.+?)``|`([^`]+)`")
-
-
-def _inline(text: str) -> list[nodes.Node]:
-    """Help text as it is, with ``code`` and `code` shown as code."""
-    parts: list[nodes.Node] = []
-    last = 0
-    for match in _CODE.finditer(text):
-        if match.start() > last:
-            parts.append(nodes.Text(text[last : match.start()]))
-        parts.append(nodes.literal(text=match.group(1) or match.group(2)))
-        last = match.end()
-    if last < len(text):
-        parts.append(nodes.Text(text[last:]))
-    return parts
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

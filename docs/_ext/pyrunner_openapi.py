@@ -14,17 +14,16 @@ reads backticks as emphasis: hence this.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 from docutils import nodes
+from pyrunner_text import inline, paragraphs
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
 METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
-_TICKS = re.compile(r"`([^`]+)`")
 
 
 def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -35,25 +34,6 @@ def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
             if method in item:
                 found.append((method.upper(), path, item[method]))
     return found
-
-
-def _inline(text: str) -> list[nodes.Node]:
-    """``text`` with `backticks` as code, as plain text otherwise."""
-    parts: list[nodes.Node] = []
-    for index, piece in enumerate(_TICKS.split(text)):
-        if index % 2:
-            parts.append(nodes.literal(text=piece))
-        elif piece:
-            parts.append(nodes.Text(piece))
-    return parts
-
-
-def _paragraphs(text: str | None) -> list[nodes.Node]:
-    result: list[nodes.Node] = []
-    for block in (text or "").strip().split("\n\n"):
-        if block.strip():
-            result.append(nodes.paragraph("", "", *_inline(" ".join(block.split()))))
-    return result
 
 
 def _schema_id(name: str) -> str:
@@ -209,8 +189,8 @@ class PyRunnerOpenAPI(SphinxDirective):
         title = nodes.title()
         title += nodes.literal(text=f"{method} {route}")
         section += title
-        section += _paragraphs(op.get("summary"))
-        section += _paragraphs(op.get("description"))
+        section += paragraphs(op.get("summary"))
+        section += paragraphs(op.get("description"))
         item = spec["paths"][route]
         parameters = [resolve(p) for p in item.get("parameters", []) + op.get("parameters", [])]
         if parameters:
@@ -221,7 +201,7 @@ class PyRunnerOpenAPI(SphinxDirective):
                 name: list[nodes.Node] = [nodes.literal(text=parameter["name"])]
                 if parameter.get("required"):
                     name.append(nodes.Text(" (required)"))
-                description = _inline(" ".join((parameter.get("description") or "").split()))
+                description = inline(" ".join((parameter.get("description") or "").split()))
                 rows.append(
                     [name, [nodes.Text(parameter["in"])], _type(schema) + _constraints(schema),
                      description]
@@ -250,7 +230,7 @@ class PyRunnerOpenAPI(SphinxDirective):
                 body_cell.append(nodes.Text(": "))
                 body_cell.extend(_type(media.get("schema")) if media else [nodes.Text("raw bytes")])
             rows.append(
-                [[nodes.literal(text=str(status))], _inline(response.get("description", "")),
+                [[nodes.literal(text=str(status))], inline(response.get("description", "")),
                  body_cell or [nodes.Text("none")]]
             )  # fmt: skip
         section += _table(["status", "meaning", "body"], rows)
@@ -265,7 +245,7 @@ class PyRunnerOpenAPI(SphinxDirective):
             title = nodes.title()
             title += nodes.literal(text=name)
             sub += title
-            sub += _paragraphs(schema.get("description"))
+            sub += paragraphs(schema.get("description"))
             properties = schema.get("properties")
             if not properties:
                 sub += nodes.paragraph("", "", *(_type(schema) + _constraints(schema)))
@@ -278,7 +258,7 @@ class PyRunnerOpenAPI(SphinxDirective):
                         label.append(nodes.Text(" (required)"))
                     rows.append(
                         [label, _type(prop_schema) + _constraints(prop_schema),
-                         _inline(" ".join((prop_schema.get("description") or "").split()))]
+                         inline(" ".join((prop_schema.get("description") or "").split()))]
                     )  # fmt: skip
                 sub += _table(["field", "type", "description"], rows)
                 if schema.get("additionalProperties") is False:

@@ -62,12 +62,9 @@ def _show(store: RunStore, ns: argparse.Namespace) -> int:
     if ns.json:
         print(json.dumps(record.to_dict(), indent=1))
         return 0
-    from ..humanize import record_facts
+    from ..humanize import facts_text
 
-    for key, value in record_facts(record, store.run_dir(record.id)):
-        print(f"{key + ':':14}{value}")
-    if record.error_details:
-        print(record.error_details)
+    print(facts_text(record, store.run_dir(record.id)))
     return 0
 
 

@@ -16,7 +16,7 @@ import re
 import time
 from pathlib import Path
 
-from ..humanize import duration_text, record_facts, runs_table, size_text
+from ..humanize import duration_text, facts_text, record_facts, runs_table, size_text
 from ..models import RunRecord, RunStatus
 from ..outputs import OutputFile, is_utf8_name, shown_name
 
@@ -205,10 +205,7 @@ def details_html(record: RunRecord, folder: Path) -> str:
 
 def details_text(record: RunRecord, folder: Path) -> str:
     """:func:`details_html` as ``name: value`` lines."""
-    lines = [f"{name + ':':14}{value}" for name, value in record_facts(record, folder)]
-    if record.error_details:
-        lines.append(record.error_details)
-    return "\n".join(lines)
+    return facts_text(record, folder)
 
 
 def _status_badge(status: str) -> str:

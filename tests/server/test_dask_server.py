@@ -159,20 +159,11 @@ def test_after_a_restart_of_the_whole_machine_the_new_server_follows_the_run_aga
     """A server process on the cluster, killed together with the run's relay (a container
     restarted: every process of the machine gone, the cluster untouched); the new server
     re-attaches, and the log goes on from where a client stopped reading, every line once."""
-    from ..conftest import write_project
-    from .test_e2e import Server, follow, stdout_of
+    from .test_e2e import Server, follow, stdout_of, write_long
 
     root = tmp_path / "root"
     lines = 80
-    write_project(root / "long", {
-        "main.py": f"""
-            import time
-            for i in range({lines}):
-                print(f"line {{i}}", flush=True)
-                time.sleep(0.05)
-        """,
-        "requirements.txt": "",
-    })  # fmt: skip
+    write_long(root, lines)
     settings = (f"--PyRunnerApp.executor_class={DASK}",
                 f"--DaskExecutor.scheduler_address={cluster.address}")  # fmt: skip
     server = Server(root, home, tmp_path / "server.log", settings)

@@ -164,16 +164,21 @@ def test_an_outside_client_uploads_runs_follows_and_downloads(
     assert info.value.code == 403
 
 
-def test_a_run_survives_a_server_restart_and_is_followed_again(server: Server) -> None:
-    write_project(server.root / "long", {
+def write_long(root: Path, lines: int) -> None:
+    """``root/long``: a project printing ``line 0``, ``line 1``... 20 lines a second."""
+    write_project(root / "long", {
         "main.py": f"""
             import time
-            for i in range({LINES}):
+            for i in range({lines}):
                 print(f"line {{i}}", flush=True)
                 time.sleep(0.05)
         """,
         "requirements.txt": "",
     })  # fmt: skip
+
+
+def test_a_run_survives_a_server_restart_and_is_followed_again(server: Server) -> None:
+    write_long(server.root, LINES)
     code, run = server.request("POST", "/pyrunner/api/runs", json.dumps({"path": "long"}).encode())
     assert code == 201, run
     before, offset = asyncio.run(follow(server, run["id"], 0, stop_after=5))
