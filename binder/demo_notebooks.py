@@ -238,6 +238,7 @@ DASK = [
         from distributed import LocalCluster
 
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+        cluster.wait_for_workers(2)  # both registered with the scheduler
         print("scheduler:", cluster.scheduler_address)
         print("workers:  ", *cluster.scheduler_info["workers"])
         print("dashboard:", cluster.dashboard_link)
